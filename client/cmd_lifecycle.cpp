@@ -1,0 +1,237 @@
+// co init, co operations start|stop|status|logs.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sys/stat.h>
+#include <iostream>
+#include <thread>
+
+#include "client/commands.hpp"
+#include "common/time.hpp"
+#include "example_config.hpp"
+
+extern char** environ;
+
+namespace vermas::client {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// The daemon binary: beside this `co` first (a build tree or /usr/bin), then $PATH.
+std::string daemon_binary() {
+  if (const char* env = std::getenv("VERMAS_OPERATIONS_BIN"); env && *env) return env;
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    fs::path beside = self.parent_path() / "vermas-operations";
+    if (fs::exists(beside, ec)) return beside.string();
+  }
+  return "vermas-operations";
+}
+
+std::optional<json> try_health(Context& ctx) {
+  try {
+    return ctx.call("health");
+  } catch (const Unreachable&) {
+    return std::nullopt;
+  }
+}
+
+// A detached daemon's parent is init, which may reap it late: a zombie counts as gone.
+bool pid_alive(pid_t pid) {
+  if (::kill(pid, 0) != 0 && errno != EPERM) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto close_paren = content.rfind(')');
+  return close_paren == std::string::npos || content.size() < close_paren + 3 || content[close_paren + 2] != 'Z';
+}
+
+std::string fmt_seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, s < 10 ? "%.1fs" : "%.0fs", s);
+  return buf;
+}
+
+}  // namespace
+
+int cmd_init(Context& ctx, const InitOptions& opts) {
+  const Paths& p = ctx.paths();
+  std::error_code ec;
+  if (fs::exists(p.config_file(), ec))
+    return fail(ctx, kDaemonError, p.config_file().string() + " already exists; not overwriting it (edit it, or remove it first)");
+  std::string text = kExampleConfig;
+  if (opts.name) {
+    if (opts.name->empty() || opts.name->find_first_of("\"\\\n") != std::string::npos)
+      return fail(ctx, kUsage, "--name: must be non-empty without quotes, backslashes or newlines");
+    auto pos = text.find("name = \"my-company\"");
+    if (pos != std::string::npos) text.replace(pos, 19, "name = \"" + *opts.name + "\"");
+  }
+  for (const auto& dir : {p.vermas_dir(), p.work_dir(), p.logs_dir()}) {
+    fs::create_directories(dir, ec);
+    if (ec) return fail(ctx, kDaemonError, "cannot create " + dir.string() + ": " + ec.message());
+  }
+  // O_EXCL: never overwrite, even if the file appeared since the check above.
+  int fd = ::open(p.config_file().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return fail(ctx, kDaemonError, "cannot create " + p.config_file().string() + ": " + std::strerror(errno));
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = ::close(fd) == 0 && ok;
+  if (!ok) return fail(ctx, kDaemonError, "cannot write " + p.config_file().string());
+  json result{{"root", p.root.string()}, {"config", p.config_file().string()},
+              {"work", p.work_dir().string()}, {"logs", p.logs_dir().string()}};
+  return ctx.print(result, [&](const json&) {
+    std::cout << "initialized company root " << p.root.string() << "\n"
+              << "  config: " << p.config_file().string() << "\n"
+              << "next: co operations start\n";
+  });
+}
+
+int cmd_operations_start(Context& ctx, bool foreground) {
+  if (auto h = try_health(ctx)) {
+    json result{{"running", true}, {"already_running", true}, {"pid", (*h)["pid"]}, {"socket", ctx.socket_path()}};
+    return ctx.print(result, [&](const json&) {
+      std::cout << "vermas-operations is already running (pid " << (*h)["pid"].get<long>() << ")\n";
+    });
+  }
+  std::string bin = daemon_binary();
+  std::vector<std::string> args{bin, "--company-root", ctx.paths().root.string()};
+  if (foreground) args.push_back("--foreground");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  // posix_spawnp searches $PATH; the daemon detaches itself and its launcher exits once
+  // the socket answers, so waiting for the launcher is waiting for readiness.
+  if (int err = ::posix_spawnp(&pid, bin.c_str(), nullptr, nullptr, argv.data(), environ); err != 0)
+    return fail(ctx, kDaemonError, "cannot run " + bin + ": " + std::strerror(err) +
+                                       " (is vermas-operations installed, or set VERMAS_OPERATIONS_BIN)");
+  if (foreground) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return fail(ctx, kDaemonError, "vermas-operations did not start (see above, and " +
+                                       ctx.paths().log_file().string() + ")");
+  auto h = try_health(ctx);
+  if (!h) return fail(ctx, kUnreachable, "vermas-operations started but does not answer on " + ctx.socket_path());
+  json result{{"running", true}, {"already_running", false}, {"pid", (*h)["pid"]}, {"socket", ctx.socket_path()}};
+  return ctx.print(result, [&](const json&) {
+    std::cout << "vermas-operations started (pid " << (*h)["pid"].get<long>() << ") on " << ctx.socket_path() << "\n";
+  });
+}
+
+int cmd_operations_stop(Context& ctx, bool keep_agents) {
+  auto h = try_health(ctx);
+  if (!h) {
+    json result{{"running", false}, {"stopped", false}};
+    return ctx.print(result, [](const json&) { std::cout << "vermas-operations is not running\n"; });
+  }
+  pid_t pid = (*h)["pid"].get<pid_t>();
+  ctx.call("shutdown", {{"stop_agents", !keep_agents}});
+  auto start = Clock::now();
+  bool progress_shown = false;
+  // Agents get their stop timeout; allow for it plus the daemon's own wind-down.
+  auto limit = std::chrono::duration<double>(std::max(30.0, ctx.globals().timeout_seconds * 3));
+  while (pid_alive(pid)) {
+    double waited = std::chrono::duration<double>(Clock::now() - start).count();
+    if (waited > limit.count())
+      return fail(ctx, kDaemonError, "vermas-operations (pid " + std::to_string(pid) + ") still running after " +
+                                         fmt_seconds(waited) + "; see co operations logs");
+    if (waited > 1.0 && !ctx.json_output() && isatty(STDERR_FILENO)) {
+      std::cerr << "\rwaiting for vermas-operations (pid " << pid << ") to stop... " << fmt_seconds(waited) << std::flush;
+      progress_shown = true;
+    } else if (waited > 1.0 && !progress_shown && !ctx.json_output()) {
+      std::cerr << "waiting for vermas-operations (pid " << pid << ") to stop...\n";
+      progress_shown = true;
+    }
+    // The daemon is not our child, so there is no exit event to wait on; 10 ms polls.
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (progress_shown && isatty(STDERR_FILENO) && !ctx.json_output()) std::cerr << "\n";
+  double took = std::chrono::duration<double>(Clock::now() - start).count();
+  json result{{"running", false}, {"stopped", true}, {"pid", pid}, {"seconds", took}, {"kept_agents", keep_agents}};
+  return ctx.print(result, [&](const json&) {
+    std::cout << "vermas-operations (pid " << pid << ") stopped in " << fmt_seconds(took)
+              << (keep_agents ? "; agents left running" : "") << "\n";
+  });
+}
+
+int cmd_operations_status(Context& ctx) {
+  auto h = try_health(ctx);
+  if (!h) {
+    if (ctx.json_output()) ctx.print_json({{"running", false}, {"socket", ctx.socket_path()}});
+    std::cerr << program_name() << ": vermas-operations is not running (no answer on " << ctx.socket_path()
+              << "); start it with: co operations start\n";
+    return kUnreachable;
+  }
+  json result = *h;
+  result["running"] = true;
+  result["socket"] = ctx.socket_path();
+  result["root"] = ctx.paths().root.string();
+  return ctx.print(result, [&](const json& r) {
+    std::cout << "vermas-operations: running\n"
+              << "  pid:     " << r["pid"].get<long>() << "\n"
+              << "  version: " << r["version"].get<std::string>() << "\n"
+              << "  uptime:  " << format_age(std::chrono::duration<double>(r["uptime_seconds"].get<double>())) << "\n"
+              << "  health:  " << r["status"].get<std::string>() << "\n"
+              << "  root:    " << r["root"].get<std::string>() << "\n"
+              << "  socket:  " << r["socket"].get<std::string>() << "\n"
+              << "  log:     " << ctx.paths().log_file().string() << "\n";
+  });
+}
+
+int cmd_operations_logs(Context& ctx, bool follow, int lines) {
+  fs::path file = ctx.paths().log_file();
+  std::ifstream in(file);
+  if (!in) return fail(ctx, kDaemonError, "no log at " + file.string() + " (has the daemon run on this root?)");
+  std::vector<std::string> tail;
+  std::string line;
+  while (std::getline(in, line)) {
+    tail.push_back(std::move(line));
+    if (static_cast<int>(tail.size()) > lines) tail.erase(tail.begin());
+  }
+  if (ctx.json_output() && !follow) {
+    ctx.print_json({{"file", file.string()}, {"lines", tail}});
+    return kOk;
+  }
+  for (const auto& l : tail) std::cout << l << "\n";
+  std::cout << std::flush;
+  if (!follow) return kOk;
+  // Follow like `tail -F`: reopen when the file is rotated (its inode changes).
+  in.clear();
+  auto pos = in.tellg();
+  ino_t ino = 0;
+  struct stat st{};
+  if (::stat(file.c_str(), &st) == 0) ino = st.st_ino;
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (::stat(file.c_str(), &st) == 0 && st.st_ino != ino) {
+      in = std::ifstream(file);
+      ino = st.st_ino;
+      pos = 0;
+    }
+    in.clear();
+    in.seekg(pos);
+    while (std::getline(in, line)) {
+      if (in.eof()) break;  // partial line: wait for the rest
+      std::cout << line << "\n";
+      pos = in.tellg();
+    }
+    std::cout << std::flush;
+  }
+}
+
+}  // namespace vermas::client

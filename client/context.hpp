@@ -1,0 +1,61 @@
+#pragma once
+// What every `co` command shares: the global flags, the company root, the daemon
+// connection, and the rules for output and exit codes (spec §1, §7).
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "client/rpc_client.hpp"
+#include "common/paths.hpp"
+
+namespace vermas::client {
+
+enum Exit : int { kOk = 0, kDaemonError = 1, kUsage = 2, kUnreachable = 3 };
+
+struct Globals {
+  bool json = false;
+  std::optional<std::string> socket;
+  double timeout_seconds = 10;
+  std::optional<std::string> company_root;
+};
+
+class Context {
+ public:
+  explicit Context(Globals globals);
+
+  const Globals& globals() const { return g_; }
+  bool json_output() const { return g_.json; }
+  const Paths& paths() const { return paths_; }
+  RootSource root_source() const { return root_source_; }
+  std::string socket_path() const;
+  RpcClient& rpc();  // connected lazily
+  json call(const std::string& method, json params = json::object()) { return rpc().call(method, std::move(params)); }
+
+  // Prints `result` as JSON (--json) or calls `human` to print it; returns kOk.
+  template <class F>
+  int print(const json& result, F&& human) const {
+    if (g_.json) print_json(result);
+    else human(result);
+    return kOk;
+  }
+  void print_json(const json& doc) const;
+
+ private:
+  Globals g_;
+  Paths paths_;
+  RootSource root_source_;
+  mutable std::optional<std::string> socket_;
+  std::unique_ptr<RpcClient> rpc_;
+};
+
+// Runs a command body, mapping failures to the one-line stderr message and exit code.
+int guarded(Context& ctx, const std::function<int()>& body);
+// One line on stderr ("co: ..."); with --json also {"error": ...} on stdout.
+int fail(const Context& ctx, int exit_code, const std::string& message, const json& error = nullptr);
+
+std::string program_name();  // "co" or "wo"
+
+}  // namespace vermas::client

@@ -1,0 +1,133 @@
+#include "client/rpc_client.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/jsonrpc.hpp"
+
+namespace vermas::client {
+
+using Clock = std::chrono::steady_clock;
+
+RpcClient::RpcClient(std::string socket_path, std::chrono::milliseconds timeout)
+    : path_(std::move(socket_path)), timeout_(timeout) {}
+
+RpcClient::~RpcClient() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void RpcClient::connect() {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path_.size() >= sizeof addr.sun_path) throw Unreachable("socket path too long: " + path_);
+  std::memcpy(addr.sun_path, path_.c_str(), path_.size() + 1);
+  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) throw Unreachable(std::string("socket: ") + std::strerror(errno));
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int err = errno;
+    ::close(fd_);
+    fd_ = -1;
+    if (err == ENOENT) throw Unreachable("no socket at " + path_);
+    if (err == ECONNREFUSED) throw Unreachable("connection refused at " + path_ + " (stale socket?)");
+    throw Unreachable("cannot connect to " + path_ + ": " + std::strerror(err));
+  }
+}
+
+void RpcClient::write_all(const std::string& data) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Unreachable(std::string("write to daemon: ") + std::strerror(errno));
+    }
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+std::optional<std::string> RpcClient::read_line(std::optional<std::chrono::milliseconds> timeout) {
+  auto deadline = timeout ? Clock::now() + *timeout : Clock::time_point::max();
+  for (;;) {
+    if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
+      std::string line = buffer_.substr(0, nl);
+      buffer_.erase(0, nl + 1);
+      return line;
+    }
+    int wait_ms = -1;
+    if (timeout) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) return std::nullopt;
+      wait_ms = static_cast<int>(left);
+    }
+    pollfd p{fd_, POLLIN, 0};
+    int r = ::poll(&p, 1, wait_ms);
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) return std::nullopt;
+    char chunk[65536];
+    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw Unreachable("the daemon closed the connection");
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+json RpcClient::call(const std::string& method, json params) {
+  if (fd_ < 0) connect();
+  std::int64_t id = next_id_++;
+  write_all(rpc::encode(rpc::make_request(id, method, std::move(params))));
+  for (;;) {
+    auto line = read_line(timeout_);
+    if (!line) throw Unreachable("no answer from the daemon within " + std::to_string(timeout_.count()) + " ms");
+    json msg = json::parse(*line, nullptr, false);
+    if (msg.is_discarded() || !msg.is_object()) throw Unreachable("unreadable answer from the daemon");
+    if (!msg.contains("id")) {  // a notification that arrived first
+      pending_notifications_.push_back(std::move(msg));
+      continue;
+    }
+    if (msg["id"] != id) {
+      if (msg["id"].is_null() && msg.contains("error")) {  // refused before reading us
+        const auto& e = msg["error"];
+        throw RpcFailure(e.value("code", rpc::code::internal_error), e.value("message", "error"),
+                         e.value("data", json()));
+      }
+      continue;
+    }
+    if (msg.contains("error")) {
+      const auto& e = msg["error"];
+      throw RpcFailure(e.value("code", rpc::code::internal_error), e.value("message", "error"),
+                       e.contains("data") ? e["data"] : json());
+    }
+    return msg.value("result", json::object());
+  }
+}
+
+std::optional<json> RpcClient::next_notification(std::optional<std::chrono::milliseconds> timeout) {
+  if (!pending_notifications_.empty()) {
+    json n = std::move(pending_notifications_.front());
+    pending_notifications_.erase(pending_notifications_.begin());
+    return n;
+  }
+  for (;;) {
+    auto line = read_line(timeout);
+    if (!line) return std::nullopt;
+    json msg = json::parse(*line, nullptr, false);
+    if (msg.is_object() && !msg.contains("id")) return msg;
+  }
+}
+
+bool RpcClient::wait_closed(std::chrono::milliseconds timeout) {
+  try {
+    for (;;)
+      if (!read_line(timeout)) return false;
+  } catch (const Unreachable&) {
+    return true;
+  }
+}
+
+}  // namespace vermas::client

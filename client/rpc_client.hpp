@@ -1,0 +1,57 @@
+#pragma once
+// A blocking JSON-RPC client over the Unix socket: plain POSIX sockets and poll(), which
+// keeps `co` small and quick to start (a status call is mostly process start-up).
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace vermas::client {
+
+using json = nlohmann::json;
+
+// The daemon could not be reached: no socket, refused, or no answer in time.
+class Unreachable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The daemon answered with a JSON-RPC error.
+class RpcFailure : public std::runtime_error {
+ public:
+  RpcFailure(int error_code, const std::string& message, json error_data)
+      : std::runtime_error(message), code(error_code), data(std::move(error_data)) {}
+  int code;
+  json data;
+};
+
+class RpcClient {
+ public:
+  RpcClient(std::string socket_path, std::chrono::milliseconds timeout);
+  ~RpcClient();
+  RpcClient(const RpcClient&) = delete;
+  RpcClient& operator=(const RpcClient&) = delete;
+
+  void connect();  // throws Unreachable
+  json call(const std::string& method, json params = json::object());  // result, or throws
+  // Next notification (a message without id); nullopt on timeout. Throws Unreachable on EOF.
+  std::optional<json> next_notification(std::optional<std::chrono::milliseconds> timeout);
+  // Waits until the daemon closes the connection; false on timeout.
+  bool wait_closed(std::chrono::milliseconds timeout);
+  const std::string& socket_path() const { return path_; }
+
+ private:
+  std::optional<std::string> read_line(std::optional<std::chrono::milliseconds> timeout);
+  void write_all(const std::string& data);
+  std::string path_;
+  std::chrono::milliseconds timeout_;
+  int fd_ = -1;
+  std::string buffer_;
+  std::int64_t next_id_ = 1;
+  std::vector<json> pending_notifications_;
+};
+
+}  // namespace vermas::client

@@ -1,0 +1,25 @@
+#pragma once
+// Time formats shared by client and daemon: RFC 3339 timestamps and human durations.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vermas {
+
+using SystemTime = std::chrono::system_clock::time_point;
+
+// 2026-11-22T03:47:40.123Z
+std::string format_rfc3339_ms(SystemTime t);
+std::string now_rfc3339_ms();
+// Accepts "2026-11-22T03:47:40.123Z", "2026-11-22T03:47:40Z", "2026-11-22T03:47:40+02:00",
+// "2026-11-22" (midnight UTC).
+std::optional<SystemTime> parse_rfc3339(std::string_view text);
+// "90s", "30m", "1h", "7d", "1.5h", "2w", plain "45" = seconds. Never negative.
+std::optional<std::chrono::duration<double>> parse_duration(std::string_view text);
+// A "since" value: an RFC 3339 time, or a duration meaning "that long ago".
+std::optional<SystemTime> parse_since(std::string_view text, SystemTime now);
+// Compact age for tables: "4s", "12m", "3h", "2d".
+std::string format_age(std::chrono::duration<double> d);
+
+}  // namespace vermas

@@ -1,0 +1,177 @@
+#include "daemon/connection.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "daemon/router.hpp"
+
+namespace vermas {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+Connection::Connection(Socket socket, PeerCred peer, std::uint64_t id, const Router& router)
+    : socket_(std::move(socket)), peer_(peer), id_(id), router_(router),
+      writer_wake_(socket_.get_executor()), reader_wake_(socket_.get_executor()) {
+  writer_wake_.expires_at(asio::steady_timer::time_point::max());
+  reader_wake_.expires_at(asio::steady_timer::time_point::max());
+}
+
+Connection::~Connection() = default;
+
+void Connection::start(std::function<void(Connection&)> on_closed) {
+  on_closed_ = std::move(on_closed);
+  auto self = shared_from_this();
+  loops_running_ = 2;
+  asio::co_spawn(socket_.get_executor(), [self]() { return self->read_loop(); }, asio::detached);
+  asio::co_spawn(socket_.get_executor(), [self]() { return self->write_loop(); }, asio::detached);
+}
+
+bool Connection::send(std::string line) {
+  if (!open_) return false;
+  queued_bytes_ += line.size();
+  queue_.push_back(std::move(line));
+  writer_wake_.cancel();
+  return true;
+}
+
+bool Connection::notify(const rpc::json& message) {
+  if (!open_ || closing_) return false;
+  if (queued_bytes_ > kHighWaterBytes) {
+    spdlog::warn("connection {} (pid {}): dropped: not reading its notifications ({} bytes queued)",
+                 id_, peer_.pid, queued_bytes_);
+    close("subscriber not reading");
+    return false;
+  }
+  return send(rpc::encode(message));
+}
+
+void Connection::close(const std::string& reason) {
+  if (!open_) return;
+  spdlog::debug("connection {} closed: {}", id_, reason);
+  open_ = false;
+  boost::system::error_code ec;
+  socket_.shutdown(Socket::shutdown_both, ec);
+  socket_.close(ec);
+  writer_wake_.cancel();
+  reader_wake_.cancel();
+  for (auto& fn : cleanups_) fn();
+  cleanups_.clear();
+}
+
+void Connection::close_after_flush() {
+  if (!open_) return;
+  closing_ = true;
+  boost::system::error_code ec;
+  socket_.shutdown(Socket::shutdown_receive, ec);  // wakes the reader with EOF
+  if (queue_.empty()) close("shutdown");
+  writer_wake_.cancel();
+}
+
+void Connection::finish() {
+  if (--loops_running_ == 0 && on_closed_) {
+    auto cb = std::move(on_closed_);
+    cb(*this);
+  }
+}
+
+awaitable<void> Connection::read_loop() {
+  auto self = shared_from_this();
+  std::string buffer;
+  std::size_t scanned = 0;      // bytes of `buffer` known to hold no newline
+  bool discarding = false;      // inside an oversized line: drop bytes up to its newline
+  char chunk[64 * 1024];
+  while (open_ && !closing_) {
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(chunk), use_tuple);
+    if (ec || n == 0) break;
+    buffer.append(chunk, n);
+    std::size_t start = 0;
+    for (;;) {
+      auto nl = buffer.find('\n', std::max(start, scanned));
+      if (nl == std::string::npos) break;
+      std::string_view line(buffer.data() + start, nl - start);
+      if (!discarding) co_await handle_line(line);
+      discarding = false;
+      start = nl + 1;
+      scanned = start;
+      if (!open_) break;
+      // Backpressure: stop reading while the peer is not reading our answers.
+      while (open_ && queued_bytes_ > kHighWaterBytes) {
+        co_await reader_wake_.async_wait(use_tuple);
+      }
+    }
+    if (!open_) break;
+    buffer.erase(0, start);
+    scanned = buffer.size();
+    if (!discarding && buffer.size() > rpc::kMaxLineBytes) {
+      send(rpc::encode(rpc::make_error(nullptr, rpc::code::too_large, "message over 1 MiB",
+                                       rpc::json{{"limit_bytes", rpc::kMaxLineBytes}})));
+      discarding = true;
+    }
+    if (discarding) {
+      buffer.clear();
+      scanned = 0;
+    }
+  }
+  // EOF from the peer: answer what is queued, then close.
+  if (open_) close_after_flush();
+  finish();
+}
+
+awaitable<void> Connection::handle_line(std::string_view line) {
+  if (line.find_first_not_of(" \t\r") == std::string_view::npos) co_return;
+  rpc::Decoded decoded = rpc::decode_line(line);
+  if (decoded.error) {
+    send(rpc::encode(*decoded.error));
+    co_return;
+  }
+  rpc::json responses = rpc::json::array();
+  for (auto& item : decoded.items) {
+    if (auto* err = std::get_if<rpc::json>(&item)) {
+      responses.push_back(std::move(*err));
+      continue;
+    }
+    auto& request = std::get<rpc::Request>(item);
+    rpc::json response = co_await router_.dispatch(*this, request);
+    if (!request.notification) responses.push_back(std::move(response));
+  }
+  if (responses.empty()) co_return;  // notifications only: nothing is answered
+  send(rpc::encode(decoded.batch ? responses : responses.front()));
+}
+
+awaitable<void> Connection::write_loop() {
+  auto self = shared_from_this();
+  while (open_) {
+    if (queue_.empty()) {
+      if (closing_) {
+        close("shutdown");
+        break;
+      }
+      writer_wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await writer_wake_.async_wait(use_tuple);
+      continue;
+    }
+    // Coalesce small queued lines into one write.
+    std::string out = std::move(queue_.front());
+    queue_.pop_front();
+    while (!queue_.empty() && out.size() < 256 * 1024) {
+      out += queue_.front();
+      queue_.pop_front();
+    }
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out), use_tuple);
+    queued_bytes_ -= out.size();
+    if (ec) {
+      close("write failed: " + ec.message());
+      break;
+    }
+    if (queued_bytes_ < kLowWaterBytes) reader_wake_.cancel();
+  }
+  finish();
+}
+
+}  // namespace vermas

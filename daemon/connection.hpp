@@ -1,0 +1,75 @@
+#pragma once
+// One client connection: a reader that frames lines and dispatches them in order, and a
+// writer that drains a bounded queue. A peer that stops reading stalls only itself: its
+// reader pauses past the high-water mark, and a subscriber past it is dropped.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "common/jsonrpc.hpp"
+
+namespace vermas {
+
+class Router;
+
+struct PeerCred {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  static constexpr std::size_t kHighWaterBytes = 4 << 20;  // stop reading / drop subscriber
+  static constexpr std::size_t kLowWaterBytes = 1 << 20;   // resume reading
+
+  using Socket = boost::asio::local::stream_protocol::socket;
+  Connection(Socket socket, PeerCred peer, std::uint64_t id, const Router& router);
+  ~Connection();
+
+  void start(std::function<void(Connection&)> on_closed);
+  // Queues one encoded line. Returns false if the connection is closed.
+  bool send(std::string line);
+  // For unsolicited messages (event notifications): a reader that has fallen past the
+  // high-water mark is dropped rather than buffered without bound.
+  bool notify(const rpc::json& message);
+  void close(const std::string& reason);
+  void close_after_flush();  // graceful: finish queued writes, then close
+
+  const PeerCred& peer() const { return peer_; }
+  std::uint64_t id() const { return id_; }
+  bool open() const { return open_; }
+  std::size_t queued_bytes() const { return queued_bytes_; }
+  // Run once when the connection closes (e.g. to drop its event subscription).
+  void on_close(std::function<void()> fn) { cleanups_.push_back(std::move(fn)); }
+
+ private:
+  boost::asio::awaitable<void> read_loop();
+  boost::asio::awaitable<void> write_loop();
+  boost::asio::awaitable<void> handle_line(std::string_view line);
+  void finish();
+
+  Socket socket_;
+  PeerCred peer_;
+  std::uint64_t id_;
+  const Router& router_;
+  std::deque<std::string> queue_;
+  std::size_t queued_bytes_ = 0;
+  boost::asio::steady_timer writer_wake_;
+  boost::asio::steady_timer reader_wake_;
+  bool open_ = true;
+  bool closing_ = false;  // close once the queue is empty
+  int loops_running_ = 0;
+  std::function<void(Connection&)> on_closed_;
+  std::vector<std::function<void()>> cleanups_;
+};
+
+}  // namespace vermas

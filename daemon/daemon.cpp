@@ -1,0 +1,224 @@
+#include "daemon/daemon.hpp"
+
+#include <fcntl.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+
+#include <spdlog/spdlog.h>
+
+#include "common/time.hpp"
+#include "daemon/logging.hpp"
+#include "version.hpp"
+
+namespace vermas {
+
+namespace {
+
+constexpr auto kStopGrace = std::chrono::seconds(3);
+
+void flatten(const nlohmann::json& j, const std::string& prefix, std::map<std::string, nlohmann::json>& out) {
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) flatten(v, prefix.empty() ? k : prefix + "." + k, out);
+  } else {
+    out[prefix] = j;
+  }
+}
+
+std::uint64_t mb_to_bytes(double mb) { return static_cast<std::uint64_t>(mb * 1024 * 1024); }
+
+}  // namespace
+
+Daemon::Daemon(DaemonOptions options, Config config)
+    : options_(std::move(options)), config_(std::move(config)) {}
+
+Daemon::~Daemon() = default;
+
+double Daemon::uptime_seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
+}
+
+void Daemon::notify_systemd(const std::string& state) {
+  // A no-op without NOTIFY_SOCKET, so it is safe outside systemd.
+  sd_notify(0, state.c_str());
+}
+
+void Daemon::start() {
+  const Paths& p = options_.paths;
+  std::error_code ec;
+  std::filesystem::create_directories(p.work_dir(), ec);
+  std::filesystem::create_directories(p.logs_dir(), ec);
+  if (!std::filesystem::is_directory(p.work_dir()))
+    throw std::runtime_error("cannot create " + p.work_dir().string() + ": " + ec.message());
+
+  std::string lock_error;
+  auto lock = PidFile::acquire(p.pid_file(), lock_error);
+  if (!lock) throw std::runtime_error(lock_error);
+  pid_file_.emplace(std::move(*lock));
+
+  setup_logging(p.log_file(), options_.log_level.value_or(config_.operations.log_level),
+                config_.operations.log_max_mb, config_.operations.log_keep, options_.log_to_stderr);
+  logging_ready_ = true;
+
+  store_ = std::make_unique<Store>(p.db_file());
+  feed_ = std::make_unique<FeedWriter>(p.feed_file(), mb_to_bytes(config_.events.feed_max_mb),
+                                       config_.events.feed_keep);
+  journal_ = std::make_unique<Journal>(*store_, *feed_);
+
+  register_core_methods(router_, *this);
+  server_ = std::make_unique<Server>(io_, router_);
+  server_->listen(socket_path_for(p, config_.operations.socket), config_.operations.socket_group);
+  watch_signals();
+}
+
+int Daemon::run() {
+  started_at_ = std::chrono::steady_clock::now();
+  // Boost.Process waits on pids; an inherited SIG_IGN for SIGCHLD would lose exit codes.
+  std::signal(SIGCHLD, SIG_DFL);
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    start();
+  } catch (const std::exception& e) {
+    // Before logging is set up, or when detached, the log does not reach the terminal.
+    if (logging_ready_) spdlog::critical("cannot start: {}", e.what());
+    if (!logging_ready_ || !options_.log_to_stderr) std::fprintf(stderr, "vermas-operations: cannot start: %s\n", e.what());
+    return 1;
+  }
+  journal_->record({"operations.started", "operations", std::nullopt, std::nullopt,
+                    {{"pid", ::getpid()}, {"version", kVersion}, {"root", paths().root.string()},
+                     {"socket", server_->socket_path().string()}}});
+  spdlog::info("vermas-operations {} serving {} on {} (pid {})", kVersion, paths().root.string(),
+               server_->socket_path().string(), ::getpid());
+  notify_systemd("READY=1\nSTATUS=serving " + server_->socket_path().string());
+  if (options_.ready_fd >= 0) {
+    (void)!::write(options_.ready_fd, "R", 1);
+    ::close(options_.ready_fd);
+    options_.ready_fd = -1;
+    // Detached: the starter's terminal is no longer ours; the log file has everything.
+    int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0) {
+      ::dup2(null, STDERR_FILENO);
+      ::close(null);
+    }
+  }
+
+  io_.run();
+
+  server_->close_all_now();
+  try {
+    journal_->record({"operations.stopped", "operations", std::nullopt, std::nullopt,
+                      {{"pid", ::getpid()}, {"reason", stop_reason_}}});
+  } catch (const std::exception& e) {
+    spdlog::error("recording operations.stopped: {}", e.what());
+  }
+  spdlog::info("vermas-operations stopped ({})", stop_reason_);
+  server_.reset();
+  journal_.reset();
+  store_.reset();
+  pid_file_.reset();
+  return 0;
+}
+
+void Daemon::request_stop(const std::string& reason, bool stop_agents) {
+  if (stopping_) return;
+  stopping_ = true;
+  stop_reason_ = reason;
+  spdlog::info("stopping: {}", reason);
+  notify_systemd("STOPPING=1\nSTATUS=stopping: " + reason);
+  try {
+    journal_->record({"operations.stopping", "operations", std::nullopt, std::nullopt,
+                      {{"reason", reason}, {"stop_agents", stop_agents}}});
+  } catch (const std::exception& e) {
+    spdlog::error("recording operations.stopping: {}", e.what());
+  }
+  boost::system::error_code ec;
+  signals_.cancel(ec);
+  server_->stop();
+  // Connections get a moment to flush their last answers; then the loop ends regardless.
+  stop_deadline_.expires_after(kStopGrace);
+  stop_deadline_.async_wait([this](boost::system::error_code) { io_.stop(); });
+  server_->on_drained([this] { io_.stop(); });
+}
+
+void Daemon::watch_signals() {
+  signals_.add(SIGTERM);
+  signals_.add(SIGINT);
+  signals_.add(SIGHUP);
+  signals_.async_wait([this](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      reload_config("operations", "SIGHUP");
+      watch_signals();
+      return;
+    }
+    request_stop(sig == SIGTERM ? "SIGTERM" : "SIGINT", true);
+  });
+}
+
+Daemon::ReloadOutcome Daemon::reload_config(const std::string& actor, const std::string& trigger) {
+  ReloadOutcome out;
+  auto loaded = load_config(options_.config_file);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) out.errors.push_back(e.to_string());
+    spdlog::error("config reload ({}) refused; keeping the running configuration:", trigger);
+    for (const auto& e : out.errors) spdlog::error("  {}", e);
+    journal_->record({"config.reload_failed", actor, std::nullopt, std::nullopt,
+                      {{"trigger", trigger}, {"file", options_.config_file.string()}, {"errors", out.errors}}});
+    return out;
+  }
+  std::map<std::string, nlohmann::json> before, after;
+  flatten(to_json(config_), "", before);
+  flatten(to_json(loaded.value), "", after);
+  for (const auto& [k, v] : after)
+    if (before[k] != v) out.changed.push_back(k);
+  for (const auto& k : out.changed)
+    if (k == "operations.socket" || k == "operations.socket_group") out.restart_required.push_back(k);
+
+  config_ = std::move(loaded.value);
+  if (!options_.log_level) set_log_level(config_.operations.log_level);
+  feed_->set_limits(mb_to_bytes(config_.events.feed_max_mb), config_.events.feed_keep);
+  out.ok = true;
+  spdlog::info("config reloaded ({}): {} key(s) changed", trigger, out.changed.size());
+  journal_->record({"config.reloaded", actor, std::nullopt, std::nullopt,
+                    {{"trigger", trigger}, {"file", options_.config_file.string()},
+                     {"changed", out.changed}, {"restart_required", out.restart_required}}});
+  return out;
+}
+
+nlohmann::json Daemon::health() {
+  std::string db = "ok";
+  try {
+    (void)store_->last_event_id();
+  } catch (const std::exception& e) {
+    db = std::string("error: ") + e.what();
+  }
+  bool ok = db == "ok";
+  auto now = std::chrono::system_clock::now();
+  return {{"status", ok ? "ok" : "degraded"},
+          {"timestamp", std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count()},
+          {"time", format_rfc3339_ms(now)},
+          {"version", kVersion},
+          {"pid", ::getpid()},
+          {"uptime_seconds", uptime_seconds()},
+          {"services", {{"api", "ok"}, {"db", db}, {"agents", "ok"}}}};
+}
+
+nlohmann::json Daemon::status() {
+  return {{"company", config_.company.name},
+          {"root", paths().root.string()},
+          {"version", kVersion},
+          {"pid", ::getpid()},
+          {"uptime_seconds", uptime_seconds()},
+          {"socket", server_->socket_path().string()},
+          {"factories", nlohmann::json::array()},
+          {"agents", {{"total", 0}, {"by_status", nlohmann::json::object()}}},
+          {"unread_mail", 0},
+          {"open_alerts", 0},
+          {"today_spend", 0.0},
+          {"connections", server_->connection_count()},
+          {"last_event_id", store_->last_event_id()}};
+}
+
+}  // namespace vermas

@@ -1,0 +1,91 @@
+#pragma once
+// The daemon: owns the io_context (one thread), the configuration, the store and journal,
+// the socket server and the signal handling. Everything else hangs off it.
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/config.hpp"
+#include "common/paths.hpp"
+#include "daemon/feed.hpp"
+#include "daemon/journal.hpp"
+#include "daemon/pidfile.hpp"
+#include "daemon/router.hpp"
+#include "daemon/server.hpp"
+#include "daemon/store.hpp"
+
+namespace vermas {
+
+struct DaemonOptions {
+  Paths paths;
+  std::filesystem::path config_file;
+  std::optional<std::string> log_level;  // --log-level overrides the file
+  bool log_to_stderr = true;
+  int ready_fd = -1;  // written "R" and closed once the socket answers (detached start)
+};
+
+class Daemon {
+ public:
+  Daemon(DaemonOptions options, Config config);
+  ~Daemon();
+
+  // Starts everything, serves until stopped; returns the process exit code.
+  int run();
+
+  // Graceful stop: stop accepting, answer what is owed, then leave run().
+  void request_stop(const std::string& reason, bool stop_agents);
+
+  struct ReloadOutcome {
+    bool ok = false;
+    std::vector<std::string> errors;
+    std::vector<std::string> changed;           // dotted keys
+    std::vector<std::string> restart_required;  // changed keys that apply only at start
+  };
+  ReloadOutcome reload_config(const std::string& actor, const std::string& trigger);
+
+  nlohmann::json health();
+  nlohmann::json status();
+
+  boost::asio::io_context& io() { return io_; }
+  const Config& config() const { return config_; }
+  const Paths& paths() const { return options_.paths; }
+  const std::filesystem::path& config_file() const { return options_.config_file; }
+  Journal& journal() { return *journal_; }
+  Store& store() { return *store_; }
+  Server& server() { return *server_; }
+  double uptime_seconds() const;
+  bool stopping() const { return stopping_; }
+
+ private:
+  void start();  // throws std::runtime_error with an operator-readable message
+  void watch_signals();
+  void notify_systemd(const std::string& state);
+
+  DaemonOptions options_;
+  Config config_;
+  boost::asio::io_context io_{1};  // concurrency hint 1: one thread owns all state
+  boost::asio::signal_set signals_{io_};
+  boost::asio::steady_timer stop_deadline_{io_};
+  std::optional<PidFile> pid_file_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<FeedWriter> feed_;
+  std::unique_ptr<Journal> journal_;
+  Router router_;
+  std::unique_ptr<Server> server_;
+  std::chrono::steady_clock::time_point started_at_;
+  bool stopping_ = false;
+  bool logging_ready_ = false;
+  std::string stop_reason_;
+};
+
+// Registers ping, health, status, shutdown, config.*, events.* on the router.
+void register_core_methods(Router& router, Daemon& daemon);
+
+}  // namespace vermas

@@ -1,0 +1,45 @@
+#pragma once
+// R/.work/feed.jsonl: every event as one compact JSON line, rotated by size. A best-effort
+// mirror of the events table (the database is the truth): write errors never throw, they
+// make append() return false and are kept in last_error(). Not thread-safe; one owner.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace vermas {
+
+class FeedWriter {
+ public:
+  // max_bytes 0 = never rotate; keep = rotated files kept (feed.jsonl.1 .. .keep).
+  FeedWriter(std::filesystem::path file, std::uint64_t max_bytes, int keep);
+  ~FeedWriter();
+  FeedWriter(const FeedWriter&) = delete;
+  FeedWriter& operator=(const FeedWriter&) = delete;
+
+  // One line, one write(2) on an O_APPEND fd. Rotates first when the line would push the
+  // file over max_bytes; reopens when the file was deleted or moved by someone else.
+  bool append(const nlohmann::json& event_json);
+  void set_limits(std::uint64_t max_bytes, int keep);
+  std::filesystem::path path() const { return file_; }
+  const std::string& last_error() const { return last_error_; }
+
+ private:
+  bool open_file();
+  void close_file();
+  bool rotate();
+  bool error(const std::string& what, int err);
+
+  std::filesystem::path file_;
+  std::uint64_t max_bytes_;
+  int keep_;
+  int fd_ = -1;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  std::string last_error_;
+};
+
+}  // namespace vermas

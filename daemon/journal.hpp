@@ -1,0 +1,40 @@
+#pragma once
+// The journal is the one way state changes: commit events (and the projection updates
+// made from them) in one SQLite transaction, then mirror each committed event to
+// feed.jsonl and to live subscribers. Nothing is published before its COMMIT.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "daemon/feed.hpp"
+#include "daemon/store.hpp"
+
+namespace vermas {
+
+class Journal {
+ public:
+  Journal(Store& store, FeedWriter& feed) : store_(store), feed_(feed) {}
+
+  std::vector<Event> commit(const std::function<void(Store::Tx&)>& fn);
+  Event record(EventDraft draft);
+
+  // A subscriber returns false to be removed (e.g. its connection is gone).
+  using Subscriber = std::function<bool(const Event&)>;
+  std::uint64_t subscribe(Subscriber fn);
+  void unsubscribe(std::uint64_t token);
+  std::size_t subscriber_count() const { return subscribers_.size(); }
+
+  Store& store() { return store_; }
+  FeedWriter& feed() { return feed_; }
+
+ private:
+  void publish(const std::vector<Event>& events);
+  Store& store_;
+  FeedWriter& feed_;
+  std::uint64_t next_token_ = 1;
+  std::map<std::uint64_t, Subscriber> subscribers_;
+  bool feed_failing_ = false;
+};
+
+}  // namespace vermas

@@ -1,0 +1,118 @@
+// vermas-operations: flags, configuration check, detaching, then Daemon::run().
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "common/config.hpp"
+#include "common/paths.hpp"
+#include "daemon/daemon.hpp"
+#include "version.hpp"
+
+namespace {
+
+bool under_systemd() { return std::getenv("NOTIFY_SOCKET") || std::getenv("INVOCATION_ID"); }
+
+// Forks; the parent waits until the child reports readiness (or dies) and exits with the
+// matching status, so `vermas-operations && co status` just works. Returns the ready fd
+// in the child.
+int detach() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    std::perror("vermas-operations: pipe");
+    std::exit(1);
+  }
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    std::perror("vermas-operations: fork");
+    std::exit(1);
+  }
+  if (pid > 0) {
+    ::close(fds[1]);
+    char c = 0;
+    ssize_t n;
+    do n = ::read(fds[0], &c, 1);
+    while (n < 0 && errno == EINTR);
+    if (n == 1 && c == 'R') std::exit(0);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    std::exit(WIFEXITED(status) && WEXITSTATUS(status) != 0 ? WEXITSTATUS(status) : 1);
+  }
+  ::close(fds[0]);
+  ::setsid();
+  // stdin/stdout go now; stderr stays with the starter until readiness so that a startup
+  // error reaches the operator's terminal.
+  int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  ::dup2(null, 0);
+  ::dup2(null, 1);
+  if (null > 2) ::close(null);
+  return fds[1];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vermas-operations: the VerMAS operations daemon (patrol, supervision, state, socket)"};
+  std::optional<std::string> root_flag, config_flag, log_level;
+  bool foreground = false, check_config = false, version = false;
+  app.add_option("--company-root", root_flag, "company root (default: $COMPANY_ROOT, nearest parent with .vermas/, ~/company)");
+  app.add_option("--config", config_flag, "configuration file (default: ROOT/.vermas/config.toml)");
+  app.add_flag("--foreground", foreground, "stay in the foreground (default under systemd)");
+  app.add_flag("--check-config", check_config, "validate the configuration and exit");
+  app.add_flag("--version", version, "print the version and exit");
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (version) {
+    std::cout << "vermas-operations " << vermas::kVersion << "\n";
+    return 0;
+  }
+
+  auto root = vermas::discover_company_root(root_flag, std::filesystem::current_path());
+  vermas::Paths paths{root.root};
+  std::filesystem::path config_file = config_flag ? std::filesystem::absolute(*config_flag) : paths.config_file();
+
+  vermas::Config config;
+  std::error_code ec;
+  if (config_flag || std::filesystem::exists(config_file, ec) || check_config) {
+    auto loaded = vermas::load_config(config_file);
+    for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
+    if (!loaded.ok()) {
+      std::cerr << "vermas-operations: " << loaded.errors.size() << " error(s) in " << config_file.string() << "\n";
+      return 1;
+    }
+    config = std::move(loaded.value);
+  }
+  if (check_config) {
+    std::cout << config_file.string() << ": ok\n";
+    return 0;
+  }
+  if (!std::filesystem::is_directory(paths.vermas_dir(), ec)) {
+    std::cerr << "vermas-operations: " << paths.root.string()
+              << " is not a company root (no .vermas/ directory); create one with: co init --company-root "
+              << paths.root.string() << "\n";
+    return 1;
+  }
+
+  vermas::DaemonOptions options{paths, config_file, log_level};
+  if (!foreground && !under_systemd()) {
+    options.ready_fd = detach();
+    options.log_to_stderr = false;
+  }
+  int rc;
+  {
+    vermas::Daemon daemon(std::move(options), std::move(config));
+    rc = daemon.run();
+  }
+  return rc;
+}

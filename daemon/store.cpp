@@ -1,0 +1,394 @@
+// The SQLite store. Timestamps are compared as TEXT: every ts the store writes has the one
+// fixed format "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC), whose byte order is chronological order.
+// Filters (since/until) are expected in the same format; callers normalise user input first.
+#include "daemon/store.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <mutex>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+
+#include "common/time.hpp"
+
+namespace vermas {
+namespace {
+
+using Json = nlohmann::json;
+
+StoreError::Kind kind_of(int rc) {
+  switch (rc & 0xff) {  // primary code of an extended result code
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return StoreError::Kind::busy;
+    case SQLITE_FULL: return StoreError::Kind::full;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return StoreError::Kind::corrupt;
+    case SQLITE_CONSTRAINT: return StoreError::Kind::constraint;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PERM: return StoreError::Kind::io;
+    default: return StoreError::Kind::other;
+  }
+}
+
+[[noreturn]] void fail(sqlite3* db, int rc, std::string_view doing) {
+  const char* msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  throw StoreError(kind_of(rc), "database: " + std::string(doing) + ": " + msg);
+}
+
+void exec(sqlite3* db, const char* sql, std::string_view doing) {
+  if (int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr); rc != SQLITE_OK) fail(db, rc, doing);
+}
+
+// Prepared statements live for the connection's lifetime, keyed by SQL text. The registry is
+// outside Store because store.hpp has no room for members; the mutex only guards the map
+// (each connection itself is used by one thread at a time: SQLITE_OPEN_NOMUTEX).
+std::mutex g_cache_mutex;
+std::unordered_map<sqlite3*, std::unordered_map<std::string, sqlite3_stmt*>> g_cache;
+
+sqlite3_stmt* cached(sqlite3* db, const std::string& sql) {
+  std::lock_guard lock(g_cache_mutex);
+  auto& stmts = g_cache[db];
+  if (auto it = stmts.find(sql); it != stmts.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) fail(db, rc, "preparing \"" + sql + "\"");
+  stmts.emplace(sql, stmt);
+  return stmt;
+}
+
+void drop_cache(sqlite3* db) {
+  std::lock_guard lock(g_cache_mutex);
+  if (auto it = g_cache.find(db); it != g_cache.end()) {
+    for (auto& [sql, stmt] : it->second) sqlite3_finalize(stmt);
+    g_cache.erase(it);
+  }
+}
+
+// One use of a cached statement: bind, step, read columns; reset on scope exit so a
+// statement never stays active (which would pin a read snapshot or block COMMIT).
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const std::string& sql, std::string doing)
+      : db_(db), stmt_(cached(db, sql)), doing_(std::move(doing)) {}
+  ~Stmt() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(int i, std::string_view v) {
+    return check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+  }
+  Stmt& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
+  Stmt& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
+  Stmt& bind(int i, const std::optional<std::string>& v) {
+    return v ? bind(i, std::string_view(*v)) : check(sqlite3_bind_null(stmt_, i));
+  }
+  // true: a row is available; false: done.
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(db_, rc, doing_);
+  }
+  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::string text(int col) const {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+  }
+  std::optional<std::string> opt_text(int col) const {
+    if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::nullopt;
+    return text(col);
+  }
+
+ private:
+  Stmt& check(int rc) {
+    if (rc != SQLITE_OK) fail(db_, rc, doing_);
+    return *this;
+  }
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  std::string doing_;  // for error messages
+};
+
+std::int64_t scalar_int(sqlite3* db, const std::string& sql, std::string doing) {
+  Stmt s(db, sql, std::move(doing));
+  return s.step() ? s.int64(0) : 0;
+}
+
+// The smallest string greater than every string starting with `prefix` (byte order);
+// nullopt when there is none (empty or all 0xFF).
+std::optional<std::string> prefix_upper_bound(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xFF) prefix.pop_back();
+  if (prefix.empty()) return std::nullopt;
+  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
+
+constexpr const char* kColumns = "id, ts, event_type, actor, factory, subject, data";
+
+Event read_event(const Stmt& s) {
+  Event e;
+  e.id = s.int64(0);
+  e.ts = s.text(1);
+  e.event_type = s.text(2);
+  e.actor = s.text(3);
+  e.factory = s.opt_text(4);
+  e.subject = s.opt_text(5);
+  std::string data = s.text(6);
+  e.data = Json::parse(data, nullptr, /*allow_exceptions=*/false);
+  if (e.data.is_discarded()) e.data = data;  // never written by us; keep the text visible
+  return e;
+}
+
+}  // namespace
+
+const std::vector<std::string>& store_migrations() {
+  static const std::vector<std::string> migrations = {
+      // 1: the event log. `meta` holds flags such as 'archiving', the one state in which
+      // old events may be deleted (events.archive); otherwise events are append-only.
+      R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE events(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  ts TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  factory TEXT,
+  subject TEXT,
+  data TEXT NOT NULL
+);
+CREATE INDEX events_ts ON events(ts);
+-- (event_type) keeps one type in id order: type queries need no sort.
+CREATE INDEX events_type ON events(event_type);
+-- (event_type, ts) makes stats(since) a loose index scan: one range count per type.
+CREATE INDEX events_type_ts ON events(event_type, ts);
+CREATE INDEX events_factory ON events(factory);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+WHEN COALESCE((SELECT value FROM meta WHERE key = 'archiving'), '0') <> '1'
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+)sql",
+  };
+  return migrations;
+}
+
+Json to_json(const Event& event) {
+  return Json{{"id", event.id},
+              {"ts", event.ts},
+              {"event_type", event.event_type},
+              {"actor", event.actor},
+              {"factory", event.factory ? Json(*event.factory) : Json(nullptr)},
+              {"subject", event.subject ? Json(*event.subject) : Json(nullptr)},
+              {"data", event.data}};
+}
+
+Store::Store(const std::filesystem::path& db_file) : now_rfc3339([] { return now_rfc3339_ms(); }) {
+  if (db_file.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(db_file.parent_path(), ec);
+    if (ec)
+      throw StoreError(StoreError::Kind::io,
+                       "database: creating " + db_file.parent_path().string() + ": " + ec.message());
+  }
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+#ifdef SQLITE_OPEN_EXRESCODE
+  flags |= SQLITE_OPEN_EXRESCODE;
+#endif
+  // SQLite's unix VFS opens the database, WAL and shm files with O_CLOEXEC, so agents we
+  // spawn never inherit them (checked by test_store.cpp).
+  int rc = sqlite3_open_v2(db_file.c_str(), &db_, flags, nullptr);
+  try {
+    if (rc != SQLITE_OK) fail(db_, rc, "opening " + db_file.string());
+    sqlite3_extended_result_codes(db_, 1);
+    sqlite3_busy_timeout(db_, 2000);
+    {
+      Stmt s(db_, "PRAGMA journal_mode=WAL", "enabling WAL in " + db_file.string());
+      if (!s.step() || s.text(0) != "wal")
+        throw StoreError(StoreError::Kind::io,
+                         "database: " + db_file.string() + " cannot use WAL journal mode");
+    }
+    // FULL: a commit is on disk before the RPC that caused it answers OK.
+    exec(db_, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", "setting pragmas");
+    migrate();
+  } catch (...) {
+    drop_cache(db_);
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+Store::~Store() {
+  drop_cache(db_);
+  sqlite3_close_v2(db_);
+}
+
+void Store::migrate() {
+  const auto& migrations = store_migrations();
+  const int newest = static_cast<int>(migrations.size());
+  for (;;) {
+    // Read the version inside the write transaction so two openers never both migrate.
+    exec(db_, "BEGIN IMMEDIATE", "starting a migration");
+    try {
+      int version = schema_version();
+      if (version > newest)
+        throw StoreError(StoreError::Kind::other, "database schema version " + std::to_string(version) +
+                                                      " is newer than this build supports (" +
+                                                      std::to_string(newest) + ")");
+      if (version == newest) {
+        exec(db_, "COMMIT", "finishing migrations");
+        return;
+      }
+      exec(db_, migrations[static_cast<std::size_t>(version)].c_str(),
+           "migrating schema to version " + std::to_string(version + 1));
+      // PRAGMA takes no bound parameters; the value is our own integer.
+      exec(db_, ("PRAGMA user_version=" + std::to_string(version + 1)).c_str(), "setting user_version");
+      exec(db_, "COMMIT", "committing migration " + std::to_string(version + 1));
+    } catch (...) {
+      if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+}
+
+Event Store::Tx::append(EventDraft draft) {
+  Event e;
+  e.ts = store_.now_rfc3339 ? store_.now_rfc3339() : now_rfc3339_ms();
+  e.event_type = std::move(draft.event_type);
+  e.actor = std::move(draft.actor);
+  e.factory = std::move(draft.factory);
+  e.subject = std::move(draft.subject);
+  e.data = draft.data.is_null() ? Json::object() : std::move(draft.data);
+  // replace: invalid UTF-8 in agent-supplied strings becomes U+FFFD instead of throwing.
+  const std::string data = e.data.dump(-1, ' ', false, Json::error_handler_t::replace);
+  {
+    Stmt s(db_, "INSERT INTO events(ts, event_type, actor, factory, subject, data) VALUES(?,?,?,?,?,?)",
+           "appending an event");
+    s.bind(1, e.ts).bind(2, e.event_type).bind(3, e.actor);
+    s.bind(4, e.factory).bind(5, e.subject).bind(6, data);
+    s.step();
+  }
+  e.id = sqlite3_last_insert_rowid(db_);
+  appended_.push_back(e);
+  return e;
+}
+
+std::vector<Event> Store::transact(const std::function<void(Tx&)>& fn) {
+  // An open transaction means we are inside fn (or someone else's): SQLite has no nesting.
+  if (!sqlite3_get_autocommit(db_)) throw std::logic_error("Store::transact called inside a transaction");
+  exec(db_, "BEGIN IMMEDIATE", "starting a transaction");
+  Tx tx(*this, db_);
+  try {
+    fn(tx);
+    exec(db_, "COMMIT", "committing");
+  } catch (...) {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  return std::move(tx.appended_);
+}
+
+Event Store::append(EventDraft draft) {
+  return transact([&](Tx& tx) { tx.append(std::move(draft)); }).front();
+}
+
+std::vector<Event> Store::query(const EventFilter& f) const {
+  // Only the shape of the SQL depends on the filter; every value is a bound parameter.
+  std::string sql = std::string("SELECT ") + kColumns + " FROM events WHERE 1=1";
+  std::vector<std::string> text_params;
+  std::vector<std::int64_t> int_params;  // bound after the text ones
+  auto add = [&](const char* clause, std::string value) {
+    sql += clause;
+    text_params.emplace_back(std::move(value));
+  };
+  if (f.since) {
+    // The id bound (exact, since it is implied by the ts condition) lets SQLite walk the
+    // primary key from the first matching event instead of scanning from the oldest.
+    add(" AND ts >= ?", *f.since);
+    add(" AND id >= (SELECT min(id) FROM events INDEXED BY events_ts WHERE ts >= ?)", *f.since);
+  }
+  if (f.until) add(" AND ts < ?", *f.until);
+  if (f.type && !f.type->empty()) {
+    std::string t = *f.type;
+    if (t.back() == '*' || t.back() == '.') {
+      // Prefix match as a byte range (not LIKE: LIKE folds ASCII case and needs escaping);
+      // the range also uses the events_type index.
+      if (t.back() == '*') t.pop_back();
+      if (!t.empty()) {
+        auto upper = prefix_upper_bound(t);
+        add(" AND event_type >= ?", t);
+        if (upper) add(" AND event_type < ?", *upper);
+      }
+    } else {
+      add(" AND event_type = ?", t);
+    }
+  }
+  if (f.actor) add(" AND actor = ?", *f.actor);
+  if (f.factory) add(" AND factory = ?", *f.factory);
+  if (f.after_id) {
+    sql += " AND id > ?";
+    int_params.push_back(*f.after_id);
+  }
+  sql += f.newest_first ? " ORDER BY id DESC LIMIT ?" : " ORDER BY id ASC LIMIT ?";
+  int_params.push_back(std::clamp(f.limit, 1, 10000));
+
+  Stmt s(db_, sql, "querying events");
+  int i = 1;
+  for (const auto& p : text_params) s.bind(i++, p);
+  for (auto p : int_params) s.bind(i++, p);
+  std::vector<Event> out;
+  while (s.step()) out.push_back(read_event(s));
+  if (f.newest_first) std::reverse(out.begin(), out.end());
+  return out;
+}
+
+EventStats Store::stats(const std::optional<std::string>& since) const {
+  // Without since: one pass over the events_type index. With since: walk the distinct types
+  // through events_type_ts (a loose index scan) and count each type's ts range, so the cost
+  // grows with the matching events, not with the whole table.
+  Stmt s(db_,
+         since ? "WITH RECURSIVE types(t) AS ("
+                 " SELECT min(event_type) FROM events"
+                 " UNION ALL SELECT (SELECT min(event_type) FROM events WHERE event_type > t)"
+                 " FROM types WHERE t IS NOT NULL)"
+                 " SELECT t, (SELECT count(*) FROM events INDEXED BY events_type_ts"
+                 " WHERE event_type = t AND ts >= ?1) FROM types WHERE t IS NOT NULL"
+               : "SELECT event_type, count(*) FROM events GROUP BY event_type ORDER BY event_type",
+         "counting events");
+  if (since) s.bind(1, *since);
+  EventStats st;
+  while (s.step()) {
+    if (s.int64(1) == 0) continue;  // a type with no event since `since`
+    st.by_type.emplace_back(s.text(0), s.int64(1));
+    st.total += s.int64(1);
+  }
+  return st;
+}
+
+std::int64_t Store::last_event_id() const {
+  // sqlite_sequence keeps the highest id ever assigned, even after archiving deleted it.
+  return scalar_int(db_, "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+                    "reading the last event id");
+}
+
+int Store::schema_version() const {
+  return static_cast<int>(scalar_int(db_, "PRAGMA user_version", "reading the schema version"));
+}
+
+bool Store::healthy() const {
+  try {
+    Stmt s(db_, "PRAGMA quick_check", "checking the database");
+    return s.step() && s.text(0) == "ok" && !s.step();
+  } catch (const StoreError&) {
+    return false;
+  }
+}
+
+}  // namespace vermas

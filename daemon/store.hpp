@@ -1,0 +1,109 @@
+#pragma once
+// The SQLite store: the append-only `events` table (the source of truth) and the
+// projections beside it. WAL, foreign keys, versioned migrations (PRAGMA user_version).
+// Every write is one transaction; callers learn of the events only after COMMIT.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+struct sqlite3;
+
+namespace vermas {
+
+// An event as it is stored and published (spec §2 event shape).
+struct Event {
+  std::int64_t id = 0;          // monotonic, never reused
+  std::string ts;               // RFC 3339 UTC with milliseconds: 2026-11-22T03:47:40.123Z
+  std::string event_type;       // noun.verb
+  std::string actor;            // agent id | operator | operations
+  std::optional<std::string> factory;
+  std::optional<std::string> subject;
+  nlohmann::json data = nlohmann::json::object();
+};
+nlohmann::json to_json(const Event& event);
+
+// What a caller asks to append; the store assigns id and ts.
+struct EventDraft {
+  std::string event_type;
+  std::string actor = "operations";
+  std::optional<std::string> factory;
+  std::optional<std::string> subject;
+  nlohmann::json data = nlohmann::json::object();
+};
+
+struct EventFilter {
+  std::optional<std::string> since;  // RFC 3339; inclusive
+  std::optional<std::string> until;  // RFC 3339; exclusive
+  std::optional<std::int64_t> after_id;  // id > after_id
+  std::optional<std::string> type;   // exact, or a prefix ending in '.' / '*' ("agent.", "agent.*")
+  std::optional<std::string> actor;
+  std::optional<std::string> factory;
+  int limit = 100;                   // 1..10000
+  bool newest_first = false;         // true: the last `limit` events (returned oldest first)
+};
+
+struct EventStats {
+  std::int64_t total = 0;
+  std::vector<std::pair<std::string, std::int64_t>> by_type;  // sorted by type
+};
+
+class StoreError : public std::runtime_error {
+ public:
+  enum class Kind { busy, full, corrupt, constraint, io, other };
+  StoreError(Kind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
+  Kind kind() const { return kind_; }
+ private:
+  Kind kind_;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) and migrates to the newest schema. Throws StoreError.
+  explicit Store(const std::filesystem::path& db_file);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Inside a write transaction (BEGIN IMMEDIATE .. COMMIT).
+  class Tx {
+   public:
+    Event append(EventDraft draft);  // inserts into events, returns it with id and ts
+    sqlite3* db() const { return db_; }
+   private:
+    friend class Store;
+    explicit Tx(Store& store, sqlite3* db) : store_(store), db_(db) {}
+    Store& store_;
+    sqlite3* db_;
+    std::vector<Event> appended_;
+  };
+
+  // Runs `fn` in one transaction and commits. On any exception it rolls back and rethrows;
+  // nothing is written. Returns the events appended, valid only after the commit.
+  std::vector<Event> transact(const std::function<void(Tx&)>& fn);
+  Event append(EventDraft draft);  // one event in its own transaction
+
+  std::vector<Event> query(const EventFilter& filter) const;
+  EventStats stats(const std::optional<std::string>& since) const;
+  std::int64_t last_event_id() const;
+  int schema_version() const;
+  // PRAGMA quick_check; true when "ok".
+  bool healthy() const;
+  sqlite3* db() const { return db_; }
+  // Clock used for event timestamps; replaceable by tests.
+  std::function<std::string()> now_rfc3339;
+
+ private:
+  void migrate();
+  sqlite3* db_ = nullptr;
+};
+
+// The migrations, oldest first; migration i brings the schema to user_version i+1.
+const std::vector<std::string>& store_migrations();
+
+}  // namespace vermas
