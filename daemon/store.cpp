@@ -6,118 +6,19 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <mutex>
 #include <string_view>
 #include <system_error>
-#include <unordered_map>
 
 #include "common/time.hpp"
+#include "daemon/sqlite.hpp"
 
 namespace vermas {
 namespace {
 
 using Json = nlohmann::json;
 
-StoreError::Kind kind_of(int rc) {
-  switch (rc & 0xff) {  // primary code of an extended result code
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return StoreError::Kind::busy;
-    case SQLITE_FULL: return StoreError::Kind::full;
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return StoreError::Kind::corrupt;
-    case SQLITE_CONSTRAINT: return StoreError::Kind::constraint;
-    case SQLITE_IOERR:
-    case SQLITE_CANTOPEN:
-    case SQLITE_READONLY:
-    case SQLITE_PERM: return StoreError::Kind::io;
-    default: return StoreError::Kind::other;
-  }
-}
-
-[[noreturn]] void fail(sqlite3* db, int rc, std::string_view doing) {
-  const char* msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  throw StoreError(kind_of(rc), "database: " + std::string(doing) + ": " + msg);
-}
-
-void exec(sqlite3* db, const char* sql, std::string_view doing) {
-  if (int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr); rc != SQLITE_OK) fail(db, rc, doing);
-}
-
-// Prepared statements live for the connection's lifetime, keyed by SQL text. The registry is
-// outside Store because store.hpp has no room for members; the mutex only guards the map
-// (each connection itself is used by one thread at a time: SQLITE_OPEN_NOMUTEX).
-std::mutex g_cache_mutex;
-std::unordered_map<sqlite3*, std::unordered_map<std::string, sqlite3_stmt*>> g_cache;
-
-sqlite3_stmt* cached(sqlite3* db, const std::string& sql) {
-  std::lock_guard lock(g_cache_mutex);
-  auto& stmts = g_cache[db];
-  if (auto it = stmts.find(sql); it != stmts.end()) return it->second;
-  sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-  if (rc != SQLITE_OK) fail(db, rc, "preparing \"" + sql + "\"");
-  stmts.emplace(sql, stmt);
-  return stmt;
-}
-
-void drop_cache(sqlite3* db) {
-  std::lock_guard lock(g_cache_mutex);
-  if (auto it = g_cache.find(db); it != g_cache.end()) {
-    for (auto& [sql, stmt] : it->second) sqlite3_finalize(stmt);
-    g_cache.erase(it);
-  }
-}
-
-// One use of a cached statement: bind, step, read columns; reset on scope exit so a
-// statement never stays active (which would pin a read snapshot or block COMMIT).
-class Stmt {
- public:
-  Stmt(sqlite3* db, const std::string& sql, std::string doing)
-      : db_(db), stmt_(cached(db, sql)), doing_(std::move(doing)) {}
-  ~Stmt() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Stmt& bind(int i, std::string_view v) {
-    return check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-  }
-  Stmt& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
-  Stmt& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
-  Stmt& bind(int i, const std::optional<std::string>& v) {
-    return v ? bind(i, std::string_view(*v)) : check(sqlite3_bind_null(stmt_, i));
-  }
-  // true: a row is available; false: done.
-  bool step() {
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    fail(db_, rc, doing_);
-  }
-  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
-  std::string text(int col) const {
-    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
-    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
-  }
-  std::optional<std::string> opt_text(int col) const {
-    if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::nullopt;
-    return text(col);
-  }
-
- private:
-  Stmt& check(int rc) {
-    if (rc != SQLITE_OK) fail(db_, rc, doing_);
-    return *this;
-  }
-  sqlite3* db_;
-  sqlite3_stmt* stmt_;
-  std::string doing_;  // for error messages
-};
-
-std::int64_t scalar_int(sqlite3* db, const std::string& sql, std::string doing) {
-  Stmt s(db, sql, std::move(doing));
+std::int64_t scalar_int(sql::StatementCache& cache, const std::string& text, std::string doing) {
+  sql::Stmt s(cache, text, std::move(doing));
   return s.step() ? s.int64(0) : 0;
 }
 
@@ -132,7 +33,7 @@ std::optional<std::string> prefix_upper_bound(std::string prefix) {
 
 constexpr const char* kColumns = "id, ts, event_type, actor, factory, subject, data";
 
-Event read_event(const Stmt& s) {
+Event read_event(const sql::Stmt& s) {
   Event e;
   e.id = s.int64(0);
   e.ts = s.text(1);
@@ -205,20 +106,21 @@ Store::Store(const std::filesystem::path& db_file) : now_rfc3339([] { return now
   // spawn never inherit them (checked by test_store.cpp).
   int rc = sqlite3_open_v2(db_file.c_str(), &db_, flags, nullptr);
   try {
-    if (rc != SQLITE_OK) fail(db_, rc, "opening " + db_file.string());
+    if (rc != SQLITE_OK) sql::fail(db_, rc, "opening " + db_file.string());
+    statements_ = std::make_unique<sql::StatementCache>(db_);
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_timeout(db_, 2000);
     {
-      Stmt s(db_, "PRAGMA journal_mode=WAL", "enabling WAL in " + db_file.string());
+      sql::Stmt s(*statements_, "PRAGMA journal_mode=WAL", "enabling WAL in " + db_file.string());
       if (!s.step() || s.text(0) != "wal")
         throw StoreError(StoreError::Kind::io,
                          "database: " + db_file.string() + " cannot use WAL journal mode");
     }
     // FULL: a commit is on disk before the RPC that caused it answers OK.
-    exec(db_, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", "setting pragmas");
+    sql::exec(db_, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", "setting pragmas");
     migrate();
   } catch (...) {
-    drop_cache(db_);
+    statements_.reset();
     sqlite3_close_v2(db_);
     db_ = nullptr;
     throw;
@@ -226,7 +128,7 @@ Store::Store(const std::filesystem::path& db_file) : now_rfc3339([] { return now
 }
 
 Store::~Store() {
-  drop_cache(db_);
+  statements_.reset();
   sqlite3_close_v2(db_);
 }
 
@@ -235,7 +137,7 @@ void Store::migrate() {
   const int newest = static_cast<int>(migrations.size());
   for (;;) {
     // Read the version inside the write transaction so two openers never both migrate.
-    exec(db_, "BEGIN IMMEDIATE", "starting a migration");
+    sql::exec(db_, "BEGIN IMMEDIATE", "starting a migration");
     try {
       int version = schema_version();
       if (version > newest)
@@ -243,14 +145,14 @@ void Store::migrate() {
                                                       " is newer than this build supports (" +
                                                       std::to_string(newest) + ")");
       if (version == newest) {
-        exec(db_, "COMMIT", "finishing migrations");
+        sql::exec(db_, "COMMIT", "finishing migrations");
         return;
       }
-      exec(db_, migrations[static_cast<std::size_t>(version)].c_str(),
+      sql::exec(db_, migrations[static_cast<std::size_t>(version)].c_str(),
            "migrating schema to version " + std::to_string(version + 1));
       // PRAGMA takes no bound parameters; the value is our own integer.
-      exec(db_, ("PRAGMA user_version=" + std::to_string(version + 1)).c_str(), "setting user_version");
-      exec(db_, "COMMIT", "committing migration " + std::to_string(version + 1));
+      sql::exec(db_, ("PRAGMA user_version=" + std::to_string(version + 1)).c_str(), "setting user_version");
+      sql::exec(db_, "COMMIT", "committing migration " + std::to_string(version + 1));
     } catch (...) {
       if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
@@ -269,7 +171,7 @@ Event Store::Tx::append(EventDraft draft) {
   // replace: invalid UTF-8 in agent-supplied strings becomes U+FFFD instead of throwing.
   const std::string data = e.data.dump(-1, ' ', false, Json::error_handler_t::replace);
   {
-    Stmt s(db_, "INSERT INTO events(ts, event_type, actor, factory, subject, data) VALUES(?,?,?,?,?,?)",
+    sql::Stmt s(store_.statements(), "INSERT INTO events(ts, event_type, actor, factory, subject, data) VALUES(?,?,?,?,?,?)",
            "appending an event");
     s.bind(1, e.ts).bind(2, e.event_type).bind(3, e.actor);
     s.bind(4, e.factory).bind(5, e.subject).bind(6, data);
@@ -283,11 +185,11 @@ Event Store::Tx::append(EventDraft draft) {
 std::vector<Event> Store::transact(const std::function<void(Tx&)>& fn) {
   // An open transaction means we are inside fn (or someone else's): SQLite has no nesting.
   if (!sqlite3_get_autocommit(db_)) throw std::logic_error("Store::transact called inside a transaction");
-  exec(db_, "BEGIN IMMEDIATE", "starting a transaction");
+  sql::exec(db_, "BEGIN IMMEDIATE", "starting a transaction");
   Tx tx(*this, db_);
   try {
     fn(tx);
-    exec(db_, "COMMIT", "committing");
+    sql::exec(db_, "COMMIT", "committing");
   } catch (...) {
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
@@ -301,11 +203,11 @@ Event Store::append(EventDraft draft) {
 
 std::vector<Event> Store::query(const EventFilter& f) const {
   // Only the shape of the SQL depends on the filter; every value is a bound parameter.
-  std::string sql = std::string("SELECT ") + kColumns + " FROM events WHERE 1=1";
+  std::string text = std::string("SELECT ") + kColumns + " FROM events WHERE 1=1";
   std::vector<std::string> text_params;
   std::vector<std::int64_t> int_params;  // bound after the text ones
   auto add = [&](const char* clause, std::string value) {
-    sql += clause;
+    text += clause;
     text_params.emplace_back(std::move(value));
   };
   if (f.since) {
@@ -333,13 +235,13 @@ std::vector<Event> Store::query(const EventFilter& f) const {
   if (f.actor) add(" AND actor = ?", *f.actor);
   if (f.factory) add(" AND factory = ?", *f.factory);
   if (f.after_id) {
-    sql += " AND id > ?";
+    text += " AND id > ?";
     int_params.push_back(*f.after_id);
   }
-  sql += f.newest_first ? " ORDER BY id DESC LIMIT ?" : " ORDER BY id ASC LIMIT ?";
+  text += f.newest_first ? " ORDER BY id DESC LIMIT ?" : " ORDER BY id ASC LIMIT ?";
   int_params.push_back(std::clamp(f.limit, 1, 10000));
 
-  Stmt s(db_, sql, "querying events");
+  sql::Stmt s(*statements_, text, "querying events");
   int i = 1;
   for (const auto& p : text_params) s.bind(i++, p);
   for (auto p : int_params) s.bind(i++, p);
@@ -353,7 +255,7 @@ EventStats Store::stats(const std::optional<std::string>& since) const {
   // Without since: one pass over the events_type index. With since: walk the distinct types
   // through events_type_ts (a loose index scan) and count each type's ts range, so the cost
   // grows with the matching events, not with the whole table.
-  Stmt s(db_,
+  sql::Stmt s(*statements_,
          since ? "WITH RECURSIVE types(t) AS ("
                  " SELECT min(event_type) FROM events"
                  " UNION ALL SELECT (SELECT min(event_type) FROM events WHERE event_type > t)"
@@ -374,17 +276,17 @@ EventStats Store::stats(const std::optional<std::string>& since) const {
 
 std::int64_t Store::last_event_id() const {
   // sqlite_sequence keeps the highest id ever assigned, even after archiving deleted it.
-  return scalar_int(db_, "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+  return scalar_int(*statements_, "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
                     "reading the last event id");
 }
 
 int Store::schema_version() const {
-  return static_cast<int>(scalar_int(db_, "PRAGMA user_version", "reading the schema version"));
+  return static_cast<int>(scalar_int(*statements_, "PRAGMA user_version", "reading the schema version"));
 }
 
 bool Store::healthy() const {
   try {
-    Stmt s(db_, "PRAGMA quick_check", "checking the database");
+    sql::Stmt s(*statements_, "PRAGMA quick_check", "checking the database");
     return s.step() && s.text(0) == "ok" && !s.step();
   } catch (const StoreError&) {
     return false;

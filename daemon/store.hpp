@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -15,6 +16,10 @@
 struct sqlite3;
 
 namespace vermas {
+
+namespace sql {
+class StatementCache;
+}
 
 // An event as it is stored and published (spec §2 event shape).
 struct Event {
@@ -95,12 +100,14 @@ class Store {
   // PRAGMA quick_check; true when "ok".
   bool healthy() const;
   sqlite3* db() const { return db_; }
+  sql::StatementCache& statements() const { return *statements_; }
   // Clock used for event timestamps; replaceable by tests.
   std::function<std::string()> now_rfc3339;
 
  private:
   void migrate();
   sqlite3* db_ = nullptr;
+  std::unique_ptr<sql::StatementCache> statements_;  // before db_ closes, after it opens
 };
 
 // The migrations, oldest first; migration i brings the schema to user_version i+1.
