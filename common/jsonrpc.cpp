@@ -26,14 +26,26 @@ int nesting_depth(std::string_view text, int limit) {
   return deepest;
 }
 
+// Built by assignment, not brace lists: a json initializer_list copies every element,
+// and the result can be large (events.query).
 json make_result(const json& id, json result) {
-  return json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}};
+  json r(json::value_t::object);
+  r["jsonrpc"] = "2.0";
+  r["id"] = id;
+  r["result"] = std::move(result);
+  return r;
 }
 
 json make_error(const json& id, int code, const std::string& message, json data) {
-  json err{{"code", code}, {"message", message}};
+  json err(json::value_t::object);
+  err["code"] = code;
+  err["message"] = message;
   if (!data.is_null()) err["data"] = std::move(data);
-  return json{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(err)}};
+  json r(json::value_t::object);
+  r["jsonrpc"] = "2.0";
+  r["id"] = id;
+  r["error"] = std::move(err);
+  return r;
 }
 
 json make_request(std::int64_t id, const std::string& method, json params) {

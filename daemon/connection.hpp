@@ -67,6 +67,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::steady_timer reader_wake_;
   bool open_ = true;
   bool closing_ = false;  // close once the queue is empty
+  bool writing_ = false;  // an async_write is in flight: later lines must queue behind it
   int loops_running_ = 0;
   std::function<void(Connection&)> on_closed_;
   std::vector<std::function<void()>> cleanups_;

@@ -47,7 +47,10 @@ json event_list(const std::vector<Event>& events) {
 void register_core_methods(Router& router, Daemon& d) {
   router.add("ping", [](Call& c) -> json {
     c.params.allow_only({});
-    return {{"pong", true}, {"version", kVersion}};
+    json r(json::value_t::object);
+    r["pong"] = true;
+    r["version"] = kVersion;
+    return r;
   });
 
   router.add("health", [&d](Call& c) -> json {
