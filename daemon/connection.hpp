@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -50,6 +51,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t queued_bytes() const { return queued_bytes_; }
   // Run once when the connection closes (e.g. to drop its event subscription).
   void on_close(std::function<void()> fn) { cleanups_.push_back(std::move(fn)); }
+  // The journal token of this connection's events.subscribe, if any.
+  std::optional<std::uint64_t> subscription() const { return subscription_; }
+  void set_subscription(std::optional<std::uint64_t> token) { subscription_ = token; }
 
  private:
   boost::asio::awaitable<void> read_loop();
@@ -71,6 +75,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int loops_running_ = 0;
   std::function<void(Connection&)> on_closed_;
   std::vector<std::function<void()>> cleanups_;
+  std::optional<std::uint64_t> subscription_;
 };
 
 }  // namespace vermas

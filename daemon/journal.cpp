@@ -30,10 +30,14 @@ void Journal::publish(const std::vector<Event>& events) {
     if (!ok && !feed_failing_) spdlog::error("feed {}: {}", feed_.path().string(), feed_.last_error());
     if (ok && feed_failing_) spdlog::info("feed {} writable again", feed_.path().string());
     feed_failing_ = !ok;
-    // Callbacks may unsubscribe (and so erase) themselves: advance before calling.
+    // A callback may unsubscribe itself while it runs (dropping a slow subscriber closes
+    // its connection, whose cleanup calls unsubscribe): call a copy, erase by token, and
+    // find the next entry by token, never through an iterator the callback may have freed.
     for (auto it = subscribers_.begin(); it != subscribers_.end();) {
-      auto current = it++;
-      if (!current->second(e)) subscribers_.erase(current);
+      const std::uint64_t token = it->first;
+      Subscriber fn = it->second;
+      if (!fn(e)) subscribers_.erase(token);
+      it = subscribers_.upper_bound(token);
     }
   }
 }

@@ -27,12 +27,8 @@ std::optional<std::string> time_param(const rpc::Params& p, const char* name) {
 
 bool type_matches(const std::vector<std::string>& patterns, const std::string& type) {
   if (patterns.empty()) return true;
-  for (const auto& p : patterns) {
-    if (p == type || p == "*") return true;
-    std::string prefix = p;
-    if (!prefix.empty() && prefix.back() == '*') prefix.pop_back();
-    if (!prefix.empty() && prefix.back() == '.' && type.rfind(prefix, 0) == 0) return true;
-  }
+  for (const auto& p : patterns)
+    if (event_type_matches(p, type)) return true;
   return false;
 }
 
@@ -115,16 +111,30 @@ void register_core_methods(Router& router, Daemon& d) {
   router.add("events.subscribe", [&d](Call& c) -> json {
     c.params.allow_only({"types"});
     auto types = c.params.str_list("types").value_or(std::vector<std::string>{});
+    Journal* journal = &d.journal();
+    // One subscription per connection: subscribing again replaces the filter rather than
+    // delivering every event twice.
+    if (auto previous = c.conn.subscription()) journal->unsubscribe(*previous);
     std::weak_ptr<Connection> weak = c.conn.shared_from_this();
-    auto token = d.journal().subscribe([weak, types](const Event& e) {
+    auto token = journal->subscribe([weak, types](const Event& e) {
       auto conn = weak.lock();
       if (!conn || !conn->open()) return false;
       if (!type_matches(types, e.event_type)) return true;
       return conn->notify(rpc::make_notification("event", to_json(e)));
     });
-    Journal* journal = &d.journal();
-    c.conn.on_close([journal, token] { journal->unsubscribe(token); });
+    if (!c.conn.subscription()) c.conn.on_close([journal, conn = &c.conn] {
+      if (auto t = conn->subscription()) journal->unsubscribe(*t);
+    });
+    c.conn.set_subscription(token);
     return {{"subscribed", true}, {"types", types}, {"last_id", d.store().last_event_id()}};
+  });
+
+  router.add("events.unsubscribe", [&d](Call& c) -> json {
+    c.params.allow_only({});
+    bool was = c.conn.subscription().has_value();
+    if (was) d.journal().unsubscribe(*c.conn.subscription());
+    c.conn.set_subscription(std::nullopt);
+    return {{"unsubscribed", was}};
   });
 }
 

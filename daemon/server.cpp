@@ -84,6 +84,9 @@ void Server::listen(const std::filesystem::path& socket_path, const std::optiona
     if (!g) throw std::runtime_error("[operations] socket_group: no such group: " + *socket_group);
     group_ = g->gr_gid;
   }
+  // The socket's directory may be ours to make (a relative [operations] socket).
+  std::error_code dir_ec;
+  std::filesystem::create_directories(socket_path.parent_path(), dir_ec);
   // We hold the pid lock, so a socket file here is a stale one from a killed daemon.
   ::unlink(path.c_str());
   acceptor_ = std::make_unique<stream::acceptor>(io_);

@@ -201,6 +201,15 @@ Event Store::append(EventDraft draft) {
   return transact([&](Tx& tx) { tx.append(std::move(draft)); }).front();
 }
 
+bool event_type_matches(std::string_view pattern, std::string_view type) {
+  if (pattern.empty()) return true;
+  if (pattern.back() == '*' || pattern.back() == '.') {
+    if (pattern.back() == '*') pattern.remove_suffix(1);
+    return type.substr(0, pattern.size()) == pattern;
+  }
+  return type == pattern;
+}
+
 std::vector<Event> Store::query(const EventFilter& f) const {
   // Only the shape of the SQL depends on the filter; every value is a bound parameter.
   std::string text = std::string("SELECT ") + kColumns + " FROM events WHERE 1=1";

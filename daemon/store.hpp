@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -52,6 +53,11 @@ struct EventFilter {
   int limit = 100;                   // 1..10000
   bool newest_first = false;         // true: the last `limit` events (returned oldest first)
 };
+
+// The one rule for event type patterns, shared by events.query and events.subscribe:
+// exact, or a prefix when the pattern ends in '.' or '*' ("agent.*" and "agent." match
+// "agent.started"; "*" matches everything).
+bool event_type_matches(std::string_view pattern, std::string_view type);
 
 struct EventStats {
   std::int64_t total = 0;

@@ -386,3 +386,15 @@ TEST_CASE("store: data round-trips, including unicode and invalid UTF-8", "[stor
   CHECK(events[0].subject == std::optional<std::string>("WO-ü1"));
   CHECK(events[1].data["bad"] == "a\xEF\xBF\xBD" "b");  // replaced by U+FFFD, not thrown
 }
+
+TEST_CASE("event type patterns: exact, or a prefix ending in '.' or '*'") {
+  using vermas::event_type_matches;
+  CHECK(event_type_matches("agent.started", "agent.started"));
+  CHECK(!event_type_matches("agent.started", "agent.started2"));
+  CHECK(event_type_matches("agent.*", "agent.started"));
+  CHECK(event_type_matches("agent.", "agent.started"));
+  CHECK(!event_type_matches("agent.*", "agents.x"));
+  CHECK(event_type_matches("agent*", "agents.x"));  // a bare '*' is a byte prefix, as in SQL
+  CHECK(event_type_matches("*", "anything"));
+  CHECK(!event_type_matches("config.", "operations.started"));
+}
