@@ -249,6 +249,7 @@ bool is_our_daemon(pid_t pid, const std::string& daemon_bin) {
 
 class RawConnection {
  public:
+  explicit RawConnection(int fd) : fd_(fd) { buf_.resize(1 << 16); }
   explicit RawConnection(const std::string& path) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
@@ -458,6 +459,58 @@ PingStats measure_ping(const std::string& socket, long warmup, long calls) {
                    static_cast<double>(ns.back()) / 1e3, static_cast<double>(calls) / total_s};
 }
 
+// The same loop against a forked child that answers each line with a canned line over a
+// socketpair: what a round trip costs on this machine before any daemon work. The
+// difference to the ping figures is the daemon's own cost.
+PingStats measure_socket_floor(long warmup, long calls) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    throw std::runtime_error(std::string("socketpair: ") + std::strerror(errno));
+  pid_t child = ::fork();
+  if (child < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (child == 0) {
+    ::close(sv[0]);
+    static const char answer[] = "{\"id\":1,\"jsonrpc\":\"2.0\",\"result\":{\"pong\":true,\"version\":\"0.0.0\"}}\n";
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::read(sv[1], buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) ::_exit(0);
+      for (ssize_t i = 0; i < n; ++i)
+        if (buf[i] == '\n' && ::write(sv[1], answer, sizeof answer - 1) < 0) ::_exit(1);
+    }
+  }
+  ::close(sv[1]);
+  PingStats out{};
+  {
+    RawConnection conn(sv[0]);  // closes sv[0], so the child sees EOF and exits
+    const char req[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n";
+    std::vector<std::int64_t> ns(static_cast<std::size_t>(calls));
+    Clock::time_point t_all{};
+    try {
+      for (long i = -warmup; i < calls; ++i) {
+        if (i == 0) t_all = Clock::now();
+        auto t0 = Clock::now();
+        conn.send_all(req, sizeof req - 1);
+        conn.read_line();
+        auto t1 = Clock::now();
+        if (i >= 0) ns[static_cast<std::size_t>(i)] = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
+        if ((i & 1023) == 0) check_interrupt();
+      }
+    } catch (...) {
+      ::kill(child, SIGKILL);
+      Spawner::wait(child);
+      throw;
+    }
+    double total_s = std::chrono::duration<double>(Clock::now() - t_all).count();
+    std::sort(ns.begin(), ns.end());
+    out = PingStats{percentile(ns, 50) / 1e3, percentile(ns, 90) / 1e3, percentile(ns, 99) / 1e3,
+                    static_cast<double>(ns.back()) / 1e3, static_cast<double>(calls) / total_s};
+  }
+  Spawner::wait(child);
+  return out;
+}
+
 struct ProcStats {
   double median_ms, p90_ms, min_ms;
 };
@@ -480,15 +533,15 @@ ProcStats measure_process(Spawner& sp, const std::vector<std::string>& args, int
 }
 
 struct Round {
-  PingStats ping;
-  ProcStats co_status, co_ping;
+  PingStats ping, socket_floor;
+  ProcStats co_status, co_ping, floor;  // floor: /bin/true, the machine's spawn+wait cost now
 };
 
 // ---------------------------------------------------------------- output
 
 const char* verdict(bool ok) { return ok ? "ok" : "MISSED"; }
 
-void rule() { std::printf("%s\n", std::string(78, '-').c_str()); }
+void rule() { std::printf("%s\n", std::string(96, '-').c_str()); }
 
 }  // namespace
 
@@ -501,7 +554,7 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGHUP, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGPIPE, SIG_IGN);
 
   for (const auto& bin : {opts.co, opts.daemon}) {
     if (::access(bin.c_str(), X_OK) != 0) {
@@ -522,23 +575,27 @@ int main(int argc, char** argv) {
     std::printf("%ld timed ping calls (+%ld warm-up) and %d runs of each co command per round, %d round(s)\n",
                 opts.calls, opts.warmup, opts.runs, opts.rounds);
     rule();
-    std::printf("%-6s | %9s %9s %9s %9s %10s | %-24s | %-24s\n", "", "ping p50", "p90", "p99", "max", "calls/s",
-                "co status med/p90/min", "co ping med/p90/min");
-    std::printf("%-6s | %9s %9s %9s %9s %10s | %-24s | %-24s\n", "", "us", "us", "us", "us", "", "ms", "ms");
+    std::printf("%-6s | %8s %7s %7s %8s %7s | %-21s | %-21s | %s\n", "", "ping p50", "p90", "p99", "max", "calls/s",
+                "co status med/p90/min", "co ping med/p90/min", "floor");
+    std::printf("%-6s | %8s %7s %7s %8s %7s | %-21s | %-21s | %s\n", "", "us", "us", "us", "us", "", "ms", "ms", "us / ms");
     rule();
+    std::fflush(stdout);
 
     std::vector<Round> rounds;
     for (int r = 0; r < opts.rounds; ++r) {
       Round rd;
       rd.ping = measure_ping(company.socket(), opts.warmup, opts.calls);
+      rd.socket_floor = measure_socket_floor(opts.warmup, opts.calls);
       rd.co_status = measure_process(sp, company.co({"status"}), opts.runs);
       rd.co_ping = measure_process(sp, company.co({"ping"}), opts.runs);
+      rd.floor = measure_process(sp, {"/bin/true"}, opts.runs);
       rounds.push_back(rd);
       char a[32], b[32];
       std::snprintf(a, sizeof a, "%.2f / %.2f / %.2f", rd.co_status.median_ms, rd.co_status.p90_ms, rd.co_status.min_ms);
       std::snprintf(b, sizeof b, "%.2f / %.2f / %.2f", rd.co_ping.median_ms, rd.co_ping.p90_ms, rd.co_ping.min_ms);
-      std::printf("round %d| %9.1f %9.1f %9.1f %9.1f %10.0f | %-24s | %-24s\n", r + 1, rd.ping.p50_us, rd.ping.p90_us,
-                  rd.ping.p99_us, rd.ping.max_us, rd.ping.calls_per_s, a, b);
+      std::printf("round %d| %8.1f %7.1f %7.1f %8.0f %7.0f | %-21s | %-21s | %.1f / %.2f\n", r + 1, rd.ping.p50_us,
+                  rd.ping.p90_us, rd.ping.p99_us, rd.ping.max_us, rd.ping.calls_per_s, a, b, rd.socket_floor.p50_us,
+                  rd.floor.median_ms);
       std::fflush(stdout);
     }
     rule();
@@ -549,63 +606,76 @@ int main(int argc, char** argv) {
       for (const auto& rd : rounds) v.push_back(field(rd));
       return median(v);
     };
-    json j;
-    j["ping_p50_us"] = med([](const Round& r) { return r.ping.p50_us; });
-    j["ping_p90_us"] = med([](const Round& r) { return r.ping.p90_us; });
-    j["ping_p99_us"] = med([](const Round& r) { return r.ping.p99_us; });
-    j["ping_max_us"] = med([](const Round& r) { return r.ping.max_us; });
-    j["ping_calls_per_s"] = med([](const Round& r) { return r.ping.calls_per_s; });
-    j["co_status_median_ms"] = med([](const Round& r) { return r.co_status.median_ms; });
-    j["co_status_p90_ms"] = med([](const Round& r) { return r.co_status.p90_ms; });
-    j["co_status_min_ms"] = med([](const Round& r) { return r.co_status.min_ms; });
-    j["co_ping_median_ms"] = med([](const Round& r) { return r.co_ping.median_ms; });
-    j["co_ping_p90_ms"] = med([](const Round& r) { return r.co_ping.p90_ms; });
-    j["co_ping_min_ms"] = med([](const Round& r) { return r.co_ping.min_ms; });
+    // Insertion order is kept, so each target and verdict follows its figure.
+    nlohmann::ordered_json j;
+    auto put = [&](const char* key, double v, int decimals) {
+      double scale = std::pow(10.0, decimals);
+      j[key] = std::round(v * scale) / scale;
+    };
+    double ping_p50 = med([](const Round& r) { return r.ping.p50_us; });
+    double status_med = med([](const Round& r) { return r.co_status.median_ms; });
+    bool ping_ok = ping_p50 <= kTargetPingP50Us;
+    bool status_ok = status_med <= kTargetCoStatusMs;
+    bool rss_ok = at_start.rss_kib >= 0 && at_start.rss_kib <= kTargetRssKiB;
+    put("ping_p50_us", ping_p50, 2);
+    j["ping_p50_us_target"] = kTargetPingP50Us;
+    j["ping_p50_us_ok"] = ping_ok;
+    put("ping_p90_us", med([](const Round& r) { return r.ping.p90_us; }), 2);
+    put("ping_p99_us", med([](const Round& r) { return r.ping.p99_us; }), 2);
+    put("ping_max_us", med([](const Round& r) { return r.ping.max_us; }), 2);
+    put("ping_calls_per_s", med([](const Round& r) { return r.ping.calls_per_s; }), 0);
+    put("socket_floor_p50_us", med([](const Round& r) { return r.socket_floor.p50_us; }), 2);
+    put("socket_floor_p99_us", med([](const Round& r) { return r.socket_floor.p99_us; }), 2);
+    put("co_status_median_ms", status_med, 3);
+    j["co_status_median_ms_target"] = kTargetCoStatusMs;
+    j["co_status_median_ms_ok"] = status_ok;
+    put("co_status_p90_ms", med([](const Round& r) { return r.co_status.p90_ms; }), 3);
+    put("co_status_min_ms", med([](const Round& r) { return r.co_status.min_ms; }), 3);
+    put("co_ping_median_ms", med([](const Round& r) { return r.co_ping.median_ms; }), 3);
+    put("co_ping_p90_ms", med([](const Round& r) { return r.co_ping.p90_ms; }), 3);
+    put("co_ping_min_ms", med([](const Round& r) { return r.co_ping.min_ms; }), 3);
+    put("spawn_floor_median_ms", med([](const Round& r) { return r.floor.median_ms; }), 3);
     j["rss_start_kib"] = at_start.rss_kib;
+    j["rss_start_kib_target"] = static_cast<long>(kTargetRssKiB);
+    j["rss_start_kib_ok"] = rss_ok;
     j["pss_start_kib"] = at_start.pss_kib;
     j["rss_after_kib"] = after.rss_kib;
     j["pss_after_kib"] = after.pss_kib;
     j["rss_growth_kib"] = after.rss_kib - at_start.rss_kib;
-
-    bool ping_ok = j["ping_p50_us"].get<double>() <= kTargetPingP50Us;
-    bool status_ok = j["co_status_median_ms"].get<double>() <= kTargetCoStatusMs;
-    bool rss_ok = at_start.rss_kib >= 0 && at_start.rss_kib <= kTargetRssKiB;
-    j["ping_p50_us_target"] = kTargetPingP50Us;
-    j["ping_p50_us_ok"] = ping_ok;
-    j["co_status_median_ms_target"] = kTargetCoStatusMs;
-    j["co_status_median_ms_ok"] = status_ok;
-    j["rss_start_kib_target"] = kTargetRssKiB;
-    j["rss_start_kib_ok"] = rss_ok;
     j["all_targets_met"] = ping_ok && status_ok && rss_ok;
     j["rounds"] = opts.rounds;
     j["calls"] = opts.calls;
+    j["warmup"] = opts.warmup;
     j["runs"] = opts.runs;
 
     std::printf("summary: medians of the %d per-round figures\n", opts.rounds);
-    std::printf("  %-28s %12s   %-12s %s\n", "figure", "value", "target", "");
+    std::printf("  %-30s %12s   %-12s %s\n", "figure", "value", "target", "");
     auto row = [](const char* name, double v, const char* unit, const char* target, const char* v_ok) {
       char val[32];
       std::snprintf(val, sizeof val, "%.2f %s", v, unit);
-      std::printf("  %-28s %12s   %-12s %s\n", name, val, target, v_ok);
+      std::printf("  %-30s %12s   %-12s %s\n", name, val, target, v_ok);
     };
-    row("ping p50", j["ping_p50_us"], "us", "<= 30 us", verdict(ping_ok));
+    row("ping p50", ping_p50, "us", "<= 30 us", verdict(ping_ok));
     row("ping p90", j["ping_p90_us"], "us", "", "");
     row("ping p99", j["ping_p99_us"], "us", "", "");
     row("ping max", j["ping_max_us"], "us", "", "");
     row("ping throughput", j["ping_calls_per_s"], "/s", "", "");
-    row("co status median", j["co_status_median_ms"], "ms", "<= 3 ms", verdict(status_ok));
+    row("socket floor p50 (echo child)", j["socket_floor_p50_us"], "us", "", "");
+    row("socket floor p99 (echo child)", j["socket_floor_p99_us"], "us", "", "");
+    row("co status median", status_med, "ms", "<= 3 ms", verdict(status_ok));
     row("co status p90", j["co_status_p90_ms"], "ms", "", "");
     row("co status min", j["co_status_min_ms"], "ms", "", "");
     row("co ping median", j["co_ping_median_ms"], "ms", "", "");
     row("co ping p90", j["co_ping_p90_ms"], "ms", "", "");
     row("co ping min", j["co_ping_min_ms"], "ms", "", "");
-    std::printf("  %-28s %8.2f MiB   %-12s %s\n", "daemon RSS after start", at_start.rss_kib / 1024.0, "<= 4 MiB",
+    row("spawn floor (/bin/true) med", j["spawn_floor_median_ms"], "ms", "", "");
+    std::printf("  %-30s %8.2f MiB   %-12s %s\n", "daemon RSS after start", at_start.rss_kib / 1024.0, "<= 4 MiB",
                 verdict(rss_ok));
-    std::printf("  %-28s %8ld KiB\n", "daemon RSS after start", at_start.rss_kib);
-    std::printf("  %-28s %8ld KiB\n", "daemon PSS after start", at_start.pss_kib);
-    std::printf("  %-28s %8ld KiB\n", "daemon RSS after load", after.rss_kib);
-    std::printf("  %-28s %8ld KiB\n", "daemon PSS after load", after.pss_kib);
-    std::printf("  %-28s %+8ld KiB\n", "RSS growth under load", after.rss_kib - at_start.rss_kib);
+    std::printf("  %-30s %8ld KiB\n", "daemon RSS after start", at_start.rss_kib);
+    std::printf("  %-30s %8ld KiB\n", "daemon PSS after start", at_start.pss_kib);
+    std::printf("  %-30s %8ld KiB\n", "daemon RSS after load", after.rss_kib);
+    std::printf("  %-30s %8ld KiB\n", "daemon PSS after load", after.pss_kib);
+    std::printf("  %-30s %+8ld KiB\n", "RSS growth under load", after.rss_kib - at_start.rss_kib);
     rule();
 
     company.cleanup();  // before the JSON line, so a cleanup complaint cannot follow it

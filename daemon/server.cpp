@@ -15,6 +15,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
@@ -118,14 +119,22 @@ bool Server::peer_allowed(const PeerCred& peer) const {
 }
 
 asio::awaitable<void> Server::accept_loop() {
+  bool accept_failing = false;
   while (!stopping_ && acceptor_ && acceptor_->is_open()) {
     auto [ec, socket] = co_await acceptor_->async_accept(asio::as_tuple(asio::use_awaitable));
     if (ec) {
       if (ec == asio::error::operation_aborted || stopping_) break;
-      // EMFILE and friends: log and keep serving the connections we have.
-      spdlog::warn("accept: {}", ec.message());
+      // EMFILE and friends: keep serving the connections we have. The peer stays in the
+      // backlog, so an immediate retry would fail again at once: spinning at 100% CPU and
+      // flooding the log. Log once per streak and retry every 100 ms.
+      if (!accept_failing) spdlog::warn("accept: {} (retrying every 100 ms)", ec.message());
+      accept_failing = true;
+      asio::steady_timer pause(io_, std::chrono::milliseconds(100));
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
+    if (accept_failing) spdlog::info("accept: working again");
+    accept_failing = false;
     set_cloexec(socket.native_handle());
     PeerCred peer = peer_credentials(socket.native_handle());
     if (!peer_allowed(peer)) {

@@ -115,7 +115,7 @@ RunResult run(const std::vector<std::string>& argv, const Env& env, std::chrono:
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
-  int err = ::posix_spawn(&pid, args[0].c_str(), &fa, &attr, argp.data(), envp.data());
+  int err = ::posix_spawnp(&pid, args[0].c_str(), &fa, &attr, argp.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   ::close(out_pipe[1]);
@@ -142,8 +142,8 @@ RunResult run(const std::vector<std::string>& argv, const Env& env, std::chrono:
     if (pidfd >= 0) fds[n++] = {pidfd, POLLIN, 0};
     int wait_ms = ms_left(deadline);
     if (pidfd < 0) wait_ms = std::min(wait_ms, 5);  // no pidfd: poll the exit every 5 ms
-    int pr = ::poll(fds, n, wait_ms);
-    if (pr < 0 && errno != EINTR) break;
+    // EINTR (or any other poll failure) just means another round: the deadline still holds.
+    (void)::poll(fds, n, wait_ms);
     if (out_open) out_open = drain(out_pipe[0], r.out);
     if (err_open) err_open = drain(err_pipe[0], r.err);
     pid_t w = ::waitpid(pid, &status, WNOHANG);

@@ -32,9 +32,10 @@ struct RunResult {
   std::string err;
 };
 
-// Runs argv[0] with argv (no shell); `env` adds to or replaces entries of this process's
-// environment. stdin is /dev/null. Both pipes are drained with poll(), so a chatty child
-// can never deadlock us. On timeout the child is SIGKILLed.
+// Runs argv[0] (looked up in $PATH when it has no slash) with argv, never via a shell.
+// `env` adds to or replaces entries of this process's environment. stdin is /dev/null.
+// Both pipes are drained with poll(), so a chatty child can never deadlock us. On
+// timeout the child is SIGKILLed.
 RunResult run(const std::vector<std::string>& argv, const Env& env = {},
               std::chrono::milliseconds timeout = 15s);
 
