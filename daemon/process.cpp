@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -40,6 +41,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/process/v2/default_launcher.hpp>
 #include <boost/process/v2/process.hpp>
@@ -581,7 +583,8 @@ SpawnResult ChildProcess::spawn(const asio::any_io_executor& ex, const SpawnSpec
     int err = errno;
     return fail(err, "open /dev/null: " + what(err));
   }
-  Fd out(spec.output_log.empty()
+  Fd out(spec.output_fd >= 0 ? ::fcntl(spec.output_fd, F_DUPFD_CLOEXEC, 3)
+         : spec.output_log.empty()
              ? ::open("/dev/null", O_WRONLY | O_CLOEXEC)
              : ::open(spec.output_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
   if (out.fd < 0) {
@@ -688,6 +691,56 @@ PidWatcher PidWatcher::watch(const asio::any_io_executor& ex, const ProcessIdent
   }
   w->start(pidfd);  // a zombie makes the pidfd readable at once: reported as exited
   return PidWatcher(std::move(w));
+}
+
+// ---------------------------------------------------------------------------------------
+// Helper commands
+
+std::string CommandResult::describe(std::size_t max_chars) const {
+  if (!error.empty()) return error;
+  std::string text = exit.describe();
+  std::string_view out = output;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.remove_suffix(1);
+  if (!out.empty()) {
+    if (out.size() > max_chars) out = out.substr(out.size() - max_chars);
+    text += ": ";
+    text += out;
+  }
+  return text;
+}
+
+asio::awaitable<CommandResult> run_command(SpawnSpec spec, std::chrono::milliseconds timeout,
+                                           std::size_t max_output) {
+  CommandResult result;
+  // An anonymous file, not a pipe: nothing has to drain it while the command runs.
+  Fd capture(::memfd_create("vermas-command", MFD_CLOEXEC));
+  if (capture.fd < 0) {
+    result.error = "memfd_create: " + what(errno);
+    co_return result;
+  }
+  spec.output_fd = capture.fd;
+  spec.output_log.clear();
+  auto ex = co_await asio::this_coro::executor;
+  SpawnResult started = ChildProcess::spawn(ex, spec);
+  if (!started) {
+    result.error = started.message;
+    co_return result;
+  }
+  ChildProcess child = *started.child;
+  asio::steady_timer deadline(ex);
+  deadline.expires_after(timeout);
+  deadline.async_wait([child](boost::system::error_code ec) mutable {
+    if (!ec) child.stop(std::chrono::seconds(1));
+  });
+  result.exit = co_await child.wait();
+  deadline.cancel();
+  off_t size = ::lseek(capture.fd, 0, SEEK_END);
+  if (size > 0) {
+    result.output.resize(std::min<std::size_t>(static_cast<std::size_t>(size), max_output));
+    ssize_t n = ::pread(capture.fd, result.output.data(), result.output.size(), 0);
+    result.output.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  }
+  co_return result;
 }
 
 }  // namespace vermas::proc

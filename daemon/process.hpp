@@ -56,6 +56,8 @@ struct SpawnSpec {
   // stdout + stderr appended here (O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC, 0644); the parent
   // directory must exist. Empty: /dev/null.
   std::filesystem::path output_log;
+  // When >= 0, stdout + stderr go to this descriptor instead (it is duplicated, not taken).
+  int output_fd = -1;
   // When the leader's exit is noticed, SIGKILL what is left of its process group (orphaned
   // grandchildren). Stopping always does this.
   bool kill_group_on_exit = true;
@@ -175,5 +177,20 @@ class PidWatcher : public WatchedProcess {
  private:
   using WatchedProcess::WatchedProcess;
 };
+
+// A short helper command (git, tmux) run to completion without blocking the io thread.
+struct CommandResult {
+  ExitInfo exit;
+  std::string output;  // stdout + stderr, at most `max_output` bytes (the start is kept)
+  std::string error;   // the command could not be started (e.g. not installed)
+  bool ok() const { return error.empty() && exit.success(); }
+  // For messages: the error, or the exit and the last lines of output.
+  std::string describe(std::size_t max_chars = 600) const;
+};
+
+// Runs `spec` (output_log/output_fd are ignored: output is captured); past `timeout` the
+// command's process group is stopped (SIGTERM, then SIGKILL after a second).
+boost::asio::awaitable<CommandResult> run_command(SpawnSpec spec, std::chrono::milliseconds timeout,
+                                                  std::size_t max_output = 1 << 20);
 
 }  // namespace vermas::proc
