@@ -3,18 +3,20 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <iterator>
-#include <sys/stat.h>
 #include <iostream>
+#include <iterator>
+#include <set>
 #include <thread>
 
 #include "client/commands.hpp"
+#include "client/follow.hpp"
 #include "common/time.hpp"
 #include "example_config.hpp"
 
@@ -61,6 +63,57 @@ std::string fmt_seconds(double s) {
   std::snprintf(buf, sizeof buf, s < 10 ? "%.1fs" : "%.0fs", s);
   return buf;
 }
+
+// Counts the agents the daemon stops during `co operations stop`: how many have a process
+// (from `status`), and which of them report agent.stopped / agent.exited on a subscription.
+// Best effort: any failure just means no progress line.
+class AgentStopProgress {
+ public:
+  void watch(Context& ctx) {
+    try {
+      auto s = ctx.call("status");
+      const json& by_status = s.value("agents", json::object()).value("by_status", json::object());
+      for (const char* live : {"starting", "running", "idle", "stuck", "paused", "stopping"})
+        if (by_status.contains(live) && by_status[live].is_number()) expected_ += by_status[live].get<std::size_t>();
+      if (expected_ == 0) return;
+      auto ms = std::chrono::milliseconds(static_cast<long>(ctx.globals().timeout_seconds * 1000));
+      sub_ = std::make_unique<RpcClient>(ctx.socket_path(), ms);
+      sub_->connect();
+      sub_->call("events.subscribe", {{"types", json::array({"agent.*", "operations.*"})}});
+    } catch (const std::exception&) {
+      sub_.reset();
+    }
+  }
+  bool active() const { return sub_ != nullptr; }
+  // Reads events for up to `wait`; true when another agent stopped.
+  bool poll(std::chrono::milliseconds wait) {
+    if (!sub_) return false;
+    bool more = false;
+    try {
+      while (auto n = sub_->next_notification(wait)) {
+        wait = std::chrono::milliseconds(0);
+        if (n->value("method", "") != "event" || !n->contains("params")) continue;
+        const json& e = (*n)["params"];
+        std::string type = e.value("event_type", "");
+        if (type != "agent.stopped" && type != "agent.exited") continue;
+        // The agent is the subject (or the actor); count each one once.
+        std::string who =
+            e.contains("subject") && e["subject"].is_string() ? e["subject"].get<std::string>() : e.value("actor", "");
+        if (stopped_ids_.insert(who).second) more = true;
+      }
+    } catch (const std::exception&) {
+      sub_.reset();  // the daemon closed its connections: it is about to exit
+    }
+    return more;
+  }
+  std::size_t expected() const { return expected_; }
+  std::size_t stopped() const { return stopped_ids_.size(); }
+
+ private:
+  std::unique_ptr<RpcClient> sub_;
+  std::size_t expected_ = 0;
+  std::set<std::string> stopped_ids_;
+};
 
 }  // namespace
 
@@ -140,32 +193,66 @@ int cmd_operations_stop(Context& ctx, bool keep_agents) {
     return ctx.print(result, [](const json&) { std::cout << "vermas-operations is not running\n"; });
   }
   pid_t pid = (*h)["pid"].get<pid_t>();
+  const bool human = !ctx.json_output();
+  const bool tty = isatty(STDERR_FILENO);
+  // Progress while the daemon stops its agents: count their stop events on a second
+  // connection, subscribed before the shutdown so none is missed.
+  AgentStopProgress progress;
+  if (!keep_agents) progress.watch(ctx);
   ctx.call("shutdown", {{"stop_agents", !keep_agents}});
   auto start = Clock::now();
+  auto last_progress = start;
   bool progress_shown = false;
-  // Agents get their stop timeout; allow for it plus the daemon's own wind-down.
+  std::size_t shown_stopped = static_cast<std::size_t>(-1);
+  std::string shown_line;
+  bool waiting_said = false;
+  // Agents get their stop timeout; allow for it plus the daemon's own wind-down, counted
+  // from the last agent that stopped.
   auto limit = std::chrono::duration<double>(std::max(30.0, ctx.globals().timeout_seconds * 3));
   while (pid_alive(pid)) {
+    // The daemon is not our child, so there is no exit event to wait on; 10 ms polls (on
+    // the event subscription while it lasts).
+    if (progress.poll(std::chrono::milliseconds(10)))
+      last_progress = Clock::now();
+    else if (!progress.active())
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     double waited = std::chrono::duration<double>(Clock::now() - start).count();
-    if (waited > limit.count())
+    if (std::chrono::duration<double>(Clock::now() - last_progress).count() > limit.count())
       return fail(ctx, kDaemonError, "vermas-operations (pid " + std::to_string(pid) + ") still running after " +
                                          fmt_seconds(waited) + "; see co operations logs");
-    if (waited > 1.0 && !ctx.json_output() && isatty(STDERR_FILENO)) {
-      std::cerr << "\rwaiting for vermas-operations (pid " << pid << ") to stop... " << fmt_seconds(waited) << std::flush;
+    if (waited <= 1.0 || !human) continue;
+    if (progress.expected() > 0 && progress.stopped() < progress.expected()) {
+      if (progress.stopped() == shown_stopped) continue;
+      shown_stopped = progress.stopped();
+      std::string line = "stopping agents: " + std::to_string(progress.stopped()) + " of " +
+                         std::to_string(progress.expected()) + " stopped";
+      if (tty)
+        std::cerr << "\r" << line << "\x1b[K" << std::flush;
+      else
+        std::cerr << line << "\n";
       progress_shown = true;
-    } else if (waited > 1.0 && !progress_shown && !ctx.json_output()) {
+    } else if (tty) {
+      std::string line =
+          "waiting for vermas-operations (pid " + std::to_string(pid) + ") to stop... " + fmt_seconds(waited);
+      if (line != shown_line) std::cerr << "\r" << line << "\x1b[K" << std::flush;
+      shown_line = line;
+      progress_shown = true;
+    } else if (!waiting_said) {
       std::cerr << "waiting for vermas-operations (pid " << pid << ") to stop...\n";
-      progress_shown = true;
+      waiting_said = progress_shown = true;
     }
-    // The daemon is not our child, so there is no exit event to wait on; 10 ms polls.
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  if (progress_shown && isatty(STDERR_FILENO) && !ctx.json_output()) std::cerr << "\n";
+  if (progress_shown && tty && human) std::cerr << "\n";
   double took = std::chrono::duration<double>(Clock::now() - start).count();
   json result{{"running", false}, {"stopped", true}, {"pid", pid}, {"seconds", took}, {"kept_agents", keep_agents}};
+  if (!keep_agents) result["agents_stopped"] = progress.stopped();
   return ctx.print(result, [&](const json&) {
-    std::cout << "vermas-operations (pid " << pid << ") stopped in " << fmt_seconds(took)
-              << (keep_agents ? "; agents left running" : "") << "\n";
+    std::cout << "vermas-operations (pid " << pid << ") stopped in " << fmt_seconds(took);
+    if (keep_agents)
+      std::cout << "; agents left running";
+    else if (progress.stopped() > 0)
+      std::cout << "; " << progress.stopped() << " agent(s) stopped";
+    std::cout << "\n";
   });
 }
 
@@ -195,43 +282,17 @@ int cmd_operations_status(Context& ctx) {
 
 int cmd_operations_logs(Context& ctx, bool follow, int lines) {
   fs::path file = ctx.paths().log_file();
-  std::ifstream in(file);
-  if (!in) return fail(ctx, kDaemonError, "no log at " + file.string() + " (has the daemon run on this root?)");
-  std::vector<std::string> tail;
-  std::string line;
-  while (std::getline(in, line)) {
-    tail.push_back(std::move(line));
-    if (static_cast<int>(tail.size()) > lines) tail.erase(tail.begin());
-  }
+  auto tail = last_lines(file, lines);
+  if (!tail) return fail(ctx, kDaemonError, "no log at " + file.string() + " (has the daemon run on this root?)");
   if (ctx.json_output() && !follow) {
-    ctx.print_json({{"file", file.string()}, {"lines", tail}});
+    ctx.print_json({{"file", file.string()}, {"lines", tail->lines}});
     return kOk;
   }
-  for (const auto& l : tail) std::cout << l << "\n";
+  for (const auto& l : tail->lines) std::cout << l << "\n";
   std::cout << std::flush;
   if (!follow) return kOk;
-  // Follow like `tail -F`: reopen when the file is rotated (its inode changes).
-  in.clear();
-  auto pos = in.tellg();
-  ino_t ino = 0;
-  struct stat st{};
-  if (::stat(file.c_str(), &st) == 0) ino = st.st_ino;
-  for (;;) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    if (::stat(file.c_str(), &st) == 0 && st.st_ino != ino) {
-      in = std::ifstream(file);
-      ino = st.st_ino;
-      pos = 0;
-    }
-    in.clear();
-    in.seekg(pos);
-    while (std::getline(in, line)) {
-      if (in.eof()) break;  // partial line: wait for the rest
-      std::cout << line << "\n";
-      pos = in.tellg();
-    }
-    std::cout << std::flush;
-  }
+  // Like `tail -F`: survives rotation and truncation.
+  follow_file(file, tail->end, [](const std::string& line) { std::cout << line << "\n" << std::flush; });
 }
 
 }  // namespace vermas::client

@@ -1,6 +1,7 @@
 // co ping|status|health, co config check|reload|get, wo events tail|stats, co call.
 #include <iostream>
 
+#include "client/agent_view.hpp"
 #include "client/commands.hpp"
 #include "client/table.hpp"
 #include "common/config.hpp"
@@ -34,31 +35,28 @@ int cmd_status(Context& ctx) {
   auto r = ctx.call("status");
   return ctx.print(r, [](const json& s) {
     std::cout << "company " << s.value("company", "?") << "  (" << s.value("root", "") << ")\n"
-              << "operations: pid " << s.value("pid", 0) << ", up " << age_of(s["uptime_seconds"]) << ", version "
-              << s.value("version", "?") << "\n";
-    const auto& agents = s["agents"];
-    std::cout << "agents: " << agents.value("total", 0);
-    for (const auto& [status, n] : agents["by_status"].items()) std::cout << "  " << status << "=" << n.get<long>();
-    std::cout << "\nmail: " << s.value("unread_mail", 0) << " unread   alerts: " << s.value("open_alerts", 0)
-              << " open   spend today: $" << s.value("today_spend", 0.0) << "\n";
-    const auto& factories = s["factories"];
+              << "operations: pid " << s.value("pid", 0) << ", up " << age_of(s.value("uptime_seconds", json()))
+              << ", version " << s.value("version", "?") << "\n";
+    const json& agents = s.value("agents", json::object());
+    std::cout << "agents: " << count_of(agents, "total");
+    if (agents.contains("by_status") && agents["by_status"].is_object())
+      for (const auto& [status, n] : agents["by_status"].items())
+        std::cout << "  " << status << "=" << (n.is_number() ? std::to_string(n.get<long long>()) : n.dump());
+    std::cout << "\nmail: " << count_of(s, "unread_mail") << " unread   spend today: "
+              << money(s.contains("today_spend") && s["today_spend"].is_number() ? s["today_spend"].get<double>() : 0.0)
+              << "\n";
+    const json& factories = s.value("factories", json::array());
     if (factories.empty()) {
       std::cout << "factories: none (add one with: co factory add NAME URL)\n";
-      return;
     }
     for (const auto& f : factories) {
-      std::cout << "\nfactory " << f.value("name", "?") << "\n";
-      Table t({"AGENT", "STATUS", "PID", "UPTIME", "RESTARTS", "HEARTBEAT"});
-      for (const auto& a : f.value("agents", json::array())) {
-        std::string status = a.value("status", "?");
-        if (a.contains("reason") && a["reason"].is_string()) status += " (" + a["reason"].get<std::string>() + ")";
-        t.add({a.value("id", "?"), status, a["pid"].is_number() ? std::to_string(a["pid"].get<long>()) : "-",
-               age_of(a.value("uptime_seconds", json())), std::to_string(a.value("restart_count", 0)),
-               age_of(a.value("heartbeat_age_seconds", json()))});
-      }
-      if (t.empty()) std::cout << "  no agents\n";
-      else t.print(std::cout, "  ");
+      std::cout << "\nfactory " << field(f, "name", "?") << "  " << field(f, "url", "") << "\n";
+      print_agents(std::cout, f.value("agents", json::array()),
+                   {Col::id, Col::status, Col::pid, Col::uptime, Col::restarts, Col::heartbeat}, "  ",
+                   "no agents yet (the supervisor and QA start at the next patrol)");
     }
+    if (long long open = count_of(s, "open_alerts"); open > 0)
+      std::cout << "\n" << open << " open alert" << (open == 1 ? "" : "s") << ": see co alert list\n";
   });
 }
 
@@ -147,6 +145,7 @@ int cmd_events_stats(Context& ctx, const std::optional<std::string>& since) {
 }
 
 int cmd_call(Context& ctx, const std::string& method, const std::optional<std::string>& params) {
+  ctx.set_raw_call();
   json p = json::object();
   if (params) {
     p = json::parse(*params, nullptr, false);

@@ -32,6 +32,57 @@ struct EventsTailOptions {
 int cmd_events_tail(Context& ctx, const EventsTailOptions& opts);
 int cmd_events_stats(Context& ctx, const std::optional<std::string>& since);
 
+// --- factories and teams (cmd_factory.cpp)
+struct FactoryAddOptions {
+  std::string name;
+  std::string url;
+  std::optional<std::string> prefix;
+};
+int cmd_factory_add(Context& ctx, const FactoryAddOptions& opts);
+int cmd_factory_list(Context& ctx);
+int cmd_factory_status(Context& ctx, const std::string& name);
+int cmd_factory_remove(Context& ctx, const std::string& name);
+int cmd_team_add(Context& ctx, const std::string& name, const std::string& factory);
+int cmd_team_list(Context& ctx, const std::optional<std::string>& factory);
+
+// --- agents, workers, heartbeat, attach (cmd_agent.cpp)
+inline constexpr const char* kAgentRoles[] = {"supervisor", "qa", "worker", "ceo"};
+inline constexpr const char* kAgentStatuses[] = {"starting",    "running",  "idle",    "stuck",  "backoff", "paused",
+                                                 "quarantined", "stopping", "stopped", "failed", "lost"};
+inline constexpr const char* kAgentSortKeys[] = {"id",       "status",         "started_at",
+                                                 "restarts", "last_heartbeat", "today_spend"};
+struct AgentListOptions {
+  std::optional<std::string> factory, role, status, sort;
+};
+int cmd_agent_list(Context& ctx, const AgentListOptions& opts);
+int cmd_agent_show(Context& ctx, const std::string& id);
+// action: start | stop | restart | kill (the method agent.<action>)
+int cmd_agent_action(Context& ctx, const std::string& action, const std::string& id);
+struct AgentLogsOptions {
+  std::string id;
+  int lines = 50;
+  bool follow = false;
+};
+int cmd_agent_logs(Context& ctx, const AgentLogsOptions& opts);
+struct WorkerListOptions {
+  std::optional<std::string> factory;
+  bool all = false;
+  std::optional<std::string> status;
+};
+int cmd_worker_list(Context& ctx, const WorkerListOptions& opts);
+int cmd_worker_status(Context& ctx, const std::string& factory, const std::string& slot);
+int cmd_worker_spawn(Context& ctx, const std::string& factory, bool verbose);
+int cmd_worker_kill(Context& ctx, const std::string& factory, const std::string& slot);
+struct HeartbeatOptions {
+  std::optional<std::string> activity, id;
+};
+int cmd_heartbeat(Context& ctx, const HeartbeatOptions& opts);
+int cmd_attach(Context& ctx, const std::string& id, int lines);
+
+// --- alerts (cmd_alert.cpp)
+int cmd_alert_list(Context& ctx, bool all);
+int cmd_alert_resolve(Context& ctx, const std::string& id);
+
 // Low-level escape hatch for tool authors and debugging: `co call METHOD [JSON]`.
 int cmd_call(Context& ctx, const std::string& method, const std::optional<std::string>& params);
 

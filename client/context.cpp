@@ -1,5 +1,6 @@
 #include "client/context.hpp"
 
+#include <algorithm>
 #include <iostream>
 
 #include "common/config.hpp"
@@ -44,6 +45,15 @@ RpcClient& Context::rpc() {
   return *rpc_;
 }
 
+double Context::waiting_seconds(double at_least_seconds) const {
+  return g_.timeout_given ? g_.timeout_seconds : std::max(g_.timeout_seconds, at_least_seconds);
+}
+
+json Context::call_waiting(const std::string& method, json params, double at_least_seconds) {
+  auto ms = std::chrono::milliseconds(static_cast<long>(waiting_seconds(at_least_seconds) * 1000));
+  return rpc().call(method, std::move(params), ms);
+}
+
 void Context::print_json(const json& doc) const {
   std::cout << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
 }
@@ -57,6 +67,14 @@ int fail(const Context& ctx, int exit_code, const std::string& message, const js
 int guarded(Context& ctx, const std::function<int()>& body) {
   try {
     return body();
+  } catch (const Timeout& e) {
+    return fail(ctx, kUnreachable,
+                std::string(e.what()) +
+                    (ctx.not_found_hint().empty()
+                         ? "; the daemon may be busy or hung: see co operations logs, or allow longer with --timeout"
+                         : "; it may still be working on it: check with " + ctx.not_found_hint() +
+                               ", or allow longer with --timeout SECONDS"),
+                json{{"code", "timeout"}, {"message", e.what()}, {"socket", ctx.socket_path()}});
   } catch (const Unreachable& e) {
     return fail(ctx, kUnreachable,
                 std::string("the operations daemon is not reachable: ") + e.what() +
@@ -68,7 +86,18 @@ int guarded(Context& ctx, const std::function<int()>& body) {
       for (const auto& line : e.data["errors"]) msg += "\n  " + line.get<std::string>();
     json err{{"code", e.code}, {"message", e.what()}};
     if (!e.data.is_null()) err["data"] = e.data;
-    return fail(ctx, kDaemonError, msg + " (" + rpc::code_name(e.code) + " " + std::to_string(e.code) + ")", err);
+    msg += std::string(" (") + rpc::code_name(e.code) + " " + std::to_string(e.code) + ")";
+    if (e.code == rpc::code::not_found && !ctx.not_found_hint().empty()) msg += "; see: " + ctx.not_found_hint();
+    if (e.code == rpc::code::method_not_found && !ctx.raw_call())
+      msg +=
+          "; the running daemon is older than this co: restart it with co operations stop --keep-agents && "
+          "co operations start";
+    return fail(ctx, kDaemonError, msg, err);
+  } catch (const json::exception& e) {
+    // An answer without the fields this co expects: a daemon of another version.
+    return fail(ctx, kDaemonError,
+                std::string("unexpected answer from the daemon (") + e.what() +
+                    "); are co and vermas-operations the same version? (co --version, co ping)");
   }
 }
 

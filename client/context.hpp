@@ -19,6 +19,7 @@ struct Globals {
   bool json = false;
   std::optional<std::string> socket;
   double timeout_seconds = 10;
+  bool timeout_given = false;  // --timeout on the command line: it then applies to every call
   std::optional<std::string> company_root;
 };
 
@@ -33,6 +34,18 @@ class Context {
   std::string socket_path() const;
   RpcClient& rpc();  // connected lazily
   json call(const std::string& method, json params = json::object()) { return rpc().call(method, std::move(params)); }
+  // For methods that answer once an action is done (git clone, stopping an agent): waits
+  // max(--timeout, at_least_seconds), or exactly --timeout when it was given.
+  json call_waiting(const std::string& method, json params, double at_least_seconds);
+  // Seconds call_waiting would wait.
+  double waiting_seconds(double at_least_seconds) const;
+
+  // Where to look when the daemon answers "not found" (-32001), e.g. "co agent list".
+  void set_not_found_hint(std::string hint) { not_found_hint_ = std::move(hint); }
+  const std::string& not_found_hint() const { return not_found_hint_; }
+  // `co call` names its own method: "method not found" is then a typo, not an old daemon.
+  void set_raw_call() { raw_call_ = true; }
+  bool raw_call() const { return raw_call_; }
 
   // Prints `result` as JSON (--json) or calls `human` to print it; returns kOk.
   template <class F>
@@ -49,6 +62,8 @@ class Context {
   RootSource root_source_;
   mutable std::optional<std::string> socket_;
   std::unique_ptr<RpcClient> rpc_;
+  std::string not_found_hint_;
+  bool raw_call_ = false;
 };
 
 // Runs a command body, mapping failures to the one-line stderr message and exit code.

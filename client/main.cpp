@@ -27,13 +27,17 @@ int main(int argc, char** argv) {
   Globals g;
   app.add_flag("--json", g.json, "machine output: exactly one JSON document on stdout");
   app.add_option("--socket", g.socket, "daemon socket (default: from the config, or ROOT/.work/operations.sock)");
-  app.add_option("--timeout", g.timeout_seconds, "seconds to wait for the daemon")->check(CLI::Range(0.01, 86400.0));
+  auto* timeout_opt = app.add_option("--timeout", g.timeout_seconds,
+                                     "seconds to wait for the daemon (default 10; commands that wait for an action, "
+                                     "such as a git clone or stopping an agent, allow longer unless this is given)")
+                          ->check(CLI::Range(0.01, 86400.0));
   app.add_option("--company-root", g.company_root, "company root (default: $COMPANY_ROOT, nearest parent with .vermas/, ~/company)");
 
   int rc = 0;
   std::unique_ptr<Context> ctx;
   auto run = [&](std::function<int(Context&)> body) {
     return [&, body] {
+      g.timeout_given = timeout_opt->count() > 0;
       ctx = std::make_unique<Context>(g);
       rc = guarded(*ctx, [&] { return body(*ctx); });
     };
@@ -67,6 +71,126 @@ int main(int argc, char** argv) {
       ->callback(run([](Context& c) { return cmd_status(c); }));
   app.add_subcommand("health", "health of the daemon's services (exit 1 when degraded)")
       ->callback(run([](Context& c) { return cmd_health(c); }));
+
+  // --- factories and teams
+  auto* factory =
+      app.add_subcommand("factory", "add, list, inspect and remove factories (the repositories agents work on)");
+  factory->require_subcommand(1);
+  FactoryAddOptions factory_add;
+  auto* fadd =
+      factory->add_subcommand("add", "clone a repository as a factory; its supervisor and QA start at the next patrol");
+  fadd->add_option("NAME", factory_add.name, "factory name: lowercase letters, digits, - and _ (at most 32)")
+      ->required();
+  fadd->add_option("URL", factory_add.url, "git URL or path to clone into ROOT/NAME")->required();
+  fadd->add_option("--prefix", factory_add.prefix,
+                   "work-order id prefix for this factory (default: the daemon's choice)");
+  fadd->callback(run([&](Context& c) { return cmd_factory_add(c, factory_add); }));
+  factory->add_subcommand("list", "every factory with its agents' counts by status")->callback(run([](Context& c) {
+    return cmd_factory_list(c);
+  }));
+  std::string factory_name;
+  auto* fstatus = factory->add_subcommand("status", "one factory: its repository, agents and configuration");
+  fstatus->add_option("NAME", factory_name, "factory name")->required();
+  fstatus->callback(run([&](Context& c) { return cmd_factory_status(c, factory_name); }));
+  auto* fremove = factory->add_subcommand("remove", "stop a factory's agents and forget it (its clone stays on disk)");
+  fremove->add_option("NAME", factory_name, "factory name")->required();
+  fremove->callback(run([&](Context& c) { return cmd_factory_remove(c, factory_name); }));
+
+  auto* team = app.add_subcommand("team", "teams within a factory");
+  team->require_subcommand(1);
+  std::string team_name, team_factory;
+  std::optional<std::string> team_list_factory;
+  auto* tadd = team->add_subcommand("add", "add a team (its own worktree and branch) to a factory");
+  tadd->add_option("NAME", team_name, "team name")->required();
+  tadd->add_option("--factory", team_factory, "the factory it belongs to")->required();
+  tadd->callback(run([&](Context& c) { return cmd_team_add(c, team_name, team_factory); }));
+  auto* tlist = team->add_subcommand("list", "teams, of every factory or of one");
+  tlist->add_option("--factory", team_list_factory, "only this factory's teams");
+  tlist->callback(run([&](Context& c) { return cmd_team_list(c, team_list_factory); }));
+
+  // --- agents and workers
+  auto member = [](const auto& values) {
+    return CLI::IsMember(std::vector<std::string>(std::begin(values), std::end(values)));
+  };
+  auto* agent = app.add_subcommand("agent", "inspect and control agents: supervisors, QA, workers, the CEO");
+  agent->require_subcommand(1);
+  AgentListOptions agent_list;
+  auto* alist = agent->add_subcommand("list", "every agent with its status, pid, uptime, restarts and heartbeat");
+  alist->add_option("--factory", agent_list.factory, "only this factory's agents");
+  alist->add_option("--role", agent_list.role, "only this role")->check(member(kAgentRoles));
+  alist->add_option("--status", agent_list.status, "only agents in this status")->check(member(kAgentStatuses));
+  alist->add_option("--sort", agent_list.sort, "order by this key")->check(member(kAgentSortKeys));
+  alist->callback(run([&](Context& c) { return cmd_agent_list(c, agent_list); }));
+  std::string agent_id;
+  auto* ashow = agent->add_subcommand("show", "every detail of one agent");
+  ashow->add_option("ID", agent_id, "agent id, e.g. ceo, myproject/supervisor, myproject/workers/slot0")->required();
+  ashow->callback(run([&](Context& c) { return cmd_agent_show(c, agent_id); }));
+  const std::pair<const char*, const char*> actions[] = {
+      {"start", "start a stopped or failed agent (clears an operator stop) and wait until it runs"},
+      {"stop", "stop an agent (SIGTERM, then SIGKILL after the stop timeout); it stays stopped until started"},
+      {"restart", "stop an agent and start it again"},
+      {"kill", "SIGKILL an agent's process group at once, without the stop timeout"}};
+  for (const auto& [action, help] : actions) {
+    auto* cmd = agent->add_subcommand(action, help);
+    cmd->add_option("ID", agent_id, "agent id (see: co agent list)")->required();
+    cmd->callback(run([&, name = std::string(action)](Context& c) { return cmd_agent_action(c, name, agent_id); }));
+  }
+  AgentLogsOptions agent_logs;
+  auto* alogs = agent->add_subcommand("logs", "an agent's captured output; -f keeps following it");
+  alogs->add_option("ID", agent_logs.id, "agent id (see: co agent list)")->required();
+  alogs->add_option("-n,--lines", agent_logs.lines, "lines to show")->check(CLI::Range(0, 1000000));
+  alogs->add_flag("-f,--follow", agent_logs.follow,
+                  "keep printing new output, like tail -F (Ctrl-C to stop); with --json, one JSON string per line");
+  alogs->callback(run([&](Context& c) { return cmd_agent_logs(c, agent_logs); }));
+
+  auto* worker = app.add_subcommand("worker", "worker slots: list, inspect, spawn and kill workers");
+  worker->require_subcommand(1);
+  WorkerListOptions worker_list;
+  auto* wlist = worker->add_subcommand("list", "workers holding a slot, of every factory or of one");
+  wlist->add_option("FACTORY", worker_list.factory, "only this factory's workers");
+  wlist->add_flag("--all", worker_list.all, "include stopped and failed workers");
+  wlist->add_option("--status", worker_list.status, "only workers in this status, e.g. idle")
+      ->check(member(kAgentStatuses));
+  wlist->callback(run([&](Context& c) { return cmd_worker_list(c, worker_list); }));
+  std::string worker_factory, worker_slot;
+  auto* wstatus = worker->add_subcommand("status", "every detail of the worker in one slot");
+  wstatus->add_option("FACTORY", worker_factory, "factory name")->required();
+  wstatus->add_option("SLOT", worker_slot, "slot number, e.g. 0")->required();
+  wstatus->callback(run([&](Context& c) { return cmd_worker_status(c, worker_factory, worker_slot); }));
+  bool spawn_verbose = false;
+  auto* wspawn = worker->add_subcommand("spawn", "start a worker in the factory's next free slot");
+  wspawn->add_option("FACTORY", worker_factory, "factory name")->required();
+  wspawn->add_flag("--verbose", spawn_verbose, "also print the events of the spawn (on stderr) and every detail");
+  wspawn->callback(run([&](Context& c) { return cmd_worker_spawn(c, worker_factory, spawn_verbose); }));
+  auto* wkill = worker->add_subcommand("kill", "save a worker's work to a git ref, stop it and free its slot");
+  wkill->add_option("FACTORY", worker_factory, "factory name")->required();
+  wkill->add_option("SLOT", worker_slot, "slot number, e.g. 0")->required();
+  wkill->callback(run([&](Context& c) { return cmd_worker_kill(c, worker_factory, worker_slot); }));
+
+  HeartbeatOptions heartbeat;
+  auto* hb = app.add_subcommand("heartbeat", "an agent reports it is alive (run from inside the agent)");
+  hb->add_option("--activity", heartbeat.activity, "what the agent is doing, shown in co agent show");
+  hb->add_option("--id", heartbeat.id, "the agent (default: the agent this command runs in)");
+  hb->callback(run([&](Context& c) { return cmd_heartbeat(c, heartbeat); }));
+
+  int attach_lines = 50;
+  auto* attach = app.add_subcommand("attach", "attach to an agent's tmux session, or follow its output log");
+  attach->add_option("ID", agent_id, "agent id (see: co agent list)")->required();
+  attach->add_option("-n,--lines", attach_lines, "lines of output to show first when following the log")
+      ->check(CLI::Range(0, 1000000));
+  attach->callback(run([&](Context& c) { return cmd_attach(c, agent_id, attach_lines); }));
+
+  // --- alerts
+  auto* alert = app.add_subcommand("alert", "alerts raised by the daemon (start limits, budgets, loops, ...)");
+  alert->require_subcommand(1);
+  bool alert_all = false;
+  auto* allist = alert->add_subcommand("list", "open alerts (--all: resolved ones too)");
+  allist->add_flag("--all", alert_all, "resolved ones too");
+  allist->callback(run([&](Context& c) { return cmd_alert_list(c, alert_all); }));
+  std::string alert_id;
+  auto* aresolve = alert->add_subcommand("resolve", "mark an alert resolved");
+  aresolve->add_option("ID", alert_id, "alert id (see: co alert list)")->required();
+  aresolve->callback(run([&](Context& c) { return cmd_alert_resolve(c, alert_id); }));
 
   // --- configuration
   auto* config = app.add_subcommand("config", "check, reload or show the configuration");

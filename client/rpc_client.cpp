@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "common/jsonrpc.hpp"
@@ -77,13 +78,19 @@ std::optional<std::string> RpcClient::read_line(std::optional<std::chrono::milli
   }
 }
 
-json RpcClient::call(const std::string& method, json params) {
+json RpcClient::call(const std::string& method, json params) { return call(method, std::move(params), timeout_); }
+
+json RpcClient::call(const std::string& method, json params, std::chrono::milliseconds timeout) {
   if (fd_ < 0) connect();
   std::int64_t id = next_id_++;
   write_all(rpc::encode(rpc::make_request(id, method, std::move(params))));
   for (;;) {
-    auto line = read_line(timeout_);
-    if (!line) throw Unreachable("no answer from the daemon within " + std::to_string(timeout_.count()) + " ms");
+    auto line = read_line(timeout);
+    if (!line) {
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%g", static_cast<double>(timeout.count()) / 1000.0);
+      throw Timeout("no answer to " + method + " within " + secs + " s");
+    }
     json msg = json::parse(*line, nullptr, false);
     if (msg.is_discarded() || !msg.is_object()) throw Unreachable("unreadable answer from the daemon");
     if (!msg.contains("id")) {  // a notification that arrived first

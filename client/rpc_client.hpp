@@ -19,6 +19,12 @@ class Unreachable : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Connected, but the answer did not come in time: the daemon may still be working on it.
+class Timeout : public Unreachable {
+ public:
+  using Unreachable::Unreachable;
+};
+
 // The daemon answered with a JSON-RPC error.
 class RpcFailure : public std::runtime_error {
  public:
@@ -37,6 +43,8 @@ class RpcClient {
 
   void connect();  // throws Unreachable
   json call(const std::string& method, json params = json::object());  // result, or throws
+  // The same with its own answer timeout, for methods that wait for an action (git clone, stop).
+  json call(const std::string& method, json params, std::chrono::milliseconds timeout);
   // Next notification (a message without id); nullopt on timeout. Throws Unreachable on EOF.
   std::optional<json> next_notification(std::optional<std::chrono::milliseconds> timeout);
   // Waits until the daemon closes the connection; false on timeout.

@@ -1,0 +1,261 @@
+// co agent list|show|start|stop|restart|kill|logs, co worker list|status|spawn|kill,
+// co heartbeat, co attach.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+
+#include "client/agent_view.hpp"
+#include "client/commands.hpp"
+#include "client/follow.hpp"
+#include "common/paths.hpp"
+
+namespace vermas::client {
+
+namespace {
+
+// Starting waits for the process; stopping gives it [operations] stop_timeout_seconds
+// (10 by default) before SIGKILL; a worker kill first saves its worktree to a git ref.
+constexpr double kActionSeconds = 120;
+
+constexpr const char* kAgentHint = "co agent list";
+
+int check_factory(Context& ctx, const std::string& name) {
+  if (valid_factory_name(name)) return kOk;
+  return fail(ctx, kUsage,
+              "invalid factory name '" + name +
+                  "': use 1 to 32 lowercase letters, digits, '-' and '_', starting with a letter or digit");
+}
+
+// "3", "slot3" or "workers/slot3" -> 3
+std::optional<int> parse_slot(std::string text) {
+  if (text.rfind("workers/", 0) == 0) text.erase(0, 8);
+  if (text.rfind("slot", 0) == 0) text.erase(0, 4);
+  if (text.empty() || text.size() > 6 || text.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return std::stoi(text);
+}
+
+// A live process whose tmux session can be attached.
+bool has_process(const json& a) {
+  static const char* const live[] = {"starting", "running", "idle", "stuck", "paused", "stopping"};
+  std::string status = field(a, "status", "");
+  for (const char* s : live)
+    if (status == s) return a.value("pid", json()).is_number() || a.value("runner", "") == "tmux";
+  return false;
+}
+
+// Prints the last `lines` lines of the agent's output log, then follows it (never returns
+// unless the log cannot be found).
+int follow_agent_log(Context& ctx, const json& agent, int lines) {
+  std::string id = field(agent, "id", "?");
+  std::string file = field(agent, "log", "");
+  if (file.empty()) return fail(ctx, kDaemonError, "the daemon did not say where " + id + "'s output log is");
+  auto emit = [&](const std::string& line) {
+    if (ctx.json_output())
+      std::cout << json(line).dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    else
+      std::cout << line << "\n";
+    std::cout << std::flush;
+  };
+  std::uint64_t offset = 0;
+  if (auto tail = last_lines(file, lines)) {
+    for (const auto& l : tail->lines) emit(l);
+    offset = tail->end;
+  } else {
+    std::cerr << program_name() << ": " << id << " has no output yet (" << file << "); waiting for it\n";
+  }
+  std::cout << std::flush;
+  follow_file(file, offset, emit);
+}
+
+void print_event_line(std::ostream& out, const json& e) {
+  out << "  " << field(e, "ts", "") << "  " << field(e, "event_type", "?") << "  " << field(e, "actor", "");
+  if (e.contains("subject") && e["subject"].is_string()) out << "  " << e["subject"].get<std::string>();
+  if (e.contains("data") && e["data"].is_object() && !e["data"].empty())
+    out << "  " << e["data"].dump(-1, ' ', false, json::error_handler_t::replace);
+  out << "\n";
+}
+
+}  // namespace
+
+int cmd_agent_list(Context& ctx, const AgentListOptions& opts) {
+  json params = json::object();
+  if (opts.factory) {
+    if (int rc = check_factory(ctx, *opts.factory); rc != kOk) return rc;
+    params["factory"] = *opts.factory;
+  }
+  if (opts.role) params["role"] = *opts.role;
+  if (opts.status) params["status"] = *opts.status;
+  if (opts.sort) params["sort"] = *opts.sort;
+  ctx.set_not_found_hint("co factory list");
+  auto r = ctx.call("agent.list", params);
+  return ctx.print(r, [&](const json& j) {
+    bool filtered = opts.factory || opts.role || opts.status;
+    print_agents(std::cout, j.value("agents", json::array()),
+                 {Col::id, Col::role, Col::status, Col::pid, Col::uptime, Col::restarts, Col::heartbeat,
+                  Col::work_order, Col::spend},
+                 "", filtered ? "no agents match" : "no agents (add a factory with: co factory add NAME URL)");
+  });
+}
+
+int cmd_agent_show(Context& ctx, const std::string& id) {
+  ctx.set_not_found_hint(kAgentHint);
+  auto r = ctx.call("agent.get", {{"id", id}});
+  return ctx.print(r, [](const json& a) { print_agent_detail(std::cout, a); });
+}
+
+int cmd_agent_action(Context& ctx, const std::string& action, const std::string& id) {
+  ctx.set_not_found_hint(kAgentHint);
+  auto r = ctx.call_waiting("agent." + action, {{"id", id}}, kActionSeconds);
+  return ctx.print(r, [&](const json& a) {
+    static const std::pair<const char*, const char*> done[] = {
+        {"start", "started"}, {"stop", "stopped"}, {"restart", "restarted"}, {"kill", "killed"}};
+    std::string verb = action;
+    for (const auto& [a_, v] : done)
+      if (action == a_) verb = v;
+    std::cout << verb << " " << agent_summary(a) << "\n";
+    if (field(a, "desired", "") == "stopped")
+      std::cout << "  it stays stopped, across daemon restarts too, until: co agent start " << field(a, "id", id)
+                << "\n";
+  });
+}
+
+int cmd_agent_logs(Context& ctx, const AgentLogsOptions& opts) {
+  ctx.set_not_found_hint(kAgentHint);
+  if (opts.follow) return follow_agent_log(ctx, ctx.call("agent.get", {{"id", opts.id}}), opts.lines);
+  auto r = ctx.call("agent.logs", {{"id", opts.id}, {"lines", opts.lines}});
+  return ctx.print(r, [](const json& j) {
+    for (const auto& l : j.value("lines", json::array()))
+      std::cout << (l.is_string() ? l.get<std::string>() : l.dump()) << "\n";
+  });
+}
+
+int cmd_worker_list(Context& ctx, const WorkerListOptions& opts) {
+  json params = json::object();
+  if (opts.factory) {
+    if (int rc = check_factory(ctx, *opts.factory); rc != kOk) return rc;
+    params["factory"] = *opts.factory;
+  }
+  if (opts.all) params["all"] = true;
+  if (opts.status) params["status"] = *opts.status;
+  ctx.set_not_found_hint("co factory list");
+  auto r = ctx.call("worker.list", params);
+  return ctx.print(r, [&](const json& j) {
+    std::string none = "no workers";
+    if (opts.status) none = "no " + *opts.status + " workers";
+    if (!opts.all) none += " holding a slot (stopped and failed ones too: --all)";
+    print_agents(
+        std::cout, j.value("workers", json::array()),
+        {Col::id, Col::status, Col::pid, Col::uptime, Col::restarts, Col::heartbeat, Col::work_order, Col::activity},
+        "", none);
+  });
+}
+
+int cmd_worker_status(Context& ctx, const std::string& factory, const std::string& slot_text) {
+  if (int rc = check_factory(ctx, factory); rc != kOk) return rc;
+  auto slot = parse_slot(slot_text);
+  if (!slot) return fail(ctx, kUsage, "SLOT must be a slot number such as 0 or slot0, not '" + slot_text + "'");
+  ctx.set_not_found_hint("co worker list " + factory + " --all");
+  auto r = ctx.call("worker.status", {{"factory", factory}, {"slot", *slot}});
+  return ctx.print(r, [](const json& a) { print_agent_detail(std::cout, a); });
+}
+
+int cmd_worker_spawn(Context& ctx, const std::string& factory, bool verbose) {
+  if (int rc = check_factory(ctx, factory); rc != kOk) return rc;
+  ctx.set_not_found_hint("co factory list");
+  // --verbose: the events the spawn causes (worktree, start, failures) go to stderr. They
+  // arrive on this connection before or just after the answer.
+  std::int64_t last_id = 0;
+  if (verbose) last_id = ctx.call("events.subscribe", json::object()).value("last_id", std::int64_t{0});
+  auto drain_events = [&] {
+    if (!verbose) return;
+    bool header = false;
+    try {
+      while (auto n = ctx.rpc().next_notification(std::chrono::milliseconds(200))) {
+        if (n->value("method", "") != "event" || !n->contains("params")) continue;
+        const json& e = (*n)["params"];
+        if (e.value("id", std::int64_t{0}) <= last_id) continue;
+        std::string f = field(e, "factory", ""), subject = field(e, "subject", "");
+        if (f != factory && subject.rfind(factory + "/", 0) != 0) continue;
+        if (!header) std::cerr << "events of the spawn:\n";
+        header = true;
+        print_event_line(std::cerr, e);
+      }
+    } catch (const Unreachable&) {
+      // the daemon went away: the answer (or its error) is what matters
+    }
+  };
+  json r;
+  try {
+    r = ctx.call_waiting("worker.spawn", {{"factory", factory}}, kActionSeconds);
+  } catch (const RpcFailure&) {
+    drain_events();
+    throw;
+  }
+  drain_events();
+  return ctx.print(r, [&](const json& a) {
+    std::cout << "spawned " << agent_summary(a) << "\n";
+    if (verbose)
+      print_agent_detail(std::cout, a);
+    else
+      std::cout << "  watch it: co attach " << field(a, "id", "?") << "\n";
+  });
+}
+
+int cmd_worker_kill(Context& ctx, const std::string& factory, const std::string& slot_text) {
+  if (int rc = check_factory(ctx, factory); rc != kOk) return rc;
+  auto slot = parse_slot(slot_text);
+  if (!slot) return fail(ctx, kUsage, "SLOT must be a slot number such as 0 or slot0, not '" + slot_text + "'");
+  ctx.set_not_found_hint("co worker list " + factory + " --all");
+  auto r = ctx.call_waiting("worker.kill", {{"factory", factory}, {"slot", *slot}}, kActionSeconds);
+  return ctx.print(r, [&](const json& a) {
+    std::cout << "killed " << agent_summary(a) << "\n"
+              << "  its uncommitted and unpushed work, if any, is saved under refs/vermas/wip/" << factory << "/"
+              << *slot << "/ in the factory's repository\n";
+  });
+}
+
+int cmd_heartbeat(Context& ctx, const HeartbeatOptions& opts) {
+  json params = json::object();
+  if (opts.id) params["id"] = *opts.id;
+  if (opts.activity) params["activity"] = *opts.activity;
+  ctx.set_not_found_hint(kAgentHint);
+  auto r = ctx.call("agent.heartbeat", params);
+  return ctx.print(r, [](const json& j) {
+    std::cout << "heartbeat recorded for " << field(j, "id", "?") << " at " << field(j, "last_heartbeat") << "\n";
+  });
+}
+
+int cmd_attach(Context& ctx, const std::string& id, int lines) {
+  ctx.set_not_found_hint(kAgentHint);
+  auto a = ctx.call("agent.get", {{"id", id}});
+  std::string session = field(a, "session", "");
+  if (field(a, "runner", "") == "tmux" && !session.empty() && has_process(a)) {
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+      return fail(ctx, kUsage,
+                  "co attach needs a terminal to attach to tmux session " + session +
+                      "; to read its output instead: co agent logs " + id + " -f");
+    // Inside tmux, switch this client over; outside, attach. "=" asks for that exact name.
+    const char* env_tmux = std::getenv("TMUX");
+    std::string target = "=" + session;
+    std::vector<std::string> args{"tmux", env_tmux && *env_tmux ? "switch-client" : "attach-session", "-t", target};
+    std::vector<char*> argv;
+    for (auto& s : args) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    std::cout << std::flush;
+    ::execvp("tmux", argv.data());
+    return fail(ctx, kDaemonError,
+                std::string("cannot run tmux: ") + std::strerror(errno) +
+                    " (is tmux installed and in PATH?); to read its output instead: co agent logs " + id + " -f");
+  }
+  if (field(a, "runner", "") == "tmux")
+    std::cerr << program_name() << ": " << id << " is " << agent_status(a)
+              << ", so there is no tmux session to attach; following its output log (Ctrl-C to stop)\n";
+  else
+    std::cerr << program_name() << ": " << id
+              << " runs without tmux (runner direct); following its output log (Ctrl-C to stop)\n";
+  return follow_agent_log(ctx, a, lines);
+}
+
+}  // namespace vermas::client

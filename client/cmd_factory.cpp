@@ -1,0 +1,159 @@
+// co factory add|list|status|remove, co team add|list.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "client/agent_view.hpp"
+#include "client/commands.hpp"
+#include "client/table.hpp"
+#include "common/paths.hpp"
+
+namespace vermas::client {
+
+namespace {
+
+// A git clone can take minutes; the daemon answers factory.add when it is done.
+constexpr double kCloneSeconds = 600;
+// factory.remove stops the factory's agents first (each gets its stop timeout).
+constexpr double kRemoveSeconds = 300;
+
+int check_factory_name(Context& ctx, const std::string& name) {
+  if (valid_factory_name(name)) return kOk;
+  return fail(ctx, kUsage,
+              "invalid factory name '" + name +
+                  "': use 1 to 32 lowercase letters, digits, '-' and '_', starting with a letter or digit");
+}
+
+// "running=2 backoff=1"
+std::string by_status_text(const json& agents) {
+  std::string s;
+  if (agents.is_object() && agents.contains("by_status") && agents["by_status"].is_object())
+    for (const auto& [status, n] : agents["by_status"].items())
+      s += (s.empty() ? "" : " ") + status + "=" + (n.is_number() ? std::to_string(n.get<long long>()) : n.dump());
+  return s.empty() ? "-" : s;
+}
+
+// Nested config objects as "section.key = value" lines.
+void print_flat(std::ostream& out, const json& v, const std::string& prefix) {
+  if (v.is_object() && !v.empty()) {
+    for (const auto& [k, child] : v.items()) print_flat(out, child, prefix.empty() ? k : prefix + "." + k);
+    return;
+  }
+  out << "  " << prefix << " = " << v.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+}
+
+}  // namespace
+
+int cmd_factory_add(Context& ctx, const FactoryAddOptions& opts) {
+  ctx.set_not_found_hint("co factory list");
+  if (int rc = check_factory_name(ctx, opts.name); rc != kOk) return rc;
+  if (opts.url.empty()) return fail(ctx, kUsage, "URL must not be empty: a git URL or path to clone");
+  json params{{"name", opts.name}, {"url", opts.url}};
+  if (opts.prefix) params["prefix"] = *opts.prefix;
+  if (!ctx.json_output() && isatty(STDERR_FILENO))
+    std::cerr << "cloning " << opts.url << " for factory " << opts.name << " (up to "
+              << static_cast<long>(ctx.waiting_seconds(kCloneSeconds)) << " s)...\n";
+  auto r = ctx.call_waiting("factory.add", params, kCloneSeconds);
+  return ctx.print(r, [&](const json& f) {
+    std::cout << "added factory " << field(f, "name", opts.name) << " (prefix " << field(f, "prefix") << ") at "
+              << field(f, "path") << "\n"
+              << "  its supervisor and QA start at the next patrol; watch them with: co factory status "
+              << field(f, "name", opts.name) << "\n";
+  });
+}
+
+int cmd_factory_list(Context& ctx) {
+  auto r = ctx.call("factory.list");
+  return ctx.print(r, [](const json& j) {
+    const json& factories = j.contains("factories") ? j["factories"] : json::array();
+    if (factories.empty()) {
+      std::cout << "no factories (add one with: co factory add NAME URL)\n";
+      return;
+    }
+    Table t({"NAME", "PREFIX", "AGENTS", "BY STATUS", "ADDED", "URL"});
+    for (const auto& f : factories) {
+      const json& agents = f.contains("agents") ? f["agents"] : json();
+      t.add({field(f, "name", "?"), field(f, "prefix"), std::to_string(count_of(agents, "total")),
+             by_status_text(agents), age_since(f.value("added_at", json())), field(f, "url")});
+    }
+    t.print(std::cout);
+  });
+}
+
+int cmd_factory_status(Context& ctx, const std::string& name) {
+  ctx.set_not_found_hint("co factory list");
+  if (int rc = check_factory_name(ctx, name); rc != kOk) return rc;
+  auto r = ctx.call("factory.status", {{"name", name}});
+  return ctx.print(r, [&](const json& j) {
+    const json& f = j.contains("factory") ? j["factory"] : json::object();
+    std::cout << "factory " << field(f, "name", name) << "  (prefix " << field(f, "prefix") << ")\n"
+              << "  url:   " << field(f, "url") << "\n"
+              << "  path:  " << field(f, "path") << "\n"
+              << "  added: " << field(f, "added_at") << " (" << age_since(f.value("added_at", json())) << ")\n"
+              << "\nagents:\n";
+    print_agents(
+        std::cout, j.value("agents", json::array()),
+        {Col::id, Col::role, Col::status, Col::pid, Col::uptime, Col::restarts, Col::heartbeat, Col::work_order}, "  ",
+        "no agents yet (the supervisor and QA start at the next patrol)");
+    if (j.contains("config") && j["config"].is_object() && !j["config"].empty()) {
+      std::cout << "\nconfig:\n";
+      print_flat(std::cout, j["config"], "");
+    }
+  });
+}
+
+int cmd_factory_remove(Context& ctx, const std::string& name) {
+  ctx.set_not_found_hint("co factory list");
+  if (int rc = check_factory_name(ctx, name); rc != kOk) return rc;
+  auto r = ctx.call_waiting("factory.remove", {{"name", name}}, kRemoveSeconds);
+  return ctx.print(r, [&](const json& j) {
+    std::cout << "removed factory " << name << "\n";
+    const json& stopped = j.value("stopped", json::array());
+    if (!stopped.empty()) {
+      std::cout << "  stopped " << stopped.size() << " agent(s):";
+      for (const auto& id : stopped) std::cout << " " << (id.is_string() ? id.get<std::string>() : id.dump());
+      std::cout << "\n";
+    }
+    const json& kept = j.value("kept_directory", json());
+    if (kept.is_string())
+      std::cout << "  its clone is kept at " << kept.get<std::string>() << " (delete it yourself when done)\n";
+    else if (kept.is_boolean() && kept.get<bool>())
+      std::cout << "  its clone is kept at " << ctx.paths().factory_dir(name).string()
+                << " (delete it yourself when done)\n";
+  });
+}
+
+int cmd_team_add(Context& ctx, const std::string& name, const std::string& factory) {
+  ctx.set_not_found_hint("co factory list");
+  if (int rc = check_factory_name(ctx, factory); rc != kOk) return rc;
+  // Creating a team may create a git worktree and branch.
+  auto r = ctx.call_waiting("team.add", {{"factory", factory}, {"name", name}}, 120);
+  return ctx.print(r, [&](const json& t) {
+    std::cout << "added team " << field(t, "name", name) << " to factory " << field(t, "factory", factory) << " at "
+              << field(t, "path") << " (branch " << field(t, "branch") << ")\n";
+  });
+}
+
+int cmd_team_list(Context& ctx, const std::optional<std::string>& factory) {
+  ctx.set_not_found_hint("co factory list");
+  json params = json::object();
+  if (factory) {
+    if (int rc = check_factory_name(ctx, *factory); rc != kOk) return rc;
+    params["factory"] = *factory;
+  }
+  auto r = ctx.call("team.list", params);
+  return ctx.print(r, [&](const json& j) {
+    const json& teams = j.value("teams", json::array());
+    if (teams.empty()) {
+      std::cout << "no teams (add one with: co team add NAME --factory F)\n";
+      return;
+    }
+    Table t({"FACTORY", "NAME", "BRANCH", "CREATED", "PATH"});
+    for (const auto& team : teams)
+      t.add({field(team, "factory"), field(team, "name"), field(team, "branch"),
+             age_since(team.value("created_at", json())), field(team, "path")});
+    t.print(std::cout);
+  });
+}
+
+}  // namespace vermas::client
