@@ -54,6 +54,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The journal token of this connection's events.subscribe, if any.
   std::optional<std::uint64_t> subscription() const { return subscription_; }
   void set_subscription(std::optional<std::uint64_t> token) { subscription_ = token; }
+  // The agent this peer belongs to, once looked up (the peer's process does not change).
+  const std::optional<std::optional<std::string>>& caller() const { return caller_; }
+  void set_caller(std::optional<std::string> agent) { caller_ = std::move(agent); }
 
  private:
   boost::asio::awaitable<void> read_loop();
@@ -76,6 +79,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::function<void(Connection&)> on_closed_;
   std::vector<std::function<void()>> cleanups_;
   std::optional<std::uint64_t> subscription_;
+  std::optional<std::optional<std::string>> caller_;
 };
 
 }  // namespace vermas

@@ -9,7 +9,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/co_spawn.hpp>
+
 #include "common/time.hpp"
+#include "daemon/alerts.hpp"
+#include "daemon/connection.hpp"
 #include "daemon/logging.hpp"
 #include "version.hpp"
 
@@ -67,10 +71,24 @@ void Daemon::start() {
                                        config_.events.feed_keep);
   journal_ = std::make_unique<Journal>(*store_, *feed_);
 
+  factories_ = std::make_unique<Factories>(*journal_, p);
+  factories_->load();
+  const auto socket = socket_path_for(p, config_.operations.socket);
+  supervisor_ = std::make_unique<Supervisor>(io_, config_, p, *journal_, *factories_, socket.string());
+
   register_core_methods(router_, *this);
+  register_supervision_methods(router_, *this);
+  router_.set_identify([this](Connection& conn) { return identify_caller(conn); });
   server_ = std::make_unique<Server>(io_, router_);
-  server_->listen(socket_path_for(p, config_.operations.socket), config_.operations.socket_group);
+  server_->listen(socket, config_.operations.socket_group);
   watch_signals();
+}
+
+std::optional<std::string> Daemon::identify_caller(Connection& conn) {
+  if (!conn.caller()) conn.set_caller(supervisor_->agent_for_pid(conn.peer().pid));
+  const auto& agent = *conn.caller();
+  if (agent) supervisor_->note_activity(*agent);  // any RPC by an agent is activity
+  return agent;
 }
 
 int Daemon::run() {
@@ -104,6 +122,17 @@ int Daemon::run() {
     }
   }
 
+  // Re-adoption and the first patrol run on the loop: the socket already answers, and a
+  // slow tmux query never delays start-up.
+  boost::asio::co_spawn(io_, supervisor_->start(), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::critical("supervisor start-up failed: {}", ex.what());
+    }
+  });
+
   io_.run();
 
   server_->close_all_now();
@@ -115,6 +144,8 @@ int Daemon::run() {
   }
   spdlog::info("vermas-operations stopped ({})", stop_reason_);
   server_.reset();
+  supervisor_.reset();
+  factories_.reset();
   journal_.reset();
   store_.reset();
   pid_file_.reset();
@@ -133,6 +164,18 @@ void Daemon::request_stop(const std::string& reason, bool stop_agents) {
   } catch (const std::exception& e) {
     spdlog::error("recording operations.stopping: {}", e.what());
   }
+  if (stop_agents) {
+    // Workers, then QA, then supervisors; the socket keeps answering meanwhile so
+    // `co operations stop` can show progress.
+    notify_systemd("STATUS=stopping agents");
+    supervisor_->stop_all([this] { finish_stop(); });
+  } else {
+    supervisor_->release_all();
+    finish_stop();
+  }
+}
+
+void Daemon::finish_stop() {
   boost::system::error_code ec;
   signals_.cancel(ec);
   server_->stop();
@@ -179,6 +222,7 @@ Daemon::ReloadOutcome Daemon::reload_config(const std::string& actor, const std:
   config_ = std::move(loaded.value);
   if (!options_.log_level) set_log_level(config_.operations.log_level);
   feed_->set_limits(mb_to_bytes(config_.events.feed_max_mb), config_.events.feed_keep);
+  supervisor_->config_changed();
   out.ok = true;
   spdlog::info("config reloaded ({}): {} key(s) changed", trigger, out.changed.size());
   journal_->record({"config.reloaded", actor, std::nullopt, std::nullopt,
@@ -194,7 +238,9 @@ nlohmann::json Daemon::health() {
   } catch (const std::exception& e) {
     db = std::string("error: ") + e.what();
   }
-  bool ok = db == "ok";
+  const int failed = supervisor_->failed_count();
+  const std::string agents = failed ? std::to_string(failed) + " failed" : "ok";
+  bool ok = db == "ok" && failed == 0;
   auto now = std::chrono::system_clock::now();
   return {{"status", ok ? "ok" : "degraded"},
           {"timestamp", std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count()},
@@ -202,20 +248,27 @@ nlohmann::json Daemon::health() {
           {"version", kVersion},
           {"pid", ::getpid()},
           {"uptime_seconds", uptime_seconds()},
-          {"services", {{"api", "ok"}, {"db", db}, {"agents", "ok"}}}};
+          {"services", {{"api", "ok"}, {"db", db}, {"agents", agents}}}};
 }
 
 nlohmann::json Daemon::status() {
+  nlohmann::json factories = nlohmann::json::array();
+  for (const auto& [name, f] : factories_->all()) {
+    AgentFilter filter;
+    filter.factory = name;
+    factories.push_back({{"name", name}, {"url", f.url}, {"prefix", f.prefix}, {"path", f.path},
+                         {"agents", supervisor_->list(filter)}});
+  }
   return {{"company", config_.company.name},
           {"root", paths().root.string()},
           {"version", kVersion},
           {"pid", ::getpid()},
           {"uptime_seconds", uptime_seconds()},
           {"socket", server_->socket_path().string()},
-          {"factories", nlohmann::json::array()},
-          {"agents", {{"total", 0}, {"by_status", nlohmann::json::object()}}},
+          {"factories", factories},
+          {"agents", supervisor_->counts()},
           {"unread_mail", 0},
-          {"open_alerts", 0},
+          {"open_alerts", alerts::open_count(*store_)},
           {"today_spend", 0.0},
           {"connections", server_->connection_count()},
           {"last_event_id", store_->last_event_id()}};

@@ -14,12 +14,14 @@
 
 #include "common/config.hpp"
 #include "common/paths.hpp"
+#include "daemon/factories.hpp"
 #include "daemon/feed.hpp"
 #include "daemon/journal.hpp"
 #include "daemon/pidfile.hpp"
 #include "daemon/router.hpp"
 #include "daemon/server.hpp"
 #include "daemon/store.hpp"
+#include "daemon/supervisor.hpp"
 
 namespace vermas {
 
@@ -60,6 +62,8 @@ class Daemon {
   Journal& journal() { return *journal_; }
   Store& store() { return *store_; }
   Server& server() { return *server_; }
+  Supervisor& supervisor() { return *supervisor_; }
+  Factories& factories() { return *factories_; }
   double uptime_seconds() const;
   bool stopping() const { return stopping_; }
 
@@ -67,6 +71,8 @@ class Daemon {
   void start();  // throws std::runtime_error with an operator-readable message
   void watch_signals();
   void notify_systemd(const std::string& state);
+  void finish_stop();
+  std::optional<std::string> identify_caller(Connection& conn);
 
   DaemonOptions options_;
   Config config_;
@@ -77,6 +83,8 @@ class Daemon {
   std::unique_ptr<Store> store_;
   std::unique_ptr<FeedWriter> feed_;
   std::unique_ptr<Journal> journal_;
+  std::unique_ptr<Factories> factories_;
+  std::unique_ptr<Supervisor> supervisor_;
   Router router_;
   std::unique_ptr<Server> server_;
   std::chrono::steady_clock::time_point started_at_;
@@ -87,5 +95,7 @@ class Daemon {
 
 // Registers ping, health, status, shutdown, config.*, events.* on the router.
 void register_core_methods(Router& router, Daemon& daemon);
+// factory.*, team.*, agent.*, worker.*, alert.*
+void register_supervision_methods(Router& router, Daemon& daemon);
 
 }  // namespace vermas

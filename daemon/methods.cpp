@@ -66,7 +66,7 @@ void register_core_methods(Router& router, Daemon& d) {
     // Posted, so this answer is queued before the server starts closing connections.
     boost::asio::post(d.io(), [&d, stop_agents] { d.request_stop("shutdown requested", stop_agents); });
     return json::object();
-  });
+  }, Access::operator_only);
 
   router.add("config.get", [&d](Call& c) -> json {
     c.params.allow_only({});
@@ -82,7 +82,7 @@ void register_core_methods(Router& router, Daemon& d) {
                            " error(s) in " + d.config_file().string() + "; the running configuration is kept",
                        json{{"file", d.config_file().string()}, {"errors", out.errors}});
     return {{"reloaded", true}, {"changed", out.changed}, {"restart_required", out.restart_required}};
-  });
+  }, Access::operator_only);
 
   router.add("events.query", [&d](Call& c) -> json {
     c.params.allow_only({"since", "until", "type", "actor", "factory", "limit", "after_id", "newest_first"});

@@ -64,6 +64,7 @@ namespace {
 
 struct StatFields {
   char state = '?';
+  pid_t ppid = 0;
   pid_t pgrp = 0;
   pid_t session = 0;
   std::uint64_t start_time = 0;
@@ -94,6 +95,7 @@ std::optional<StatFields> read_stat(pid_t pid) {
     while (*p && *p != ' ') ++p;
     if (*p) ++p;
     ++field;
+    if (field == 4) f.ppid = static_cast<pid_t>(std::strtol(p, nullptr, 10));
     if (field == 5) f.pgrp = static_cast<pid_t>(std::strtol(p, nullptr, 10));
     if (field == 6) f.session = static_cast<pid_t>(std::strtol(p, nullptr, 10));
   }
@@ -116,6 +118,12 @@ std::optional<std::uint64_t> proc_start_time(pid_t pid) {
   auto f = read_stat(pid);
   if (!f) return std::nullopt;
   return f->start_time;
+}
+
+std::optional<ProcessRelations> relations(pid_t pid) {
+  auto f = read_stat(pid);
+  if (!f) return std::nullopt;
+  return ProcessRelations{f->ppid, f->pgrp, f->session};
 }
 
 std::optional<ProcessIdentity> identify(pid_t pid) {

@@ -90,6 +90,13 @@ std::optional<std::uint64_t> proc_start_time(pid_t pid);
 std::optional<ProcessIdentity> identify(pid_t pid);
 // The pid is alive, not a zombie, and has the same start time.
 bool identity_matches(const ProcessIdentity& id);
+// Who a process hangs off: for finding the agent a socket peer belongs to.
+struct ProcessRelations {
+  pid_t ppid = 0;
+  pid_t pgrp = 0;
+  pid_t session = 0;
+};
+std::optional<ProcessRelations> relations(pid_t pid);
 // /proc/sys/kernel/random/boot_id: start times only compare within one boot, so a recorded
 // identity from another boot never matches, whatever the numbers say.
 std::string boot_id();

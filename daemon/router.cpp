@@ -8,12 +8,12 @@
 
 namespace vermas {
 
-void Router::add(const std::string& method, SyncHandler handler) {
-  handlers_[method] = Entry{std::move(handler), nullptr};
+void Router::add(const std::string& method, SyncHandler handler, Access access) {
+  handlers_[method] = Entry{std::move(handler), nullptr, access};
 }
 
-void Router::add_async(const std::string& method, AsyncHandler handler) {
-  handlers_[method] = Entry{nullptr, std::move(handler)};
+void Router::add_async(const std::string& method, AsyncHandler handler, Access access) {
+  handlers_[method] = Entry{nullptr, std::move(handler), access};
 }
 
 std::vector<std::string> Router::methods() const {
@@ -28,7 +28,12 @@ boost::asio::awaitable<rpc::json> Router::dispatch(Connection& conn, const rpc::
   if (it == handlers_.end())
     co_return rpc::make_error(request.id, rpc::code::method_not_found,
                               "method not found: " + request.method, rpc::json{{"method", request.method}});
-  Call call{conn, request, rpc::Params(request.params)};
+  Call call{conn, request, rpc::Params(request.params), std::nullopt};
+  if (identify_) call.agent = identify_(conn);
+  if (call.agent && it->second.access == Access::operator_only)
+    co_return rpc::make_error(request.id, rpc::code::permission_denied,
+                              request.method + " is an operator method; agent " + *call.agent + " may not call it",
+                              rpc::json{{"method", request.method}, {"agent", *call.agent}});
   // Errors become values first: co_await is not allowed inside a catch block. And no
   // co_await inside a conditional expression either: GCC 12 miscompiles that.
   rpc::json response;

@@ -76,6 +76,62 @@ CREATE TRIGGER events_no_delete BEFORE DELETE ON events
 WHEN COALESCE((SELECT value FROM meta WHERE key = 'archiving'), '0') <> '1'
 BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 )sql",
+      // 2: supervision. State beside the log: each row is rewritten in the transaction
+      // that appends the event describing the change.
+      R"sql(
+CREATE TABLE factories(
+  name TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  prefix TEXT NOT NULL,
+  path TEXT NOT NULL,
+  added_at TEXT NOT NULL
+);
+CREATE TABLE agents(
+  id TEXT PRIMARY KEY,
+  factory TEXT,
+  role TEXT NOT NULL,
+  slot INTEGER,
+  status TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  desired TEXT NOT NULL DEFAULT 'running',
+  runner TEXT NOT NULL,
+  session TEXT NOT NULL,
+  pid INTEGER,
+  start_time INTEGER,
+  boot_id TEXT,
+  pane TEXT,
+  started_at TEXT,
+  last_heartbeat TEXT,
+  last_activity TEXT,
+  activity TEXT,
+  restart_count INTEGER NOT NULL DEFAULT 0,
+  error_streak INTEGER NOT NULL DEFAULT 0,
+  current_work_order TEXT,
+  last_exit TEXT,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX agents_factory ON agents(factory);
+CREATE TABLE teams(
+  factory TEXT NOT NULL,
+  name TEXT NOT NULL,
+  path TEXT NOT NULL,
+  branch TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY(factory, name)
+);
+CREATE TABLE alerts(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  created_at TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  agent TEXT,
+  factory TEXT,
+  message TEXT NOT NULL,
+  data TEXT NOT NULL DEFAULT '{}',
+  resolved_at TEXT
+);
+CREATE INDEX alerts_open ON alerts(resolved_at);
+)sql",
   };
   return migrations;
 }
@@ -181,6 +237,8 @@ Event Store::Tx::append(EventDraft draft) {
   appended_.push_back(e);
   return e;
 }
+
+sql::StatementCache& Store::Tx::statements() const { return store_.statements(); }
 
 std::vector<Event> Store::transact(const std::function<void(Tx&)>& fn) {
   // An open transaction means we are inside fn (or someone else's): SQLite has no nesting.

@@ -86,6 +86,7 @@ class Store {
    public:
     Event append(EventDraft draft);  // inserts into events, returns it with id and ts
     sqlite3* db() const { return db_; }
+    sql::StatementCache& statements() const;
    private:
     friend class Store;
     explicit Tx(Store& store, sqlite3* db) : store_(store), db_(db) {}
