@@ -213,6 +213,7 @@ void Factories::remove(const std::string& name, const std::string& actor, const 
     tx.append({"factory.removed", actor, name, name, {{"stopped", stopped}, {"kept_directory", f.path}}});
   });
   factories_.erase(name);
+  config_cache_.erase(name);
 }
 
 Loaded<FactoryConfig> Factories::config(const std::string& name) const {
@@ -225,7 +226,13 @@ Loaded<FactoryConfig> Factories::config(const std::string& name) const {
     if (auto f = find(name)) out.value.factory.prefix = f->prefix;
     return out;  // a factory without its file runs on the company's settings
   }
-  return load_factory_config(file);
+  auto mtime = fs::last_write_time(file, ec);
+  auto size = fs::file_size(file, ec);
+  auto it = config_cache_.find(name);
+  if (it != config_cache_.end() && !ec && it->second.mtime == mtime && it->second.size == size) return it->second.loaded;
+  auto loaded = load_factory_config(file);
+  if (!ec) config_cache_[name] = CachedConfig{mtime, size, loaded};
+  return loaded;
 }
 
 boost::asio::awaitable<TeamRecord> Factories::add_team(std::string factory, std::string name, std::string actor) {

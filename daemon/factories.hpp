@@ -72,6 +72,14 @@ class Factories {
   Paths paths_;
   std::map<std::string, FactoryRecord> factories_;
   std::set<std::string> adding_;  // names being cloned: a second add waits for nothing, it is refused
+  // Parsed factory files by name, reused while the file's mtime and size are unchanged:
+  // every agent start reads its factory's config, and TOML parsing is not free.
+  struct CachedConfig {
+    std::filesystem::file_time_type mtime;
+    std::uintmax_t size = 0;
+    Loaded<FactoryConfig> loaded;
+  };
+  mutable std::map<std::string, CachedConfig> config_cache_;
 };
 
 // Names that would collide with the company root's own entries.

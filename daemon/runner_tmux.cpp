@@ -99,7 +99,9 @@ std::optional<Int> parse_int(std::string_view s) {
 
 // One tmux client run: `commands` go to the server as one command list, executed in order
 // in one pass of its event loop.
-asio::awaitable<proc::CommandResult> run_tmux(const std::vector<Command>& commands) {
+// `path`: tmux 3.3a gives a new pane the PATH of the *client* that asked for it and
+// ignores `-e PATH=...`, so the agent's PATH travels in the tmux command's environment.
+asio::awaitable<proc::CommandResult> run_tmux(const std::vector<Command>& commands, std::string path = {}) {
   proc::SpawnSpec spec;
   spec.argv.push_back("tmux");
   for (std::size_t i = 0; i < commands.size(); ++i) {
@@ -108,6 +110,7 @@ asio::awaitable<proc::CommandResult> run_tmux(const std::vector<Command>& comman
   }
   spec.inherit_env = true;
   spec.env_add["TMUX"] = "";
+  if (!path.empty()) spec.env_add["PATH"] = std::move(path);
   co_return co_await proc::run_command(std::move(spec), kTmuxTimeout, 64 * 1024);
 }
 
@@ -256,7 +259,9 @@ class TmuxRunner final : public Runner {
     Command pipe = {"pipe-pane", "-o", "-t", target, format_escape("cat >> " + shell_quote(log.string()))};
 
     const std::vector<Command> cmds = {create, remain, pipe};
-    auto r = co_await run_tmux(cmds);
+    auto path_it = req.env.find("PATH");
+    std::string path = path_it == req.env.end() ? std::string() : path_it->second;
+    auto r = co_await run_tmux(cmds, path);
     const std::string what = "tmux session " + req.session;
     if (!r.error.empty()) {
       out.error = tmux_failure(r, what);

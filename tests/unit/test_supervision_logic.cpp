@@ -1,5 +1,5 @@
 // Pure pieces of supervision: the spawn throttle, agent ids and the agent table.
-#include <catch2/catch.hpp>
+#include "tests/catch.hpp"
 
 #include <filesystem>
 
