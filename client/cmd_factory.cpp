@@ -1,6 +1,7 @@
 // co factory add|list|status|remove, co team add|list.
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "client/agent_view.hpp"
@@ -11,6 +12,19 @@
 namespace vermas::client {
 
 namespace {
+
+// The daemon clones from the company root, not from here: a local path the operator typed
+// relative to their own directory is made absolute. URLs (scheme://, user@host:path) pass.
+std::string local_or_url(const std::string& url) {
+  if (url.find("://") != std::string::npos) return url;
+  auto colon = url.find(':');
+  auto slash = url.find('/');
+  if (colon != std::string::npos && (slash == std::string::npos || colon < slash)) return url;  // scp-like
+  std::error_code ec;
+  if (!std::filesystem::exists(url, ec)) return url;
+  auto abs = std::filesystem::absolute(url, ec);
+  return ec ? url : abs.lexically_normal().string();
+}
 
 // A git clone can take minutes; the daemon answers factory.add when it is done.
 constexpr double kCloneSeconds = 600;
@@ -48,7 +62,7 @@ int cmd_factory_add(Context& ctx, const FactoryAddOptions& opts) {
   ctx.set_not_found_hint("co factory list");
   if (int rc = check_factory_name(ctx, opts.name); rc != kOk) return rc;
   if (opts.url.empty()) return fail(ctx, kUsage, "URL must not be empty: a git URL or path to clone");
-  json params{{"name", opts.name}, {"url", opts.url}};
+  json params{{"name", opts.name}, {"url", local_or_url(opts.url)}};
   if (opts.prefix) params["prefix"] = *opts.prefix;
   if (!ctx.json_output() && isatty(STDERR_FILENO))
     std::cerr << "cloning " << opts.url << " for factory " << opts.name << " (up to "
