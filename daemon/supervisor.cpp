@@ -197,16 +197,24 @@ int Supervisor::live_process_count() const {
 }
 
 std::optional<std::string> Supervisor::agent_for_pid(pid_t pid) const {
-  if (by_pid_.empty()) return std::nullopt;
   auto hit = [&](pid_t p) -> const std::string* {
     auto it = by_pid_.find(p);
     return it == by_pid_.end() ? nullptr : &it->second;
   };
+  // A tmux agent runs before tmux tells us its pane's pid, so it can call the socket
+  // while its launch is still pending. Then a process carrying the environment of an
+  // agent being launched (AGENT_ID and our COMPANY_ROOT) is that agent: this only ever
+  // takes rights away from a caller, and only while such a launch is under way.
+  bool launching = false;
+  for (const auto& [id, a] : agents_) launching = launching || (a->busy && !a->proc);
+  if (by_pid_.empty() && !launching) return std::nullopt;
   pid_t p = pid;
   // Agents lead their own session and process group, so one /proc read usually settles
   // it; the parent walk covers a descendant that started a session of its own.
   for (int depth = 0; depth < 64 && p > 1; ++depth) {
     if (auto id = hit(p)) return *id;
+    if (launching)
+      if (auto id = launching_agent_in_environ(p)) return *id;
     auto rel = proc::relations(p);
     if (!rel) break;
     if (rel->session > 1)
@@ -216,6 +224,20 @@ std::optional<std::string> Supervisor::agent_for_pid(pid_t pid) const {
     p = rel->ppid;
   }
   return std::nullopt;
+}
+
+std::optional<std::string> Supervisor::launching_agent_in_environ(pid_t pid) const {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string agent, root;
+  for (std::string kv; std::getline(in, kv, '\0');) {
+    if (kv.rfind("AGENT_ID=", 0) == 0) agent = kv.substr(9);
+    else if (kv.rfind("COMPANY_ROOT=", 0) == 0) root = kv.substr(13);
+  }
+  if (agent.empty() || root != paths_.root.string()) return std::nullopt;
+  const Agent* a = find(agent);
+  if (!a || !a->busy || a->proc) return std::nullopt;
+  return agent;
 }
 
 void Supervisor::note_activity(const std::string& id) {

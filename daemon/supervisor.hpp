@@ -88,6 +88,8 @@ class Supervisor {
   struct Agent;
   enum class Intent { none, stop, kill, restart, shutdown };
 
+  // The agent named by `pid`'s environment, if that agent is being launched right now.
+  std::optional<std::string> launching_agent_in_environ(pid_t pid) const;
   Agent* find(const std::string& id);
   const Agent* find(const std::string& id) const;
   Agent& require(const std::string& id);

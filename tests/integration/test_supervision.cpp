@@ -1,0 +1,1083 @@
+// Supervision as an operator sees it: the real daemon on a temporary company root, driven
+// by the real `co` (and the raw socket where an error code matters), with real child
+// processes (the demo agent, small shell scripts) and a real local git repository as the
+// factory's URL. Every wait has a deadline; nothing sleeps for a fixed time.
+#include "tests/catch.hpp"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/harness.hpp"
+
+using namespace it;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr auto kWait = 10s;
+
+// Like it::wait_until, but polls every 20 ms: most predicates here ask the daemon.
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = kWait) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+std::string toml_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string toml_array(const std::vector<std::string>& argv) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < argv.size(); ++i) out += (i ? ", " : "") + toml_string(argv[i]);
+  return out + "]";
+}
+
+std::string demo_agent_path() { return std::string(VERMAS_SOURCE_DIR) + "/demo/vermas-demo-agent"; }
+
+// The demo agent, stepping (and heartbeating through `co`) every `interval` seconds.
+std::vector<std::string> demo_agent(const std::string& interval) {
+  return {"env", "DEMO_AGENT_INTERVAL=" + interval, demo_agent_path()};
+}
+
+std::vector<std::string> sleeper() { return {"sleep", "300"}; }
+
+bool in_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/bin:/bin";
+  std::size_t start = 0;
+  for (;;) {
+    auto colon = dirs.find(':', start);
+    std::string dir = dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
+    if (colon == std::string::npos) return false;
+    start = colon + 1;
+  }
+}
+
+// ---------------------------------------------------------------- /proc
+
+struct ProcStat {
+  char state = '?';
+  pid_t ppid = 0, pgrp = 0, session = 0;
+};
+
+std::optional<ProcStat> proc_stat(pid_t pid) {
+  std::string text = read_file("/proc/" + std::to_string(pid) + "/stat");
+  auto paren = text.rfind(')');
+  if (paren == std::string::npos) return std::nullopt;
+  ProcStat s;
+  if (std::sscanf(text.c_str() + paren + 1, " %c %d %d %d", &s.state, &s.ppid, &s.pgrp, &s.session) != 4)
+    return std::nullopt;
+  return s;
+}
+
+// /proc/<pid> exists at all (a zombie counts).
+bool proc_exists(pid_t pid) { return pid > 0 && file_exists("/proc/" + std::to_string(pid)); }
+
+std::vector<std::string> environ_of(pid_t pid) {
+  std::string text = read_file("/proc/" + std::to_string(pid) + "/environ");
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : text) {
+    if (c == '\0') {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+// Every live process whose environment holds all of `entries` ("NAME=value").
+std::vector<pid_t> processes_with_env(const std::vector<std::string>& entries) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& d : fs::directory_iterator("/proc", ec)) {
+    const std::string name = d.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(name));
+    if (pid == ::getpid()) continue;
+    auto env = environ_of(pid);
+    bool all = true;
+    for (const auto& want : entries) all = all && std::find(env.begin(), env.end(), want) != env.end();
+    if (all && pid_alive(pid)) out.push_back(pid);
+  }
+  return out;
+}
+
+// pids, one a line, as a script appends them to a file.
+std::vector<pid_t> pids_in(const std::string& file) {
+  std::vector<pid_t> out;
+  for (const auto& line : lines_of(read_file(file)))
+    if (!line.empty() && line.find_first_not_of("0123456789") == std::string::npos)
+      out.push_back(static_cast<pid_t>(std::stol(line)));
+  return out;
+}
+
+// Milliseconds of an event's "ts" (RFC 3339 UTC with ms), for intervals within a test.
+long long ts_ms(const json& event) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, ms = 0;
+  std::string ts = event.value("ts", "");
+  REQUIRE(std::sscanf(ts.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &y, &mo, &d, &h, &mi, &s, &ms) == 7);
+  return ((static_cast<long long>(d) * 24 + h) * 60 + mi) * 60000LL + s * 1000LL + ms;
+}
+
+long long id_of(const json& event) { return event.at("id").get<long long>(); }
+
+// A string field, or "" when it is null or absent.
+std::string text_of(const json& v) { return v.is_string() ? v.get<std::string>() : std::string(); }
+
+// ---------------------------------------------------------------- a company under test
+
+struct Settings {
+  double patrol = 0.2;
+  double stop_timeout = 1;
+  double backoff_initial = 0.05;
+  double backoff_max = 0.2;
+  int burst = 100;
+  double limit_interval = 60;
+  int max_slots = 5;
+  std::vector<std::string> supervisor = sleeper();
+  std::vector<std::string> qa = sleeper();
+  std::vector<std::string> worker = sleeper();
+  std::string supervisor_runner = "direct";
+};
+
+std::string config_text(const Settings& s) {
+  auto agent = [](const char* role, const std::vector<std::string>& cmd, const std::string& runner) {
+    return std::string("\n[agents.") + role + "]\ncommand = " + toml_array(cmd) + "\nrunner = " + toml_string(runner) +
+           "\n";
+  };
+  return "[company]\nname = \"sup-test\"\n"
+         "\n[operations]\n"
+         "patrol_interval_seconds = " + std::to_string(s.patrol) + "\n"
+         "stop_timeout_seconds = " + std::to_string(s.stop_timeout) + "\n"
+         "spawn_rate_per_second = 100\n"
+         "\n[restart]\n"
+         "policy = \"on-failure\"\n"
+         "backoff_initial_seconds = " + std::to_string(s.backoff_initial) + "\n"
+         "backoff_max_seconds = " + std::to_string(s.backoff_max) + "\n"
+         "start_limit_burst = " + std::to_string(s.burst) + "\n"
+         "start_limit_interval_seconds = " + std::to_string(s.limit_interval) + "\n"
+         "\n[worker]\n"
+         "max_slots_per_factory = " + std::to_string(s.max_slots) + "\n" +
+         agent("supervisor", s.supervisor, s.supervisor_runner) + agent("qa", s.qa, "direct") +
+         agent("worker", s.worker, "direct");
+}
+
+class Company {
+ public:
+  explicit Company(const Settings& s) {
+    root.write_config(config_text(s));
+    repo = make_repo();
+  }
+  ~Company() {
+    // However the test ended, nothing of this company may outlive it: a failed test
+    // would otherwise leave agents (own sessions, so not killed with the daemon) behind.
+    try {
+      if (auto pid = root.daemon_pid(); pid && pid_alive(*pid)) root.co({"operations", "stop"}, 20s);
+    } catch (...) {
+    }
+    for (pid_t p : processes_with_env({"COMPANY_ROOT=" + root.dir()})) ::kill(p, SIGKILL);
+  }
+  Company(const Company&) = delete;
+  Company& operator=(const Company&) = delete;
+
+  TempRoot root;
+  std::string repo;  // a local git repository with one commit: the factories' URL
+
+  // A shell script in the root, run by agents as ["/bin/sh", path].
+  std::string script(const std::string& name, const std::string& body) const {
+    std::string path = root.path(name);
+    write_file(path, "#!/bin/sh\n" + body);
+    REQUIRE(::chmod(path.c_str(), 0755) == 0);
+    return path;
+  }
+
+  void start(const Env& env = {}) const {
+    auto r = root.co({"operations", "start"}, 15s, env);
+    INFO("co operations start: " << r.out << r.err << "\nlog: " << read_file(root.log_file()));
+    REQUIRE(r.exit_code == 0);
+  }
+
+  void add_factory(const std::string& name) const {
+    auto r = root.co({"factory", "add", name, repo}, 60s);
+    INFO("co factory add " << name << ": " << r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+
+  // The whole response (result or error) of one raw call.
+  json call(const std::string& method, const json& params = json::object()) const {
+    RawClient c(root.socket_path());
+    return c.call(method, params, 30s);
+  }
+  json result(const std::string& method, const json& params = json::object()) const {
+    auto r = call(method, params);
+    INFO(method << " " << params.dump() << " -> " << r.dump());
+    REQUIRE(r.contains("result"));
+    return r["result"];
+  }
+  json agent(const std::string& id) const { return result("agent.get", {{"id", id}}); }
+
+  // Events of one type (optionally of one subject), oldest first.
+  std::vector<json> events(const std::string& type, const std::string& subject = "") const {
+    auto r = result("events.query", {{"type", type}, {"limit", 10000}});
+    std::vector<json> out;
+    for (const auto& e : r["events"])
+      if (subject.empty() || e.value("subject", json()) == subject) out.push_back(e);
+    return out;
+  }
+  std::vector<json> events_after(long long after, const std::string& type, const std::string& subject = "") const {
+    std::vector<json> out;
+    for (auto& e : events(type, subject))
+      if (id_of(e) > after) out.push_back(e);
+    return out;
+  }
+  // The id of the latest `operations.started`: where the running daemon's history begins.
+  long long daemon_started_at() const {
+    auto started = events("operations.started");
+    REQUIRE(!started.empty());
+    return id_of(started.back());
+  }
+
+  // Waits until `id` runs a live process; returns its pid.
+  pid_t running_pid(const std::string& id, std::chrono::milliseconds timeout = kWait) const {
+    pid_t pid = 0;
+    json last;
+    bool ok = eventually(
+        [&] {
+          last = call("agent.get", {{"id", id}});
+          if (!last.contains("result")) return false;
+          const json& a = last["result"];
+          if (a.value("status", "") != "running" || !a["pid"].is_number_integer()) return false;
+          pid = a["pid"].get<pid_t>();
+          return pid_alive(pid);
+        },
+        timeout);
+    INFO(id << " never ran: " << last.dump() << "\nlog: " << read_file(root.log_file()));
+    REQUIRE(ok);
+    return pid;
+  }
+
+  bool wait_status(const std::string& id, const std::string& status, std::chrono::milliseconds timeout = kWait) const {
+    return eventually(
+        [&] {
+          auto r = call("agent.get", {{"id", id}});
+          return r.contains("result") && r["result"].value("status", "") == status;
+        },
+        timeout);
+  }
+
+  // A patrol certainly ran after this call: adding a factory patrols at once, and that
+  // patrol is what starts the new factory's supervisor and QA.
+  // (The new factory's QA must be a command that keeps running.)
+  void force_patrol(const std::string& factory) const {
+    add_factory(factory);
+    running_pid(factory + "/qa");
+  }
+
+  json co_json(const std::vector<std::string>& args) const {
+    std::vector<std::string> argv{"--json"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = root.co(argv, 60s);
+    INFO("co " << args.front() << ": exit " << r.exit_code << " " << r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    auto j = parse_json(r.out);
+    REQUIRE(!j.is_discarded());
+    return j;
+  }
+
+ private:
+  std::string make_repo() const {
+    const std::string dir = root.path("upstream");
+    fs::create_directories(dir);
+    const Env env = {{"GIT_CONFIG_GLOBAL", "/dev/null"}, {"GIT_CONFIG_NOSYSTEM", "1"}};
+    auto git = [&](std::vector<std::string> args) {
+      args.insert(args.begin(), {"git", "-C", dir, "-c", "user.name=it", "-c", "user.email=it@example.invalid"});
+      auto r = run(args, env, 30s);
+      INFO("git " << args[7] << ": " << r.out << r.err);
+      REQUIRE(r.exit_code == 0);
+    };
+    git({"init", "-q", "-b", "main"});
+    write_file(dir + "/README.md", "# a factory for the supervision tests\n");
+    git({"add", "README.md"});
+    git({"commit", "-q", "-m", "first commit"});
+    return dir;
+  }
+};
+
+std::vector<std::string> ids_of(const json& list) {
+  std::vector<std::string> out;
+  for (const auto& a : list) out.push_back(a.value("id", ""));
+  return out;
+}
+
+}  // namespace
+
+// 1 ---------------------------------------------------------------------------------------
+TEST_CASE("factory add: supervisor and QA run in the clone with the agent environment", "[supervision]") {
+  Settings s;
+  s.supervisor = demo_agent("0.5");
+  s.qa = demo_agent("0.5");
+  Company c(s);
+  c.start();
+  c.add_factory("f1");
+  const std::string clone = c.root.path("f1");
+
+  CHECK(fs::is_directory(clone + "/.git"));
+  CHECK(file_exists(clone + "/README.md"));
+  REQUIRE(file_exists(clone + "/.work/config.toml"));
+  CHECK(contains(read_file(clone + "/.work/config.toml"), "name = \"f1\""));
+
+  for (const std::string role : {"supervisor", "qa"}) {
+    const std::string id = "f1/" + role;
+    pid_t pid = c.running_pid(id);
+    INFO(id << " pid " << pid);
+    // (Read until the exec chain env -> bash has settled: mid-exec, /proc/PID/environ
+    // can read empty.)
+    std::vector<std::string> env;
+    auto has = [&](const std::string& kv) { return std::find(env.begin(), env.end(), kv) != env.end(); };
+    eventually([&] {
+      env = environ_of(pid);
+      return has("DEMO_AGENT_INTERVAL=0.5");
+    }, 3s);
+    INFO("environment: " << json(env).dump());
+    CHECK(has("AGENT_ID=" + id));
+    CHECK(has("COMPANY_ROOT=" + c.root.dir()));
+    CHECK(has("VERMAS_SOCKET=" + c.root.socket_path()));
+    CHECK(has("FACTORY=f1"));
+    CHECK(fs::read_symlink("/proc/" + std::to_string(pid) + "/cwd") == fs::canonical(clone));
+    // Its own session and process group.
+    auto st = proc_stat(pid);
+    REQUIRE(st);
+    CHECK(st->session == pid);
+    CHECK(st->pgrp == pid);
+    // Its output is captured in R/logs/<session>/output.log.
+    const std::string log = c.root.path("logs/" + role + "-f1/output.log");
+    const std::string line = id + ": started (pid " + std::to_string(pid) + ") in ";
+    CHECK(eventually([&] { return contains(read_file(log), line); }));
+    auto started = c.events("agent.started", id);
+    REQUIRE(started.size() == 1);
+    CHECK(started[0]["data"]["pid"] == pid);
+    CHECK(started[0]["data"]["runner"] == "direct");
+    CHECK(started[0]["data"]["session"] == role + "-f1");
+  }
+
+  auto list = c.root.co({"factory", "list"});
+  INFO(list.out << list.err);
+  CHECK(list.exit_code == 0);
+  CHECK(contains(list.out, "f1"));
+  CHECK(contains(list.out, c.repo));
+  auto js = c.co_json({"factory", "list"});
+  REQUIRE(js["factories"].size() == 1);
+  CHECK(js["factories"][0]["name"] == "f1");
+  CHECK(js["factories"][0]["path"] == clone);
+  CHECK(js["factories"][0]["agents"]["by_status"]["running"] == 2);
+
+  auto agents = c.co_json({"agent", "list"});
+  CHECK(ids_of(agents["agents"]) == std::vector<std::string>{"f1/qa", "f1/supervisor"});
+  c.root.stop();
+}
+
+// 2 ---------------------------------------------------------------------------------------
+TEST_CASE("factory names are validated: no traversal, nothing registered or created", "[supervision]") {
+  Company c(Settings{});
+  c.start();
+  auto entries = [&] {
+    std::set<std::string> names;
+    for (const auto& d : fs::directory_iterator(c.root.dir())) names.insert(d.path().filename().string());
+    return names;
+  };
+  const auto before = entries();
+  const bool evil_before = file_exists(c.root.path("../evil"));
+  const std::vector<std::string> bad = {"../evil", "Bad", "a b", std::string(33, 'a'), "a/b", ".", "_x", "x.y"};
+  for (const auto& name : bad) {
+    auto r = c.root.co({"factory", "add", name, c.repo});
+    INFO("co factory add '" << name << "': exit " << r.exit_code << " " << r.out << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, "invalid factory name"));
+    CHECK(contains(r.err, "lowercase letters"));
+  }
+  // Valid to the client, reserved by the daemon: the company root's own logs directory.
+  auto logs = c.root.co({"factory", "add", "logs", c.repo});
+  INFO(logs.out << logs.err);
+  CHECK(logs.exit_code == 1);
+  CHECK(contains(logs.err, "not a factory name"));
+
+  for (const auto& name : std::vector<std::string>{"../evil", "Bad", "a b", std::string(33, 'a'), "", "a/b", ".",
+                                                   "..", "_x", "logs", "a\nb"}) {
+    auto r = c.call("factory.add", {{"name", name}, {"url", c.repo}});
+    INFO("factory.add '" << name << "' -> " << r.dump());
+    REQUIRE(r.contains("error"));
+    CHECK(r["error"]["code"] == -32602);
+    CHECK(r["error"]["data"]["field"] == "name");
+  }
+
+  CHECK(c.result("factory.list")["factories"].empty());
+  CHECK(c.events("factory.added").empty());
+  CHECK(entries() == before);
+  CHECK(file_exists(c.root.path("../evil")) == evil_before);
+  std::error_code ec;
+  CHECK((!fs::exists(c.root.path(".work/clones"), ec) || fs::is_empty(c.root.path(".work/clones"), ec)));
+
+  // The longest valid name (32) is accepted.
+  const std::string longest = "f" + std::string(31, '9');
+  c.add_factory(longest);
+  auto list = c.result("factory.list")["factories"];
+  REQUIRE(list.size() == 1);
+  CHECK(list[0]["name"] == longest);
+  CHECK(fs::is_directory(c.root.path(longest + "/.git")));
+  c.root.stop();
+}
+
+// 3 ---------------------------------------------------------------------------------------
+TEST_CASE("a failed clone registers nothing and leaves no directory; the name stays usable", "[supervision]") {
+  Company c(Settings{});
+  c.start();
+  auto r = c.root.co({"factory", "add", "f1", c.root.path("no-such-repo")}, 60s);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.err, "git"));
+  CHECK(contains(r.err, "clone"));
+  CHECK(!file_exists(c.root.path("f1")));
+  CHECK(c.result("factory.list")["factories"].empty());
+  CHECK(c.events("factory.added").empty());
+  std::error_code ec;
+  CHECK((!fs::exists(c.root.path(".work/clones"), ec) || fs::is_empty(c.root.path(".work/clones"), ec)));
+  CHECK(c.result("agent.list")["agents"].empty());
+
+  c.add_factory("f1");
+  CHECK(fs::is_directory(c.root.path("f1/.git")));
+  auto list = c.result("factory.list")["factories"];
+  REQUIRE(list.size() == 1);
+  CHECK(list[0]["name"] == "f1");
+  CHECK(list[0]["url"] == c.repo);
+  c.running_pid("f1/supervisor");
+  c.root.stop();
+}
+
+// 4 ---------------------------------------------------------------------------------------
+TEST_CASE("a supervisor killed with SIGKILL is restarted: exited, restarting, started", "[supervision]") {
+  Company c(Settings{});
+  c.start();
+  c.add_factory("f1");
+  const pid_t p1 = c.running_pid("f1/supervisor");
+  const pid_t qa = c.running_pid("f1/qa");
+  REQUIRE(::kill(p1, SIGKILL) == 0);
+
+  pid_t p2 = 0;
+  REQUIRE(eventually([&] {
+    auto a = c.agent("f1/supervisor");
+    if (a["status"] != "running" || !a["pid"].is_number_integer()) return false;
+    p2 = a["pid"].get<pid_t>();
+    return p2 != p1 && pid_alive(p2);
+  }));
+  CHECK(!proc_exists(p1));  // reaped by the daemon, not left a zombie
+
+  auto agents = c.co_json({"agent", "list"});
+  json sup;
+  for (const auto& a : agents["agents"])
+    if (a["id"] == "f1/supervisor") sup = a;
+  REQUIRE(sup.is_object());
+  CHECK(sup["restart_count"] == 1);
+  CHECK(sup["pid"] == p2);
+
+  auto started = c.events("agent.started", "f1/supervisor");
+  auto exited = c.events("agent.exited", "f1/supervisor");
+  auto restarting = c.events("agent.restarting", "f1/supervisor");
+  REQUIRE(started.size() == 2);
+  REQUIRE(exited.size() == 1);
+  REQUIRE(restarting.size() == 1);
+  CHECK(started[0]["data"]["pid"] == p1);
+  CHECK(exited[0]["data"]["signal"] == 9);
+  CHECK(contains(exited[0]["data"].value("exit", ""), "signal 9"));
+  CHECK(restarting[0]["data"]["delay_seconds"].get<double>() == Approx(0.05));
+  CHECK(started[1]["data"]["pid"] == p2);
+  CHECK(started[1]["data"]["restart_count"] == 1);
+  CHECK(id_of(started[0]) < id_of(exited[0]));
+  CHECK(id_of(exited[0]) < id_of(restarting[0]));
+  CHECK(id_of(restarting[0]) < id_of(started[1]));
+  // The QA was not touched.
+  CHECK(c.events("agent.started", "f1/qa").size() == 1);
+  CHECK(c.agent("f1/qa")["pid"] == qa);
+  c.root.stop();
+}
+
+// 5 ---------------------------------------------------------------------------------------
+TEST_CASE("restart backoff doubles up to its maximum", "[supervision]") {
+  Settings s;
+  s.supervisor = {"/bin/sh", "-c", "exit 1"};
+  s.backoff_initial = 0.1;
+  s.backoff_max = 1;
+  s.burst = 1000;
+  Company c(s);
+  c.start();
+  c.add_factory("f1");
+  std::vector<json> restarting;
+  REQUIRE(eventually(
+      [&] {
+        restarting = c.events("agent.restarting", "f1/supervisor");
+        return restarting.size() >= 5;
+      },
+      15s));
+  const double expected[] = {0.1, 0.2, 0.4, 0.8, 1.0};  // 1.6 is over the maximum
+  auto started = c.events("agent.started", "f1/supervisor");
+  for (std::size_t i = 0; i < 5; ++i) {
+    INFO("restart " << i + 1 << ": " << restarting[i].dump());
+    CHECK(restarting[i]["data"]["delay_seconds"].get<double>() == Approx(expected[i]));
+    CHECK(restarting[i]["data"]["attempt"] == static_cast<int>(i + 1));
+    // The start that follows comes no earlier than the delay.
+    auto next = std::find_if(started.begin(), started.end(), [&](const json& e) { return id_of(e) > id_of(restarting[i]); });
+    if (i < 4) {
+      REQUIRE(next != started.end());
+      CHECK(ts_ms(*next) - ts_ms(restarting[i]) >= static_cast<long long>(expected[i] * 1000) - 2);
+    }
+  }
+  // Each exit was an exit 1, recorded.
+  for (const auto& e : c.events("agent.exited", "f1/supervisor")) CHECK(e["data"]["code"] == 1);
+  // An operator stop ends the loop: no restart after it.
+  auto stop = c.root.co({"agent", "stop", "f1/supervisor"});
+  CHECK(stop.exit_code == 0);
+  CHECK(c.wait_status("f1/supervisor", "stopped"));
+  c.root.stop();
+}
+
+// 6 ---------------------------------------------------------------------------------------
+TEST_CASE("past the start limit the agent is failed, an alert is raised, and an operator start clears it",
+          "[supervision]") {
+  Settings s;
+  s.supervisor = {"/bin/sh", "-c", "exit 1"};
+  s.burst = 3;
+  s.limit_interval = 60;
+  s.backoff_initial = 0.05;
+  s.backoff_max = 0.1;
+  Company c(s);
+  c.start();
+  c.add_factory("f1");
+  REQUIRE(c.wait_status("f1/supervisor", "failed"));
+  auto a = c.agent("f1/supervisor");
+  CHECK(a["reason"] == "start_limit");
+  CHECK(a["pid"].is_null());
+  CHECK(c.events("agent.started", "f1/supervisor").size() == 3);
+  auto failed = c.events("agent.failed", "f1/supervisor");
+  REQUIRE(failed.size() == 1);
+  auto raised = c.events("alert.raised", "f1/supervisor");
+  REQUIRE(raised.size() == 1);
+  CHECK(raised[0]["data"]["kind"] == "start_limit");
+  CHECK(raised[0]["data"]["severity"] == "critical");
+
+  auto alerts = c.co_json({"alert", "list"});
+  json alert;
+  for (const auto& al : alerts["alerts"])
+    if (al["agent"] == "f1/supervisor") alert = al;
+  REQUIRE(alert.is_object());
+  CHECK(alert["kind"] == "start_limit");
+  CHECK(alert["severity"] == "critical");
+  auto human = c.root.co({"alert", "list"});
+  CHECK(contains(human.out, "start_limit"));
+
+  // More patrols pass (one is forced by adding a factory): the failed agent stays failed.
+  c.force_patrol("f2");
+  CHECK(c.events("agent.started", "f1/supervisor").size() == 3);
+  CHECK(c.agent("f1/supervisor")["status"] == "failed");
+
+  // An operator start clears the limit: it starts again, and gets a full burst of starts.
+  auto start = c.root.co({"agent", "start", "f1/supervisor"});
+  INFO(start.out << start.err);
+  CHECK(start.exit_code == 0);
+  REQUIRE(eventually([&] { return c.events("agent.failed", "f1/supervisor").size() == 2; }));
+  auto started = c.events("agent.started", "f1/supervisor");
+  REQUIRE(started.size() == 6);
+  CHECK(started[3]["data"]["from"] == "failed");
+  CHECK(c.events("agent.start_requested", "f1/supervisor").size() == 1);
+  CHECK(c.agent("f1/supervisor")["status"] == "failed");
+  c.root.stop();
+}
+
+// 7 ---------------------------------------------------------------------------------------
+TEST_CASE("co agent stop ends the agent's whole process group, grandchildren included", "[supervision]") {
+  Settings s;
+  // The supervisor exits on SIGTERM, leaving a grandchild that ignores it.
+  Company c(s);
+  const std::string sup = c.script("sup-agent.sh",
+                                   "trap 'exit 0' TERM\n"
+                                   "(trap '' TERM; exec sleep 300) &\n"
+                                   "echo $! >> \"$COMPANY_ROOT/sup-kids\"\n"
+                                   "sleep 300 &\n"
+                                   "echo $! >> \"$COMPANY_ROOT/sup-kids\"\n"
+                                   "wait\n");
+  // The QA and all its descendants ignore SIGTERM: only the SIGKILL after the stop timeout ends them.
+  const std::string qa = c.script("qa-agent.sh",
+                                  "trap '' TERM\n"
+                                  "sleep 300 &\n"
+                                  "echo $! >> \"$COMPANY_ROOT/qa-kids\"\n"
+                                  "sh -c 'sleep 300 & echo $! >> \"$COMPANY_ROOT/qa-kids\"; wait' &\n"
+                                  "echo $! >> \"$COMPANY_ROOT/qa-kids\"\n"
+                                  "wait\n");
+  s.supervisor = {"/bin/sh", sup};
+  s.qa = {"/bin/sh", qa};
+  c.root.write_config(config_text(s));
+  c.start();
+  c.add_factory("f1");
+  const pid_t sup_pid = c.running_pid("f1/supervisor");
+  const pid_t qa_pid = c.running_pid("f1/qa");
+  std::vector<pid_t> sup_kids, qa_kids;
+  REQUIRE(eventually([&] {
+    sup_kids = pids_in(c.root.path("sup-kids"));
+    qa_kids = pids_in(c.root.path("qa-kids"));
+    return sup_kids.size() == 2 && qa_kids.size() == 3;
+  }));
+  REQUIRE(eventually([&] {  // the innermost sleep of the QA is written by its own shell
+    for (pid_t p : sup_kids) if (!pid_alive(p)) return false;
+    for (pid_t p : qa_kids) if (!pid_alive(p)) return false;
+    return true;
+  }));
+  for (pid_t p : sup_kids) CHECK(proc_stat(p)->pgrp == sup_pid);
+  for (pid_t p : qa_kids) CHECK(proc_stat(p)->pgrp == qa_pid);
+
+  auto r = c.root.co({"agent", "stop", "f1/supervisor"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(!pid_alive(sup_pid));
+  for (pid_t p : sup_kids) {
+    INFO("supervisor grandchild " << p);
+    CHECK(eventually([&] { return !pid_alive(p); }, 3s));
+  }
+  auto a = c.agent("f1/supervisor");
+  CHECK(a["status"] == "stopped");
+  CHECK(a["reason"] == "operator");
+  CHECK(a["desired"] == "stopped");
+  auto stopped = c.events("agent.stopped", "f1/supervisor");
+  REQUIRE(stopped.size() == 1);
+  CHECK(stopped[0]["actor"] == "operator");
+  CHECK(stopped[0]["data"]["code"] == 0);  // the leader exited on SIGTERM, the sweep took the rest
+
+  auto q = c.root.co({"agent", "stop", "f1/qa"});
+  INFO(q.out << q.err);
+  CHECK(q.exit_code == 0);
+  CHECK(!pid_alive(qa_pid));
+  for (pid_t p : qa_kids) {
+    INFO("QA descendant " << p);
+    CHECK(eventually([&] { return !pid_alive(p); }, 3s));
+  }
+  auto qstopped = c.events("agent.stopped", "f1/qa");
+  REQUIRE(qstopped.size() == 1);
+  CHECK(qstopped[0]["data"]["signal"] == 9);  // SIGTERM ignored: SIGKILL after stop_timeout_seconds
+  auto stopping = c.events("agent.stopping", "f1/qa");
+  REQUIRE(stopping.size() == 1);
+  CHECK(ts_ms(qstopped[0]) - ts_ms(stopping[0]) >= 1000 - 2);
+  CHECK(c.agent("f1/qa")["status"] == "stopped");
+  // Neither comes back at a later patrol.
+  c.force_patrol("f2");
+  CHECK(c.events("agent.started", "f1/supervisor").size() == 1);
+  CHECK(c.events("agent.started", "f1/qa").size() == 1);
+  c.root.stop();
+}
+
+// 8 ---------------------------------------------------------------------------------------
+TEST_CASE("what an operator stopped stays stopped across a daemon restart", "[supervision]") {
+  Company c(Settings{});
+  c.start();
+  c.add_factory("f1");
+  c.running_pid("f1/supervisor");
+  const pid_t qa = c.running_pid("f1/qa");
+  auto r = c.root.co({"agent", "stop", "f1/qa"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(!pid_alive(qa));
+  CHECK(c.agent("f1/qa")["status"] == "stopped");
+
+  c.root.stop();
+  c.start();
+  const long long since = c.daemon_started_at();
+  c.running_pid("f1/supervisor");
+  c.force_patrol("f2");
+  auto a = c.agent("f1/qa");
+  CHECK(a["status"] == "stopped");
+  CHECK(a["reason"] == "operator");
+  CHECK(a["pid"].is_null());
+  CHECK(c.events_after(since, "agent.started", "f1/qa").empty());
+  CHECK(c.events_after(since, "agent.started", "f1/supervisor").size() == 1);
+  CHECK(processes_with_env({"AGENT_ID=f1/qa", "COMPANY_ROOT=" + c.root.dir()}).empty());
+
+  auto start = c.root.co({"agent", "start", "f1/qa"});
+  INFO(start.out << start.err);
+  CHECK(start.exit_code == 0);
+  const pid_t again = c.running_pid("f1/qa");
+  CHECK(again != qa);
+  CHECK(c.agent("f1/qa")["desired"] == "running");
+  c.root.stop();
+}
+
+// 9 ---------------------------------------------------------------------------------------
+TEST_CASE("after kill -9 of the daemon the agents are re-adopted, never duplicated", "[supervision]") {
+  Settings s;
+  s.supervisor = demo_agent("0.3");
+  s.qa = demo_agent("0.3");
+  Company c(s);
+  c.start();
+  c.add_factory("f1");
+  const pid_t sup = c.running_pid("f1/supervisor");
+  const pid_t qa = c.running_pid("f1/qa");
+  const auto old_daemon = c.root.daemon_pid();
+  REQUIRE(old_daemon);
+
+  c.root.kill_daemon();
+  REQUIRE(!pid_alive(*old_daemon));
+  CHECK(pid_alive(sup));
+  CHECK(pid_alive(qa));
+
+  c.start();
+  CHECK(c.root.daemon_pid() != old_daemon);
+  const long long since = c.daemon_started_at();
+  REQUIRE(eventually([&] { return c.events_after(since, "agent.adopted").size() == 2; }));
+  c.force_patrol("f2");
+  CHECK(c.agent("f1/supervisor")["pid"] == sup);
+  CHECK(c.agent("f1/qa")["pid"] == qa);
+  CHECK(c.agent("f1/supervisor")["status"] == "running");
+  auto adopted = c.events_after(since, "agent.adopted", "f1/supervisor");
+  REQUIRE(adopted.size() == 1);
+  CHECK(adopted[0]["data"]["pid"] == sup);
+  CHECK(c.events_after(since, "agent.started", "f1/supervisor").empty());
+  CHECK(c.events_after(since, "agent.started", "f1/qa").empty());
+  CHECK(c.events_after(since, "agent.lost").empty());
+
+  // Exactly one agent process (session leader) per agent.
+  for (const auto& [id, pid] : std::map<std::string, pid_t>{{"f1/supervisor", sup}, {"f1/qa", qa}}) {
+    std::vector<pid_t> leaders;
+    for (pid_t p : processes_with_env({"AGENT_ID=" + id, "COMPANY_ROOT=" + c.root.dir()}))
+      if (auto st = proc_stat(p); st && st->session == p) leaders.push_back(p);
+    INFO(id);
+    CHECK(leaders == std::vector<pid_t>{pid});
+  }
+
+  // The re-adopted agent is still recognized as itself: its heartbeats land.
+  const std::string hb_before = text_of(c.agent("f1/supervisor")["last_heartbeat"]);
+  CHECK(eventually([&] { return text_of(c.agent("f1/supervisor")["last_heartbeat"]) > hb_before; }));
+
+  // And the new daemon stops them when asked.
+  c.root.stop();
+  CHECK(eventually([&] { return !pid_alive(sup) && !pid_alive(qa); }, 3s));
+}
+
+// 10 --------------------------------------------------------------------------------------
+TEST_CASE("co operations stop stops workers, then QA, then supervisors; --keep-agents leaves them",
+          "[supervision]") {
+  Settings s;
+  s.supervisor = demo_agent("0.5");
+  s.qa = demo_agent("0.5");
+  s.worker = demo_agent("0.5");
+  Company c(s);
+  c.start();
+  c.add_factory("f1");
+  std::map<std::string, pid_t> pids;
+  pids["f1/supervisor"] = c.running_pid("f1/supervisor");
+  pids["f1/qa"] = c.running_pid("f1/qa");
+  for (int i = 0; i < 2; ++i) {
+    auto w = c.co_json({"worker", "spawn", "f1"});
+    const std::string id = w.value("id", "");
+    CHECK(id == "f1/workers/slot" + std::to_string(i));
+    pids[id] = c.running_pid(id);
+  }
+
+  c.root.stop();
+  for (const auto& [id, pid] : pids) {
+    INFO(id << " pid " << pid);
+    // Gone entirely: not running, and no zombie either (the daemon reaped it).
+    CHECK(!proc_exists(pid));
+  }
+  auto feed = c.root.feed_events();
+  long long stopping_at = 0;
+  for (const auto& e : feed)
+    if (e["event_type"] == "operations.stopping") stopping_at = id_of(e);
+  REQUIRE(stopping_at > 0);
+  auto role_of = [](const std::string& id) {
+    if (contains(id, "/workers/")) return 0;
+    if (contains(id, "/qa")) return 1;
+    return 2;
+  };
+  std::vector<std::string> stop_order;
+  std::map<int, long long> first_stopping, last_stopped;
+  for (const auto& e : feed) {
+    if (id_of(e) < stopping_at || !e["subject"].is_string()) continue;
+    const std::string subject = e["subject"];
+    const int role = role_of(subject);
+    if (e["event_type"] == "agent.stopped") {
+      stop_order.push_back(subject);
+      CHECK(e["data"]["reason"] == "daemon_stop");
+      last_stopped[role] = std::max(last_stopped[role], id_of(e));
+    }
+    if (e["event_type"] == "agent.stopping" && !first_stopping.count(role)) first_stopping[role] = id_of(e);
+  }
+  INFO("stop order: " << json(stop_order).dump());
+  REQUIRE(stop_order.size() == 4);
+  CHECK(role_of(stop_order[0]) == 0);
+  CHECK(role_of(stop_order[1]) == 0);
+  CHECK(stop_order[2] == "f1/qa");
+  CHECK(stop_order[3] == "f1/supervisor");
+  // Each phase is signalled only once the one before has exited.
+  REQUIRE(first_stopping.count(1));
+  REQUIRE(first_stopping.count(2));
+  CHECK(first_stopping[1] > last_stopped[0]);
+  CHECK(first_stopping[2] > last_stopped[1]);
+
+  // --keep-agents leaves them running, and the next daemon re-adopts them.
+  {
+    c.start();
+    const pid_t sup = c.running_pid("f1/supervisor");
+    const pid_t qa = c.running_pid("f1/qa");
+    const auto daemon = c.root.daemon_pid();
+    REQUIRE(daemon);
+    long long before_stop = 0;
+    for (const auto& e : c.root.feed_events()) before_stop = std::max(before_stop, id_of(e));
+    auto r = c.root.co({"operations", "stop", "--keep-agents"}, 30s);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(!pid_alive(*daemon));
+    CHECK(pid_alive(sup));
+    CHECK(pid_alive(qa));
+    for (const auto& e : c.root.feed_events()) {
+      if (id_of(e) <= before_stop) continue;
+      CHECK(e["event_type"] != "agent.stopped");
+      CHECK(e["event_type"] != "agent.stopping");
+    }
+
+    c.start();
+    const long long since = c.daemon_started_at();
+    REQUIRE(eventually([&] { return c.events_after(since, "agent.adopted").size() == 2; }));
+    CHECK(c.agent("f1/supervisor")["pid"] == sup);
+    CHECK(c.agent("f1/qa")["pid"] == qa);
+    CHECK(c.events_after(since, "agent.started").empty());
+    c.root.stop();
+    // Not our children any more: the daemon kills them; reaping is their new parent's job.
+    CHECK(eventually([&] { return !pid_alive(sup) && !pid_alive(qa); }, 3s));
+  }
+}
+
+// 11 --------------------------------------------------------------------------------------
+TEST_CASE("worker slots: at most max_slots_per_factory, a full factory changes nothing, kill frees a slot",
+          "[supervision]") {
+  Settings s;
+  s.max_slots = 2;
+  Company c(s);
+  c.start();
+  c.add_factory("f1");
+  for (int i = 0; i < 2; ++i) {
+    auto w = c.co_json({"worker", "spawn", "f1"});
+    CHECK(w["id"] == "f1/workers/slot" + std::to_string(i));
+    CHECK(w["slot"] == i);
+    CHECK(w["status"] == "running");
+    const std::string tree = c.root.path("f1/.worktrees/slot" + std::to_string(i));
+    CHECK(fs::is_directory(tree));
+    CHECK(file_exists(tree + "/README.md"));
+    pid_t pid = c.running_pid(w["id"].get<std::string>());
+    CHECK(fs::read_symlink("/proc/" + std::to_string(pid) + "/cwd") == fs::canonical(tree));
+    auto env = environ_of(pid);
+    CHECK(std::find(env.begin(), env.end(), "AGENT_ID=f1/workers/slot" + std::to_string(i)) != env.end());
+  }
+  const json before = c.co_json({"worker", "list", "f1"})["workers"];
+  REQUIRE(ids_of(before) == std::vector<std::string>{"f1/workers/slot0", "f1/workers/slot1"});
+
+  auto third = c.root.co({"worker", "spawn", "f1"});
+  INFO(third.out << third.err);
+  CHECK(third.exit_code == 1);
+  CHECK(contains(third.err, "no free slot"));
+  auto raw = c.call("worker.spawn", {{"factory", "f1"}});
+  INFO(raw.dump());
+  REQUIRE(raw.contains("error"));
+  CHECK(raw["error"]["code"] == -32002);
+
+  const json after = c.co_json({"worker", "list", "f1"})["workers"];
+  CHECK(ids_of(after) == ids_of(before));
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(after[i]["pid"] == before[i]["pid"]);
+    CHECK(after[i]["status"] == "running");
+  }
+  CHECK(c.call("agent.get", {{"id", "f1/workers/slot2"}})["error"]["code"] == -32001);
+  CHECK(!file_exists(c.root.path("f1/.worktrees/slot2")));
+  CHECK(c.events("worker.spawned").size() == 2);
+
+  const pid_t slot0 = before[0]["pid"].get<pid_t>();
+  auto kill = c.root.co({"worker", "kill", "f1", "0"});
+  INFO(kill.out << kill.err);
+  CHECK(kill.exit_code == 0);
+  CHECK(!pid_alive(slot0));
+  CHECK(ids_of(c.co_json({"worker", "list", "f1"})["workers"]) == std::vector<std::string>{"f1/workers/slot1"});
+
+  auto next = c.co_json({"worker", "spawn", "f1"});
+  CHECK(next["id"] == "f1/workers/slot0");
+  CHECK(next["slot"] == 0);
+  const pid_t fresh = c.running_pid("f1/workers/slot0");
+  CHECK(fresh != slot0);
+  CHECK(c.agent("f1/workers/slot1")["pid"] == before[1]["pid"]);
+  c.root.stop();
+}
+
+// 12 --------------------------------------------------------------------------------------
+TEST_CASE("heartbeats identify the agent; an operator needs --id; agents may not call operator methods",
+          "[supervision]") {
+  Settings s;
+  s.supervisor = demo_agent("0.2");
+  Company c(s);
+  const std::string qa = c.script("qa-agent.sh",
+                                  "out=\"$COMPANY_ROOT/qa-calls.out\"\n"
+                                  "co config reload >\"$out.reload\" 2>&1; echo \"rc=$?\" >>\"$out.reload\"\n"
+                                  "co agent stop \"$AGENT_ID\" >\"$out.stop\" 2>&1; echo \"rc=$?\" >>\"$out.stop\"\n"
+                                  "co heartbeat --id f1/supervisor >\"$out.hb\" 2>&1; echo \"rc=$?\" >>\"$out.hb\"\n"
+                                  "co heartbeat --activity qa-is-here >\"$out.own\" 2>&1; echo \"rc=$?\" >>\"$out.own\"\n"
+                                  "exec sleep 300\n");
+  s.qa = {"/bin/sh", qa};
+  c.root.write_config(config_text(s));
+  c.start();
+  c.add_factory("f1");
+  c.running_pid("f1/supervisor");
+
+  // The demo agent's plain `co heartbeat` (no --id) is recorded for it.
+  std::string first;
+  REQUIRE(eventually([&] {
+    auto a = c.agent("f1/supervisor");
+    if (!a["last_heartbeat"].is_string()) return false;
+    first = a["last_heartbeat"];
+    return contains(text_of(a["activity"]), "step");
+  }));
+  CHECK(eventually([&] { return text_of(c.agent("f1/supervisor")["last_heartbeat"]) > first; }));
+
+  // An operator has no agent identity.
+  auto op = c.root.co({"heartbeat"});
+  INFO(op.out << op.err);
+  CHECK(op.exit_code == 1);
+  CHECK(contains(op.err, "--id"));
+  CHECK(c.root.co({"heartbeat", "--id", "f1/qa"}).exit_code == 0);
+
+  const std::string out = c.root.path("qa-calls.out");
+  REQUIRE(eventually([&] { return contains(read_file(out + ".own"), "rc="); }));
+  const std::string reload = read_file(out + ".reload");
+  INFO("co config reload by the agent: " << reload);
+  CHECK(contains(reload, "rc=1"));
+  CHECK(contains(reload, "operator method"));
+  CHECK(contains(reload, "-32003"));
+  const std::string stop = read_file(out + ".stop");
+  INFO("co agent stop by the agent itself: " << stop);
+  CHECK(contains(stop, "rc=1"));
+  CHECK(contains(stop, "-32003"));
+  const std::string hb = read_file(out + ".hb");
+  INFO("co heartbeat --id of another agent: " << hb);
+  CHECK(contains(hb, "rc=1"));
+  CHECK(contains(hb, "-32003"));
+  const std::string own = read_file(out + ".own");
+  INFO("its own heartbeat: " << own);
+  CHECK(contains(own, "rc=0"));
+  auto qa_agent = c.agent("f1/qa");
+  CHECK(qa_agent["status"] == "running");
+  CHECK(qa_agent["activity"] == "qa-is-here");
+  CHECK(c.events("config.reloaded").empty());
+  c.root.stop();
+}
+
+// 13 --------------------------------------------------------------------------------------
+TEST_CASE("the tmux runner: a named session, captured output, restart after kill -9, stop removes it",
+          "[supervision][tmux]") {
+  if (!in_path("tmux")) {
+    WARN("tmux is not installed: the tmux runner test is skipped");
+    return;
+  }
+  Settings s;
+  // At once, before tmux has even told the daemon the pane's pid, the agent tries an
+  // operator method: it must be refused all the same.
+  s.supervisor = {"/bin/sh", "-c",
+                  "echo tmux-agent $AGENT_ID in $PWD; out=\"$COMPANY_ROOT/reload.out\"; "
+                  "co config reload >>\"$out\" 2>&1; echo rc=$? >>\"$out\"; exec sleep 300"};
+  s.supervisor_runner = "tmux";
+  Company c(s);
+  const std::string tmpdir = c.root.path("tmux");
+  fs::create_directories(tmpdir);
+  const Env env = {{"TMUX_TMPDIR", tmpdir}, {"TMUX", ""}};
+  struct KillServer {
+    const Env& env;
+    ~KillServer() { run({"tmux", "kill-server"}, env, 5s); }
+  } kill_server{env};
+  auto tmux = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "tmux");
+    return run(args, env, 5s);
+  };
+
+  c.start(env);
+  c.add_factory("f1");
+  const pid_t p1 = c.running_pid("f1/supervisor");
+  auto a = c.agent("f1/supervisor");
+  CHECK(a["runner"] == "tmux");
+  CHECK(a["session"] == "supervisor-f1");
+  CHECK(tmux({"has-session", "-t", "=supervisor-f1"}).exit_code == 0);
+  auto pane_pid = [&] {
+    auto r = tmux({"display-message", "-p", "-t", "=supervisor-f1:", "#{pane_pid}"});
+    return r.exit_code == 0 ? r.out.substr(0, r.out.find('\n')) : std::string();
+  };
+  CHECK(pane_pid() == std::to_string(p1));
+  const std::string log = c.root.path("logs/supervisor-f1/output.log");
+  CHECK(eventually([&] { return contains(read_file(log), "tmux-agent f1/supervisor in " + c.root.path("f1")); }));
+  // The QA (direct runner) has no session.
+  c.running_pid("f1/qa");
+  CHECK(tmux({"has-session", "-t", "=qa-f1"}).exit_code != 0);
+
+  REQUIRE(::kill(p1, SIGKILL) == 0);
+  pid_t p2 = 0;
+  REQUIRE(eventually([&] {
+    auto ag = c.agent("f1/supervisor");
+    if (ag["status"] != "running" || !ag["pid"].is_number_integer()) return false;
+    p2 = ag["pid"].get<pid_t>();
+    return p2 != p1 && pid_alive(p2);
+  }));
+  auto exited = c.events("agent.exited", "f1/supervisor");
+  REQUIRE(exited.size() == 1);
+  INFO(exited[0].dump());
+  CHECK(exited[0]["data"]["signal"] == 9);
+  CHECK(contains(exited[0]["data"].value("exit", ""), "signal 9"));
+  CHECK(c.events("agent.restarting", "f1/supervisor").size() == 1);
+  CHECK(tmux({"has-session", "-t", "=supervisor-f1"}).exit_code == 0);
+  CHECK(pane_pid() == std::to_string(p2));
+  CHECK(eventually([&] {
+    std::string text = read_file(log);
+    auto first = text.find("tmux-agent f1/supervisor");
+    return first != std::string::npos && text.find("tmux-agent f1/supervisor", first + 1) != std::string::npos;
+  }));
+
+  // Both runs of the agent were refused the operator method (the daemon knew them).
+  const std::string reload = c.root.path("reload.out");
+  REQUIRE(eventually([&] { return lines_of(read_file(reload)).size() >= 4; }));
+  INFO("co config reload by the tmux agent: " << read_file(reload));
+  CHECK(!contains(read_file(reload), "rc=0"));
+  CHECK(contains(read_file(reload), "operator method"));
+  CHECK(c.events("config.reloaded").empty());
+
+  auto stop = c.root.co({"agent", "stop", "f1/supervisor"});
+  INFO(stop.out << stop.err);
+  CHECK(stop.exit_code == 0);
+  CHECK(!pid_alive(p2));
+  CHECK(eventually([&] { return tmux({"has-session", "-t", "=supervisor-f1"}).exit_code != 0; }, 3s));
+  CHECK(c.agent("f1/supervisor")["status"] == "stopped");
+  c.root.stop();
+}
