@@ -161,6 +161,8 @@ struct Settings {
   int burst = 100;
   double limit_interval = 60;
   int max_slots = 5;
+  int max_agents = 64;
+  double spawn_rate = 100;
   std::vector<std::string> supervisor = sleeper();
   std::vector<std::string> qa = sleeper();
   std::vector<std::string> worker = sleeper();
@@ -176,7 +178,8 @@ std::string config_text(const Settings& s) {
          "\n[operations]\n"
          "patrol_interval_seconds = " + std::to_string(s.patrol) + "\n"
          "stop_timeout_seconds = " + std::to_string(s.stop_timeout) + "\n"
-         "spawn_rate_per_second = 100\n"
+         "max_agents = " + std::to_string(s.max_agents) + "\n"
+         "spawn_rate_per_second = " + std::to_string(s.spawn_rate) + "\n"
          "\n[restart]\n"
          "policy = \"on-failure\"\n"
          "backoff_initial_seconds = " + std::to_string(s.backoff_initial) + "\n"
@@ -1080,4 +1083,59 @@ TEST_CASE("the tmux runner: a named session, captured output, restart after kill
   CHECK(eventually([&] { return tmux({"has-session", "-t", "=supervisor-f1"}).exit_code != 0; }, 3s));
   CHECK(c.agent("f1/supervisor")["status"] == "stopped");
   c.root.stop();
+}
+
+TEST_CASE("max_agents holds when many agents die at once, and a reload that raises it starts the rest",
+          "[supervision]") {
+  Settings s;
+  s.max_agents = 3;
+  s.backoff_initial = 0;  // restarts race for the freed places at once
+  Company c(s);
+  c.start();
+  c.add_factory("f1");
+  c.add_factory("f2");
+  const std::string env_root = "COMPANY_ROOT=" + c.root.dir();
+  auto live = [&] { return processes_with_env({env_root}).size(); };
+  REQUIRE(eventually([&] { return live() == 3; }));
+  REQUIRE(eventually([&] { return !c.events("agent.start_deferred").empty(); }));
+
+  // Kill every running agent at once, several times; never more than three may run.
+  std::size_t most = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (pid_t p : processes_with_env({env_root})) ::kill(p, SIGKILL);
+    auto deadline = std::chrono::steady_clock::now() + 1s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      most = std::max(most, live());
+      std::this_thread::sleep_for(5ms);
+    }
+    REQUIRE(eventually([&] { return live() == 3; }));
+  }
+  CHECK(most <= 3);
+  CHECK(c.result("status")["agents"]["by_status"].value("running", 0) == 3);
+
+  // Raised by a reload: the fourth agent starts without another death.
+  Settings raised = s;
+  raised.max_agents = 10;
+  c.root.write_config(config_text(raised));
+  REQUIRE(c.root.co({"config", "reload"}).exit_code == 0);
+  CHECK(eventually([&] { return live() == 4; }));
+}
+
+TEST_CASE("spawn_rate_per_second spaces starts out, even when many are due at once", "[supervision]") {
+  Settings s;
+  s.spawn_rate = 4;  // a burst of 4, then one start every 0.25 s
+  Company c(s);
+  c.start();
+  for (const char* f : {"f1", "f2", "f3", "f4"}) c.add_factory(f);
+  REQUIRE(eventually([&] { return c.events("agent.started").size() >= 8; }));
+  auto started = c.events("agent.started");
+  std::vector<long long> t;
+  for (const auto& e : started) t.push_back(ts_ms(e));
+  std::sort(t.begin(), t.end());
+  // However the starts fell due, after the burst the k-th start is >= (k-4) * 250 ms later
+  // than the first (a little slack for timestamp rounding).
+  for (std::size_t k = 4; k < t.size(); ++k) {
+    INFO("start " << k << " at +" << (t[k] - t[0]) << " ms");
+    CHECK(t[k] - t[0] >= static_cast<long long>(k - 3) * 250 - 20);
+  }
 }
