@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <utility>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -89,6 +90,7 @@ struct Supervisor::Agent {
   std::string intent_reason;
   std::string log;
   std::vector<std::shared_ptr<asio::steady_timer>> waiters;
+  std::vector<EventDraft> pending;  // events of a change signalled but not yet committed
 };
 
 Supervisor::Supervisor(asio::io_context& io, const Config& config, const Paths& paths, Journal& journal,
@@ -801,7 +803,8 @@ void Supervisor::handle_exit(Agent& a, const proc::ExitInfo& exit) {
 // ---------------------------------------------------------------------------------------
 // Stopping
 
-void Supervisor::begin_stop(Agent& a, Intent intent, const std::string& actor, const std::string& reason) {
+void Supervisor::begin_stop(Agent& a, Intent intent, const std::string& actor, const std::string& reason,
+                            std::vector<Agent*>* batch) {
   if (a.restart_timer) a.restart_timer->cancel();
   a.restart_at.reset();
   if (a.queued) {
@@ -813,12 +816,16 @@ void Supervisor::begin_stop(Agent& a, Intent intent, const std::string& actor, c
     a.intent = intent;
     a.intent_reason = reason;
     const auto grace = intent == Intent::kill ? std::chrono::milliseconds(0) : to_ms(config_.operations.stop_timeout_seconds);
+    // Signal first, record after: the stop must not wait for an fsync (nor ten of them).
+    a.proc->process.stop(grace);
     if (a.rec.status != AgentStatus::stopping) {
       set_status(a, AgentStatus::stopping, status_reason);
-      commit(a, {event(a, "agent.stopping", {{"signal", intent == Intent::kill ? "SIGKILL" : "SIGTERM"},
-                                             {"grace_seconds", std::chrono::duration<double>(grace).count()}}, actor)});
+      a.pending.push_back(event(a, "agent.stopping", {{"signal", intent == Intent::kill ? "SIGKILL" : "SIGTERM"},
+                                                      {"grace_seconds", std::chrono::duration<double>(grace).count()}},
+                                actor));
+      if (batch) batch->push_back(&a);
+      else commit(a, std::exchange(a.pending, {}));
     }
-    a.proc->process.stop(grace);
     return;
   }
   if (a.busy) {  // launching: stopped as soon as it runs
@@ -832,6 +839,22 @@ void Supervisor::begin_stop(Agent& a, Intent intent, const std::string& actor, c
   }
   set_status(a, AgentStatus::stopped, status_reason);
   commit(a, {event(a, "agent.stopped", {}, actor)});
+}
+
+// One transaction for the rows and events of agents signalled together.
+void Supervisor::commit_batch(std::vector<Agent*>& batch) {
+  if (batch.empty()) return;
+  journal_.commit([&](Store::Tx& tx) {
+    for (Agent* a : batch) {
+      agent_table::save(tx, a->rec);
+      for (auto& e : a->pending) tx.append(std::move(e));
+    }
+  });
+  for (Agent* a : batch) {
+    a->pending.clear();
+    wake(*a);
+  }
+  batch.clear();
 }
 
 void Supervisor::stop_all(std::function<void()> done) {
@@ -852,13 +875,15 @@ void Supervisor::stop_phase(std::size_t phase) {
   for (; phase <= 2; ++phase) {
     shutdown_phase_ = phase;
     int pending = 0;
+    std::vector<Agent*> batch;
     for (auto& [id, a] : agents_) {
       if (shutdown_phase_of(a->rec.role) != static_cast<int>(phase)) continue;
       if (!a->proc && !a->busy) continue;
       ++pending;
       if (a->intent != Intent::shutdown && a->intent != Intent::kill && a->intent != Intent::stop)
-        begin_stop(*a, Intent::shutdown, "operations", "daemon_stop");
+        begin_stop(*a, Intent::shutdown, "operations", "daemon_stop", &batch);
     }
+    commit_batch(batch);
     if (pending) return;  // resumed by handle_exit
   }
   auto done = std::move(shutdown_done_);

@@ -110,7 +110,10 @@ class Supervisor {
   boost::asio::awaitable<void> finish_exit(std::string id, std::uint64_t generation, proc::ExitInfo exit);
   void handle_exit(Agent& a, const proc::ExitInfo& exit);
   void schedule_restart(Agent& a, double delay_seconds);
-  void begin_stop(Agent& a, Intent intent, const std::string& actor, const std::string& reason);
+  // `batch`: signal now, leave the commit to commit_batch (one transaction for many).
+  void begin_stop(Agent& a, Intent intent, const std::string& actor, const std::string& reason,
+                  std::vector<Agent*>* batch = nullptr);
+  void commit_batch(std::vector<Agent*>& batch);
   void wake(Agent& a);
   boost::asio::awaitable<void> adopt(std::string id);
   void handle_lost(Agent& a, const std::string& why);

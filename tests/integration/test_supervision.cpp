@@ -1046,6 +1046,10 @@ TEST_CASE("the tmux runner: a named session, captured output, restart after kill
   c.running_pid("f1/qa");
   CHECK(tmux({"has-session", "-t", "=qa-f1"}).exit_code != 0);
 
+  // The first run's refused `co config reload` must be over before it is killed (under
+  // the sanitizers `co` alone takes longer than the rest of this test's set-up).
+  const std::string reload_out = c.root.path("reload.out");
+  REQUIRE(eventually([&] { return contains(read_file(reload_out), "rc="); }));
   REQUIRE(::kill(p1, SIGKILL) == 0);
   pid_t p2 = 0;
   REQUIRE(eventually([&] {
