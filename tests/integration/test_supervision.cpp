@@ -163,6 +163,7 @@ struct Settings {
   int max_slots = 5;
   int max_agents = 64;
   double spawn_rate = 100;
+  double log_max_mb = 10;
   std::vector<std::string> supervisor = sleeper();
   std::vector<std::string> qa = sleeper();
   std::vector<std::string> worker = sleeper();
@@ -179,6 +180,7 @@ std::string config_text(const Settings& s) {
          "patrol_interval_seconds = " + std::to_string(s.patrol) + "\n"
          "stop_timeout_seconds = " + std::to_string(s.stop_timeout) + "\n"
          "max_agents = " + std::to_string(s.max_agents) + "\n"
+         "log_max_mb = " + std::to_string(s.log_max_mb) + "\n"
          "spawn_rate_per_second = " + std::to_string(s.spawn_rate) + "\n"
          "\n[restart]\n"
          "policy = \"on-failure\"\n"
@@ -1142,4 +1144,27 @@ TEST_CASE("spawn_rate_per_second spaces starts out, even when many are due at on
     INFO("start " << k << " at +" << (t[k] - t[0]) << " ms");
     CHECK(t[k] - t[0] >= static_cast<long long>(k - 3) * 250 - 20);
   }
+}
+
+TEST_CASE("an agent's output log is rotated by size while the agent keeps writing to it", "[supervision]") {
+  Settings s;
+  s.log_max_mb = 0.002;  // ~2 KiB
+  Company c(s);
+  // A chatty supervisor: 200 bytes every 10 ms.
+  s.supervisor = {"/bin/sh", "-c",
+                  "i=0; while :; do i=$((i+1)); printf 'line %06d %0180d\\n' $i 0; sleep 0.01; done"};
+  c.root.write_config(config_text(s));
+  c.start();
+  c.add_factory("f1");
+  const pid_t pid = c.running_pid("f1/supervisor");
+  const std::string log = c.root.path("logs/supervisor-f1/output.log");
+  REQUIRE(eventually([&] { return file_exists(log + ".1"); }));
+  // The same process writes on into the truncated file (O_APPEND): rotation needs no restart.
+  CHECK(eventually([&] { return contains(read_file(log), "line "); }));
+  CHECK(c.agent("f1/supervisor")["pid"] == pid);
+  std::error_code ec;
+  CHECK(fs::file_size(log + ".1", ec) >= 2000);
+  // Bounded: never more than log_keep rotated files.
+  REQUIRE(eventually([&] { return file_exists(log + ".2"); }));
+  CHECK_FALSE(file_exists(log + ".4"));
 }
