@@ -264,11 +264,32 @@ void Supervisor::set_status(Agent& a, AgentStatus to, std::string reason) {
 }
 
 void Supervisor::commit(Agent& a, std::vector<EventDraft> events) {
+  // Events still waiting for a batch (a start) come first: the log keeps their order.
+  std::vector<EventDraft> all = std::exchange(a.pending, {});
+  for (auto& e : events) all.push_back(std::move(e));
   journal_.commit([&](Store::Tx& tx) {
     agent_table::save(tx, a.rec);
-    for (auto& e : events) tx.append(std::move(e));
+    for (auto& e : all) tx.append(std::move(e));
   });
   wake(a);
+}
+
+// Starts made in one pass of the loop share one transaction (one fsync instead of one per
+// agent: 200 agents at start-up). Nobody is told of a start before this commit.
+void Supervisor::schedule_flush() {
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(io_, [this] {
+    flush_posted_ = false;
+    std::vector<Agent*> batch;
+    for (auto& [id, a] : agents_)
+      if (!a->pending.empty()) batch.push_back(a.get());
+    try {
+      commit_batch(batch);
+    } catch (const std::exception& e) {
+      spdlog::error("recording agent starts: {}", e.what());
+    }
+  });
 }
 
 void Supervisor::wake(Agent& a) {
@@ -647,9 +668,10 @@ asio::awaitable<void> Supervisor::launch(std::string id) {
   attach_process(*a, *res.launched);
   set_status(*a, AgentStatus::running, "started");
   a->restart_at.reset();
-  commit(*a, {event(*a, "agent.started",
-                    {{"pid", a->rec.pid}, {"runner", a->rec.runner}, {"session", a->rec.session},
-                     {"restart_count", a->rec.restart_count}, {"from", to_string(from)}})});
+  a->pending.push_back(event(*a, "agent.started",
+                             {{"pid", a->rec.pid}, {"runner", a->rec.runner}, {"session", a->rec.session},
+                              {"restart_count", a->rec.restart_count}, {"from", to_string(from)}}));
+  schedule_flush();
   spdlog::info("agent {}: started pid {} ({})", id, a->rec.pid, a->rec.runner);
   if (a->intent == Intent::restart) a->intent = Intent::none;
   if (a->intent != Intent::none) begin_stop(*a, a->intent, "operations", a->intent_reason);
@@ -780,6 +802,8 @@ void Supervisor::handle_exit(Agent& a, const proc::ExitInfo& exit) {
       const std::string msg = a.rec.id + " crashed " + std::to_string(a.history.starts.size()) + " times within " +
                               std::to_string(static_cast<long>(config_.restart.start_limit_interval_seconds)) +
                               " s (last: " + exit.describe() + "); it stays failed until: co agent start " + a.rec.id;
+      events.insert(events.begin(), std::make_move_iterator(a.pending.begin()), std::make_move_iterator(a.pending.end()));
+      a.pending.clear();
       journal_.commit([&](Store::Tx& tx) {
         agent_table::save(tx, a.rec);
         for (auto& e : events) tx.append(std::move(e));
@@ -896,10 +920,13 @@ void Supervisor::release_all() {
   patrol_timer_.cancel();
   throttle_timer_.cancel();
   pump_starts();
+  std::vector<Agent*> batch;
   for (auto& [id, a] : agents_) {
     if (a->restart_timer) a->restart_timer->cancel();
     if (a->proc) a->proc->process.release();
+    if (!a->pending.empty()) batch.push_back(a.get());
   }
+  commit_batch(batch);  // starts not yet recorded: the next daemon must find them
 }
 
 // ---------------------------------------------------------------------------------------
@@ -929,7 +956,7 @@ asio::awaitable<json> Supervisor::start_agent(std::string id, std::string actor)
   for (;;) {
     Agent* cur = find(id);
     if (!cur) throw rpc::Error(rpc::code::not_found, "agent " + id + " was removed");
-    if (!cur->busy && !cur->queued) break;
+    if (!cur->busy && !cur->queued && cur->pending.empty()) break;
     if (Clock::now() >= deadline) break;
     auto t = std::make_shared<asio::steady_timer>(io_, deadline);
     cur->waiters.push_back(t);
@@ -969,7 +996,7 @@ asio::awaitable<json> Supervisor::restart_agent(std::string id, std::string acto
   for (;;) {
     Agent* cur = find(id);
     if (!cur) throw rpc::Error(rpc::code::not_found, "agent " + id + " was removed");
-    const bool new_process = cur->proc && cur->generation != gen && !cur->busy;
+    const bool new_process = cur->proc && cur->generation != gen && !cur->busy && cur->pending.empty();
     const bool gave_up = !cur->proc && !cur->busy && !cur->queued && cur->intent != Intent::restart;
     if (new_process || gave_up || Clock::now() >= deadline) break;
     auto t = std::make_shared<asio::steady_timer>(io_, deadline);

@@ -114,6 +114,7 @@ class Supervisor {
   void begin_stop(Agent& a, Intent intent, const std::string& actor, const std::string& reason,
                   std::vector<Agent*>* batch = nullptr);
   void commit_batch(std::vector<Agent*>& batch);
+  void schedule_flush();
   void wake(Agent& a);
   boost::asio::awaitable<void> adopt(std::string id);
   void handle_lost(Agent& a, const std::string& why);
@@ -145,6 +146,7 @@ class Supervisor {
   bool throttle_armed_ = false;
   boost::asio::steady_timer patrol_timer_;
   bool patrol_posted_ = false;
+  bool flush_posted_ = false;
   bool started_ = false;
   bool shutting_down_ = false;
   bool max_agents_warned_ = false;
