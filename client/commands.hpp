@@ -2,6 +2,7 @@
 // Command bodies, kept apart from the CLI11 wiring in main.cpp (CLI11 is slow to compile).
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "client/context.hpp"
 
@@ -82,6 +83,62 @@ int cmd_attach(Context& ctx, const std::string& id, int lines);
 // --- alerts (cmd_alert.cpp)
 int cmd_alert_list(Context& ctx, bool all);
 int cmd_alert_resolve(Context& ctx, const std::string& id);
+
+// --- work orders, dispatch, sprint, event archive, eval report (cmd_wo.cpp)
+// Statuses, types and priorities: common/work_order.hpp, shared with the daemon.
+struct WoCreateOptions {
+  std::string title;
+  std::optional<std::string> type, factory, description, idempotency_key;
+  std::optional<int> priority;
+};
+int cmd_wo_create(Context& ctx, const WoCreateOptions& opts);
+struct WoListOptions {
+  std::vector<std::string> status;  // any of these (--status=open,failed)
+  std::optional<std::string> factory, assignee, older_than;
+  std::optional<int> limit;
+};
+int cmd_wo_list(Context& ctx, const WoListOptions& opts);
+int cmd_wo_show(Context& ctx, const std::string& id);
+struct WoUpdateOptions {
+  std::string id;
+  std::optional<std::string> title, description;
+  std::optional<int> priority;
+};
+int cmd_wo_update(Context& ctx, const WoUpdateOptions& opts);
+struct WoAssignOptions {
+  std::string id;
+  std::optional<std::string> agent;
+  bool clear = false;  // instead of an agent: unassign
+};
+int cmd_wo_assign(Context& ctx, const WoAssignOptions& opts);
+struct WoTransitionOptions {
+  std::string id, to, reason;
+  std::optional<std::string> idempotency_key, actor;
+};
+int cmd_wo_transition(Context& ctx, const WoTransitionOptions& opts);
+int cmd_wo_timeline(Context& ctx, const std::string& id);
+int cmd_wo_stats(Context& ctx, const std::optional<std::string>& factory);
+struct WoVerifyOptions {
+  std::string id, check;
+  bool pass = false, fail = false;  // exactly one
+  bool subjective = false;
+  std::optional<std::string> note;
+};
+int cmd_wo_verify(Context& ctx, const WoVerifyOptions& opts);
+int cmd_wo_rebuild_projections(Context& ctx);
+struct WoSyncOptions {
+  std::optional<std::string> factory;
+  bool all_factories = false;  // also the default when no --factory is given
+};
+int cmd_wo_sync(Context& ctx, const WoSyncOptions& opts);
+int cmd_events_archive(Context& ctx, const std::string& older_than);
+int cmd_eval_report(Context& ctx, const std::optional<std::string>& since);
+struct DispatchOptions {
+  std::string work_order, factory;
+  std::optional<std::string> team;
+};
+int cmd_dispatch(Context& ctx, const DispatchOptions& opts);
+int cmd_sprint_list(Context& ctx, const std::optional<std::string>& factory);
 
 // Low-level escape hatch for tool authors and debugging: `co call METHOD [JSON]`.
 int cmd_call(Context& ctx, const std::string& method, const std::optional<std::string>& params);

@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 
 #include "client/commands.hpp"
+#include "common/time.hpp"
+#include "common/work_order.hpp"
 #include "version.hpp"
 
 namespace vermas::client {
@@ -205,10 +207,118 @@ int main(int argc, char** argv) {
       ->callback(run([](Context& c) { return cmd_config_get(c); }));
 
   // --- work orders (`wo ...`) and the event log
+  // Durations are checked here, so a typo is a usage error before any call.
+  const CLI::Validator duration(
+      [](std::string& s) {
+        return vermas::parse_duration(s) ? std::string() : "not a duration such as 90s, 30m, 12h or 7d: " + s;
+      },
+      "DURATION");
+  const CLI::Validator since_check(
+      [](std::string& s) {
+        return vermas::parse_since(s, std::chrono::system_clock::now())
+                   ? std::string()
+                   : "not a duration (7d) or an RFC 3339 time (2026-11-22T03:47:40Z): " + s;
+      },
+      "SINCE");
+  const std::string wo_id_help = "work order id, e.g. wo-abc123 (see: wo list)";
+  const auto wo_status = member(vermas::wo::kStatusNames);
+  const auto wo_priority = CLI::Range(vermas::wo::kMinPriority, vermas::wo::kMaxPriority);
   auto* wo = app.add_subcommand("wo", "work-order commands (also available as `wo`)");
   wo->require_subcommand(1);
+
+  WoCreateOptions wo_create;
+  auto* wcreate = wo->add_subcommand("create", "create a work order and print its id (id=$(wo create ...))");
+  wcreate->add_option("--title", wo_create.title, "one-line title")->required();
+  wcreate->add_option("--type", wo_create.type, "kind of work")->check(member(vermas::wo::kTypes));
+  wcreate->add_option("--priority", wo_create.priority, "0 (highest) to 4")->check(wo_priority);
+  wcreate->add_option("--factory", wo_create.factory, "the factory it belongs to");
+  wcreate->add_option("--description", wo_create.description, "longer description");
+  wcreate->add_option("--idempotency-key", wo_create.idempotency_key,
+                      "repeating a create with this key returns the first work order and creates nothing");
+  wcreate->callback(run([&](Context& c) { return cmd_wo_create(c, wo_create); }));
+
+  WoListOptions wo_list;
+  auto* wlist_wo = wo->add_subcommand("list", "work orders, optionally filtered");
+  wlist_wo->add_option("--status", wo_list.status, "only these statuses (comma-separated: --status=open,failed)")
+      ->delimiter(',')
+      ->check(wo_status);
+  wlist_wo->add_option("--factory", wo_list.factory, "only this factory's work orders");
+  wlist_wo->add_option("--assignee", wo_list.assignee, "only those assigned to this agent");
+  wlist_wo->add_option("--older-than", wo_list.older_than, "only those not updated for this long, e.g. 30d")
+      ->check(duration);
+  wlist_wo->add_option("--limit", wo_list.limit, "at most this many")->check(CLI::Range(1, 1000000));
+  wlist_wo->callback(run([&](Context& c) { return cmd_wo_list(c, wo_list); }));
+
+  std::string wo_id;
+  auto* wshow = wo->add_subcommand("show", "every field of a work order, its checks and its worker slot");
+  wshow->add_option("ID", wo_id, wo_id_help)->required();
+  wshow->callback(run([&](Context& c) { return cmd_wo_show(c, wo_id); }));
+
+  WoUpdateOptions wo_update;
+  auto* wupdate = wo->add_subcommand("update", "change a work order's title, description or priority");
+  wupdate->add_option("ID", wo_update.id, wo_id_help)->required();
+  wupdate->add_option("--title", wo_update.title, "new title");
+  wupdate->add_option("--description", wo_update.description, "new description");
+  wupdate->add_option("--priority", wo_update.priority, "0 (highest) to 4")->check(wo_priority);
+  wupdate->callback(run([&](Context& c) { return cmd_wo_update(c, wo_update); }));
+
+  WoAssignOptions wo_assign;
+  auto* wassign = wo->add_subcommand("assign", "assign a work order to an agent (--clear: unassign it)");
+  wassign->add_option("ID", wo_assign.id, wo_id_help)->required();
+  auto* assign_agent =
+      wassign->add_option("AGENT", wo_assign.agent, "agent id, e.g. myproject/workers/slot0 (see: co agent list)");
+  wassign->add_flag("--clear", wo_assign.clear, "unassign instead")->excludes(assign_agent);
+  wassign->callback(run([&](Context& c) { return cmd_wo_assign(c, wo_assign); }));
+
+  WoTransitionOptions wo_transition;
+  auto* wtrans = wo->add_subcommand("transition", "move a work order to another status");
+  wtrans->add_option("ID", wo_transition.id, wo_id_help)->required();
+  wtrans->add_option("--to", wo_transition.to, "the new status")->required()->check(wo_status);
+  wtrans->add_option("--reason", wo_transition.reason, "why, recorded in the timeline")->required();
+  wtrans->add_option("--idempotency-key", wo_transition.idempotency_key,
+                     "repeating a transition with this key returns the first result and changes nothing");
+  wtrans->add_option("--actor", wo_transition.actor, "who makes it (default: you, or the agent this runs in)");
+  wtrans->callback(run([&](Context& c) { return cmd_wo_transition(c, wo_transition); }));
+
+  auto* wtimeline = wo->add_subcommand("timeline", "a work order's events, one per line");
+  wtimeline->add_option("ID", wo_id, wo_id_help)->required();
+  wtimeline->callback(run([&](Context& c) { return cmd_wo_timeline(c, wo_id); }));
+
+  std::optional<std::string> wo_factory;
+  auto* wstats = wo->add_subcommand("stats", "work-order counts by status, type and factory; the oldest open one");
+  wstats->add_option("--factory", wo_factory, "only this factory's work orders");
+  wstats->callback(run([&](Context& c) { return cmd_wo_stats(c, wo_factory); }));
+
+  WoVerifyOptions wo_verify;
+  auto* wverify = wo->add_subcommand("verify", "record a verification check's result; prints the verdict");
+  wverify->add_option("ID", wo_verify.id, wo_id_help)->required();
+  wverify->add_option("--check", wo_verify.check, "check name, e.g. tests or lint")->required();
+  auto* vpass = wverify->add_flag("--pass", wo_verify.pass, "the check passed");
+  wverify->add_flag("--fail", wo_verify.fail, "the check failed")->excludes(vpass);
+  wverify->add_flag("--subjective", wo_verify.subjective, "a judgement rather than an objective check");
+  wverify->add_option("--note", wo_verify.note, "details, e.g. what failed");
+  wverify->callback(run([&](Context& c) { return cmd_wo_verify(c, wo_verify); }));
+
+  wo->add_subcommand("rebuild-projections",
+                     "rebuild work orders, slots and checks from the event log and compare with the live ones")
+      ->callback(run([](Context& c) { return cmd_wo_rebuild_projections(c); }));
+
+  WoSyncOptions wo_sync;
+  auto* wsync = wo->add_subcommand("sync", "sync work orders with the factories' sync branches (default: all)");
+  auto* sync_factory = wsync->add_option("--factory", wo_sync.factory, "only this factory");
+  wsync->add_flag("--all-factories", wo_sync.all_factories, "every factory (the default)")->excludes(sync_factory);
+  wsync->callback(run([&](Context& c) { return cmd_wo_sync(c, wo_sync); }));
+
+  std::optional<std::string> eval_since;
+  auto* weval = wo->add_subcommand("eval", "evaluation of how work orders went");
+  weval->require_subcommand(1);
+  auto* ereport = weval->add_subcommand("report", "done, median time to done, review reached without intervention");
+  ereport->add_option("--since", eval_since, "a duration (7d) or an RFC 3339 time (default: the daemon's)")
+      ->check(since_check);
+  ereport->callback(run([&](Context& c) { return cmd_eval_report(c, eval_since); }));
   EventsTailOptions tail;
   std::optional<std::string> since;
+  std::string archive_older_than;
   auto add_events = [&](CLI::App* parent) {
     auto* events = parent->add_subcommand("events", "the event log");
     events->require_subcommand(1);
@@ -220,9 +330,28 @@ int main(int argc, char** argv) {
     auto* s = events->add_subcommand("stats", "event counts by type");
     s->add_option("--since", since, "a duration (1h, 30m, 7d) or an RFC 3339 time");
     s->callback(run([&](Context& c) { return cmd_events_stats(c, since); }));
+    auto* a = events->add_subcommand("archive", "move old events out of the database into archive files");
+    a->add_option("--older-than", archive_older_than, "archive events older than this, e.g. 7d")
+        ->required()
+        ->check(duration);
+    a->callback(run([&](Context& c) { return cmd_events_archive(c, archive_older_than); }));
   };
   add_events(wo);
   add_events(&app);
+
+  // --- dispatch and the sprint
+  DispatchOptions dispatch;
+  auto* disp = app.add_subcommand("dispatch", "give a work order to a worker of a factory (spawning one if needed)");
+  disp->add_option("WO", dispatch.work_order, wo_id_help)->required();
+  disp->add_option("FACTORY", dispatch.factory, "factory name (see: co factory list)")->required();
+  disp->add_option("--team", dispatch.team, "work in this team's worktree and branch (see: co team list)");
+  disp->callback(run([&](Context& c) { return cmd_dispatch(c, dispatch); }));
+  auto* sprint = app.add_subcommand("sprint", "work in progress");
+  sprint->require_subcommand(1);
+  std::optional<std::string> sprint_factory;
+  auto* slist = sprint->add_subcommand("list", "work orders in progress, by factory and assignee");
+  slist->add_option("--factory", sprint_factory, "only this factory's work orders");
+  slist->callback(run([&](Context& c) { return cmd_sprint_list(c, sprint_factory); }));
 
   std::string method;
   std::optional<std::string> params;

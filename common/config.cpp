@@ -407,9 +407,11 @@ Loaded<FactoryConfig> parse_factory_config(std::string_view toml_text, const std
                                   {"prefix", text(f.factory.prefix, check_prefix)}})},
         {"verification", fields_of(r, {{"enabled", boolean(f.verification.enabled)},
                                        {"objective_only", boolean(f.verification.objective_only)},
-                                       {"require_all_pass", boolean(f.verification.require_all_pass)}})},
+                                       {"require_all_pass", boolean(f.verification.require_all_pass)},
+                                       {"checks", argv(f.verification.checks, true)}})},
         {"sync", fields_of(r, {{"branch", text(f.sync.branch, check_branch)},
-                               {"auto_sync", boolean(f.sync.auto_sync)}})},
+                               {"auto_sync", boolean(f.sync.auto_sync)},
+                               {"debounce_seconds", number(f.sync.debounce_seconds)}})},
         {"worker", fields_of(r, worker_fields(w.max_slots_per_factory, w.idle_timeout_minutes,
                                               w.stuck_timeout_minutes))},
         {"agents", [&](const toml::source_region& at, const std::string&, const toml::node& node) {
@@ -474,11 +476,13 @@ std::string default_factory_config_text(const std::string& factory_name) {
          "[verification]\n"
          "enabled = false           # verify a work order before it is done\n"
          "objective_only = false    # only objective checks (tests, builds)\n"
-         "require_all_pass = false  # every check must pass\n"
+         "require_all_pass = false  # review -> done needs every recorded check passed\n"
+         "checks = []               # check names that must be recorded, e.g. [\"build\", \"tests\"]\n"
          "\n"
          "[sync]\n"
-         "branch = \"work-sync\"      # branch that finished work is synced to\n"
-         "auto_sync = false\n"
+         "branch = \"work-sync\"      # work orders as JSONL on this branch (wo sync)\n"
+         "auto_sync = false         # sync after changes\n"
+         "debounce_seconds = 2      # ... once changes pause this long\n"
          "\n"
          "# Overrides of the company's [worker] and [agents.*] for this factory:\n"
          "# [worker]\n"
@@ -544,8 +548,10 @@ nlohmann::json to_json(const FactoryConfig& f) {
       {"verification",
        {{"enabled", f.verification.enabled},
         {"objective_only", f.verification.objective_only},
-        {"require_all_pass", f.verification.require_all_pass}}},
-      {"sync", {{"branch", f.sync.branch}, {"auto_sync", f.sync.auto_sync}}},
+        {"require_all_pass", f.verification.require_all_pass},
+        {"checks", f.verification.checks}}},
+      {"sync", {{"branch", f.sync.branch}, {"auto_sync", f.sync.auto_sync},
+                {"debounce_seconds", f.sync.debounce_seconds}}},
       {"worker",
        {{"max_slots_per_factory", optional_json(f.worker.max_slots_per_factory)},
         {"idle_timeout_minutes", optional_json(f.worker.idle_timeout_minutes)},

@@ -100,10 +100,12 @@ struct FactoryConfig {
     bool enabled = false;
     bool objective_only = false;
     bool require_all_pass = false;
+    std::vector<std::string> checks;  // names that must be recorded before done (none: any)
   } verification;
   struct Sync {
     std::string branch = "work-sync";
     bool auto_sync = false;
+    double debounce_seconds = 2;  // auto_sync waits this long after the last change
   } sync;
   // Overrides of the company's [worker] and [agents.*] for this factory; unset = inherit.
   struct WorkerOverride {

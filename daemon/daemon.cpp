@@ -75,9 +75,16 @@ void Daemon::start() {
   factories_->load();
   const auto socket = socket_path_for(p, config_.operations.socket);
   supervisor_ = std::make_unique<Supervisor>(io_, config_, p, *journal_, *factories_, socket.string());
+  work_orders_ = std::make_unique<WorkOrders>(*journal_, *factories_);
+  dispatcher_ = std::make_unique<Dispatcher>(io_, config_, p, *journal_, *factories_, *supervisor_, *work_orders_);
+  dispatcher_->attach();
+  wo_sync_ = std::make_unique<WoSync>(io_, *journal_, *factories_, *work_orders_, p);
+  wo_sync_->attach();
+  log_maintenance_ = std::make_unique<LogMaintenance>(io_, *journal_, p);
 
   register_core_methods(router_, *this);
   register_supervision_methods(router_, *this);
+  register_work_order_methods(router_, *this);
   router_.set_identify([this](Connection& conn) { return identify_caller(conn); });
   server_ = std::make_unique<Server>(io_, router_);
   server_->listen(socket, config_.operations.socket_group);
@@ -124,7 +131,7 @@ int Daemon::run() {
 
   // Re-adoption and the first patrol run on the loop: the socket already answers, and a
   // slow tmux query never delays start-up.
-  boost::asio::co_spawn(io_, supervisor_->start(), [](std::exception_ptr e) {
+  boost::asio::co_spawn(io_, start_agents(), [](std::exception_ptr e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);
@@ -144,6 +151,10 @@ int Daemon::run() {
   }
   spdlog::info("vermas-operations stopped ({})", stop_reason_);
   server_.reset();
+  log_maintenance_.reset();
+  wo_sync_.reset();
+  dispatcher_.reset();
+  work_orders_.reset();
   supervisor_.reset();
   factories_.reset();
   journal_.reset();
@@ -164,6 +175,9 @@ void Daemon::request_stop(const std::string& reason, bool stop_agents) {
   } catch (const std::exception& e) {
     spdlog::error("recording operations.stopping: {}", e.what());
   }
+  // Slots stay assigned across a daemon stop: the next start reconciles and restarts them.
+  dispatcher_->shutting_down();
+  wo_sync_->shutting_down();
   if (stop_agents) {
     // Workers, then QA, then supervisors; the socket keeps answering meanwhile so
     // `co operations stop` can show progress.
@@ -173,6 +187,13 @@ void Daemon::request_stop(const std::string& reason, bool stop_agents) {
     supervisor_->release_all();
     finish_stop();
   }
+}
+
+// Re-adoption first (nothing is started twice), then the slots are reconciled with what
+// runs, and only then does the patrol start anything.
+boost::asio::awaitable<void> Daemon::start_agents() {
+  co_await supervisor_->start();
+  if (!stopping_) co_await dispatcher_->reconcile();
 }
 
 void Daemon::finish_stop() {

@@ -14,14 +14,18 @@
 
 #include "common/config.hpp"
 #include "common/paths.hpp"
+#include "daemon/dispatcher.hpp"
 #include "daemon/factories.hpp"
 #include "daemon/feed.hpp"
 #include "daemon/journal.hpp"
+#include "daemon/log_maintenance.hpp"
 #include "daemon/pidfile.hpp"
 #include "daemon/router.hpp"
 #include "daemon/server.hpp"
 #include "daemon/store.hpp"
 #include "daemon/supervisor.hpp"
+#include "daemon/wo_sync.hpp"
+#include "daemon/work_orders.hpp"
 
 namespace vermas {
 
@@ -64,6 +68,10 @@ class Daemon {
   Server& server() { return *server_; }
   Supervisor& supervisor() { return *supervisor_; }
   Factories& factories() { return *factories_; }
+  WorkOrders& work_orders() { return *work_orders_; }
+  Dispatcher& dispatcher() { return *dispatcher_; }
+  WoSync& wo_sync() { return *wo_sync_; }
+  LogMaintenance& log_maintenance() { return *log_maintenance_; }
   double uptime_seconds() const;
   bool stopping() const { return stopping_; }
 
@@ -72,6 +80,7 @@ class Daemon {
   void watch_signals();
   void notify_systemd(const std::string& state);
   void finish_stop();
+  boost::asio::awaitable<void> start_agents();
   std::optional<std::string> identify_caller(Connection& conn);
 
   DaemonOptions options_;
@@ -85,6 +94,10 @@ class Daemon {
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<Factories> factories_;
   std::unique_ptr<Supervisor> supervisor_;
+  std::unique_ptr<WorkOrders> work_orders_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<WoSync> wo_sync_;
+  std::unique_ptr<LogMaintenance> log_maintenance_;
   Router router_;
   std::unique_ptr<Server> server_;
   std::chrono::steady_clock::time_point started_at_;
@@ -97,5 +110,7 @@ class Daemon {
 void register_core_methods(Router& router, Daemon& daemon);
 // factory.*, team.*, agent.*, worker.*, alert.*
 void register_supervision_methods(Router& router, Daemon& daemon);
+// wo.*, dispatch, report.eval, events.archive
+void register_work_order_methods(Router& router, Daemon& daemon);
 
 }  // namespace vermas

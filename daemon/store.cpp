@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "common/time.hpp"
+#include "daemon/projections.hpp"
 #include "daemon/sqlite.hpp"
 
 namespace vermas {
@@ -132,6 +133,11 @@ CREATE TABLE alerts(
 );
 CREATE INDEX alerts_open ON alerts(resolved_at);
 )sql",
+      // 3: work orders. Their tables are projections of the log (daemon/projections.cpp):
+      // the live set and the checkpoint that stands in for archived events.
+      "CREATE INDEX events_subject ON events(subject);\n" + projections::create_tables(projections::kLive, true) +
+          projections::create_tables(projections::kCheckpoint, false) +
+          "INSERT INTO meta(key, value) VALUES('checkpoint_event_id', '0');\n",
   };
   return migrations;
 }
@@ -234,6 +240,8 @@ Event Store::Tx::append(EventDraft draft) {
     s.step();
   }
   e.id = sqlite3_last_insert_rowid(db_);
+  // The projections change in the event's own transaction, through the one reducer.
+  if (projections::affects(e.event_type)) projections::apply(store_.statements(), projections::kLive, e);
   appended_.push_back(e);
   return e;
 }
@@ -301,6 +309,7 @@ std::vector<Event> Store::query(const EventFilter& f) const {
   }
   if (f.actor) add(" AND actor = ?", *f.actor);
   if (f.factory) add(" AND factory = ?", *f.factory);
+  if (f.subject) add(" AND subject = ?", *f.subject);
   if (f.after_id) {
     text += " AND id > ?";
     int_params.push_back(*f.after_id);
@@ -316,6 +325,32 @@ std::vector<Event> Store::query(const EventFilter& f) const {
   while (s.step()) out.push_back(read_event(s));
   if (f.newest_first) std::reverse(out.begin(), out.end());
   return out;
+}
+
+std::int64_t Store::scan(std::int64_t after_id, std::int64_t up_to, std::int64_t limit,
+                         const std::vector<std::string>& prefixes, const std::function<void(const Event&)>& fn) const {
+  std::string text = std::string("SELECT ") + kColumns + " FROM events WHERE id > ? AND id <= ?";
+  if (!prefixes.empty()) {
+    text += " AND (";
+    for (std::size_t i = 0; i < prefixes.size(); ++i) text += i ? " OR (event_type >= ? AND event_type < ?)" : "(event_type >= ? AND event_type < ?)";
+    text += ")";
+  }
+  text += " ORDER BY id LIMIT ?";
+  sql::Stmt s(*statements_, text, "reading events");
+  int i = 1;
+  s.bind(1, after_id).bind(2, up_to);
+  i = 3;
+  for (const auto& p : prefixes) {
+    s.bind(i++, p);
+    s.bind(i++, prefix_upper_bound(p).value_or(std::string("\xff\xff\xff\xff")));
+  }
+  s.bind(i, limit);
+  std::int64_t n = 0;
+  while (s.step()) {
+    fn(read_event(s));
+    ++n;
+  }
+  return n;
 }
 
 EventStats Store::stats(const std::optional<std::string>& since) const {

@@ -50,6 +50,7 @@ struct EventFilter {
   std::optional<std::string> type;   // exact, or a prefix ending in '.' / '*' ("agent.", "agent.*")
   std::optional<std::string> actor;
   std::optional<std::string> factory;
+  std::optional<std::string> subject;  // exact (a work order's timeline)
   int limit = 100;                   // 1..10000
   bool newest_first = false;         // true: the last `limit` events (returned oldest first)
 };
@@ -101,6 +102,10 @@ class Store {
   Event append(EventDraft draft);  // one event in its own transaction
 
   std::vector<Event> query(const EventFilter& filter) const;
+  // Events with after_id < id <= up_to in id order, at most `limit`; only those whose type
+  // starts with one of `prefixes` (empty: all). Returns how many were passed to `fn`.
+  std::int64_t scan(std::int64_t after_id, std::int64_t up_to, std::int64_t limit,
+                    const std::vector<std::string>& prefixes, const std::function<void(const Event&)>& fn) const;
   EventStats stats(const std::optional<std::string>& since) const;
   std::int64_t last_event_id() const;
   int schema_version() const;

@@ -187,6 +187,15 @@ void register_supervision_methods(Router& router, Daemon& d) {
     c.params.allow_only({"id"});
     auto id = required_id(c);
     refuse_self(c, id, "stop");
+    if (auto row = d.dispatcher().slot_for_agent(id)) {
+      // A worker with work: saved before it is stopped, and its slot freed.
+      WoActor actor;
+      actor.id = c.actor();
+      json freed = co_await d.dispatcher().release(row->factory, row->slot, "operator_stop", actor, false);
+      json out = d.supervisor().agent_json(id);
+      out["freed"] = freed;
+      co_return out;
+    }
     json out = co_await d.supervisor().stop_agent(id, c.actor(), false);
     co_return out;
   });
@@ -195,6 +204,15 @@ void register_supervision_methods(Router& router, Daemon& d) {
     c.params.allow_only({"id"});
     auto id = required_id(c);
     refuse_self(c, id, "kill");
+    if (auto row = d.dispatcher().slot_for_agent(id)) {
+      // A worker with work: saved before it is stopped, and its slot freed.
+      WoActor actor;
+      actor.id = c.actor();
+      json freed = co_await d.dispatcher().release(row->factory, row->slot, "operator_kill", actor, true);
+      json out = d.supervisor().agent_json(id);
+      out["freed"] = freed;
+      co_return out;
+    }
     json out = co_await d.supervisor().stop_agent(id, c.actor(), true);
     co_return out;
   });
@@ -263,7 +281,14 @@ void register_supervision_methods(Router& router, Daemon& d) {
     c.params.allow_only({"factory", "slot"});
     auto id = worker_id(c);
     refuse_self(c, id, "kill");
-    json out = co_await d.supervisor().stop_agent(id, c.actor(), true);
+    auto factory = c.params.required_str("factory", 64);
+    const int slot = static_cast<int>(*c.params.integer("slot", 0, 1000));
+    // Saved to a wip ref before the kill; the slot is freed and its work order returned.
+    WoActor actor;
+    actor.id = c.actor();
+    json freed = co_await d.dispatcher().release(factory, slot, "operator_kill", actor, true);
+    json out = d.supervisor().agent_json(id);
+    out["freed"] = freed;
     co_return out;
   });
 

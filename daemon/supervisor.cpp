@@ -525,6 +525,8 @@ LaunchRequest Supervisor::launch_request(const Agent& a, std::string& error) con
   req.argv = ac.command;
   req.cwd = a.rec.role == AgentRole::worker ? fs::path(f->path) / ".worktrees" / ("slot" + std::to_string(a.rec.slot.value_or(0)))
                                             : fs::path(f->path);
+  if (a.rec.role == AgentRole::worker && hooks_.worktree)
+    if (auto wt = hooks_.worktree(a.rec.id)) req.cwd = *wt;
   req.env = {{"AGENT_ID", a.rec.id},
              {"COMPANY_ROOT", paths_.root.string()},
              {"VERMAS_SOCKET", socket_path_},
@@ -749,9 +751,17 @@ void Supervisor::handle_exit(Agent& a, const proc::ExitInfo& exit) {
     pump_starts();
   };
 
+  const bool worker = a.rec.role == AgentRole::worker;
+  const std::string id = a.rec.id;
+  // Tell the slot owner once the exit is committed, and after this agent's own handling.
+  auto worker_gone = [&](const char* how) {
+    if (worker && hooks_.stopped) asio::post(io_, [this, id, how = std::string(how)] { hooks_.stopped(id, how); });
+  };
+
   if (intent == Intent::stop || intent == Intent::kill) {
     set_status(a, AgentStatus::stopped, "operator");
     events.push_back(event(a, "agent.stopped", data, "operator"));
+    worker_gone("operator");
     return finish();
   }
   if (intent == Intent::shutdown) {
@@ -771,10 +781,14 @@ void Supervisor::handle_exit(Agent& a, const proc::ExitInfo& exit) {
 
   // An unexpected exit: `agent.exited` (with the status it leads to), then what follows.
   const std::string reason = exit_reason(exit);
-  if (a.rec.role == AgentRole::worker || shutting_down_) {
+  // A worker whose work order is still in its hands is restarted like a supervisor (its
+  // slot, branch and WORK_ORDER stay); any other worker exit frees the slot.
+  const bool restart_worker = worker && !shutting_down_ && hooks_.has_work && hooks_.has_work(id);
+  if ((worker && !restart_worker) || shutting_down_) {
     set_status(a, AgentStatus::stopped, shutting_down_ ? "daemon_stop" : reason);
-    if (a.rec.role == AgentRole::worker) a.rec.want_running = false;
+    if (worker) a.rec.want_running = false;
     events.push_back(event(a, "agent.exited", data));
+    if (!shutting_down_) worker_gone("exited");
     return finish();
   }
 
@@ -812,6 +826,7 @@ void Supervisor::handle_exit(Agent& a, const proc::ExitInfo& exit) {
       });
       spdlog::error("{}", msg);
       wake(a);
+      worker_gone("failed");
       pump_starts();
       return;
     }
@@ -820,6 +835,7 @@ void Supervisor::handle_exit(Agent& a, const proc::ExitInfo& exit) {
       a.rec.want_running = false;  // the policy says so; the patrol must agree
       data["policy"] = config_.restart.policy;
       events.push_back(event(a, "agent.exited", data));
+      worker_gone("exited");
       return finish();
   }
 }
@@ -1013,10 +1029,8 @@ asio::awaitable<json> Supervisor::spawn_worker(std::string factory, std::string 
   const int slots = fc.value.worker.max_slots_per_factory.value_or(config_.worker.max_slots_per_factory);
   int slot = -1;
   for (int n = 0; n < slots && slot < 0; ++n) {
-    Agent* a = find(agent_id_for(factory, AgentRole::worker, n));
-    if (!a || ((a->rec.status == AgentStatus::stopped || a->rec.status == AgentStatus::failed) && !a->busy &&
-               !a->queued && !a->proc))
-      slot = n;
+    if (hooks_.slot_taken && hooks_.slot_taken(factory, n)) continue;
+    if (!is_live(agent_id_for(factory, AgentRole::worker, n))) slot = n;
   }
   if (slot < 0)
     throw rpc::Error(rpc::code::conflict,
@@ -1043,6 +1057,36 @@ asio::awaitable<json> Supervisor::spawn_worker(std::string factory, std::string 
   commit(*cur, {event(*cur, "worker.spawned", {{"slot", slot}, {"worktree", worktree}}, actor)});
   json started = co_await start_agent(id, actor);
   co_return started;
+}
+
+asio::awaitable<json> Supervisor::start_worker(std::string factory, int slot, std::string work_order,
+                                               std::string actor) {
+  if (shutting_down_) throw rpc::Error(rpc::code::unavailable, "the daemon is shutting down");
+  Agent& a = ensure_agent(factory, AgentRole::worker, slot);
+  a.rec.want_running = true;
+  a.history = {};
+  a.rec.last_exit.reset();
+  a.rec.restart_count = 0;
+  a.rec.error_streak = 0;
+  a.rec.current_work_order = work_order;
+  commit(a, {event(a, "worker.spawned", {{"slot", slot}, {"work_order", work_order}}, actor)});
+  json started = co_await start_agent(a.rec.id, actor);
+  co_return started;
+}
+
+void Supervisor::assign_work(const std::string& id, const std::optional<std::string>& work_order) {
+  Agent* a = find(id);
+  if (!a || a->rec.current_work_order == work_order) return;
+  a->rec.current_work_order = work_order;
+  commit(*a, {});
+}
+
+bool Supervisor::is_live(const std::string& id) const {
+  const Agent* a = find(id);
+  if (!a) return false;
+  return a->proc || a->busy || a->queued || a->restart_at ||
+         (a->rec.status != AgentStatus::stopped && a->rec.status != AgentStatus::failed &&
+          a->rec.status != AgentStatus::lost);
 }
 
 asio::awaitable<std::vector<std::string>> Supervisor::retire_factory(std::string factory, std::string actor) {

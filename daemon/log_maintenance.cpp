@@ -1,0 +1,186 @@
+#include "daemon/log_maintenance.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/jsonrpc.hpp"
+#include "daemon/projections.hpp"
+#include "daemon/sqlite.hpp"
+
+namespace vermas {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+namespace P = projections;
+using json = nlohmann::json;
+
+namespace {
+
+const std::vector<std::string> kProjected = {"slot.", "wo."};  // a superset of projections::affects
+
+class Busy {
+ public:
+  explicit Busy(bool& flag) : flag_(flag) {
+    if (flag_) throw rpc::Error(rpc::code::conflict, "a rebuild or archive of the event log is already running");
+    flag_ = true;
+  }
+  ~Busy() { flag_ = false; }
+  Busy(const Busy&) = delete;
+  Busy& operator=(const Busy&) = delete;
+
+ private:
+  bool& flag_;
+};
+
+std::int64_t count(sql::StatementCache& st, const std::string& table) {
+  sql::Stmt s(st, "SELECT count(*) FROM " + table, "counting rows");
+  return s.step() ? s.int64(0) : 0;
+}
+
+void set_meta(sql::StatementCache& st, const std::string& key, const std::string& value) {
+  sql::Stmt s(st, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", "writing meta");
+  s.bind(1, key).bind(2, value);
+  s.run();
+}
+
+// Appends whole lines and fsyncs: an archived event is on disk before it leaves the db.
+std::string append_durably(const fs::path& file, const std::string& text) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return "opening " + file.string() + ": " + std::strerror(errno);
+  std::size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      std::string e = "writing " + file.string() + ": " + std::strerror(errno);
+      ::close(fd);
+      return e;
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  std::string error;
+  if (::fsync(fd) != 0) error = "fsync " + file.string() + ": " + std::strerror(errno);
+  ::close(fd);
+  return error;
+}
+
+}  // namespace
+
+std::int64_t LogMaintenance::checkpoint_event_id() const {
+  sql::Stmt s(journal_.store().statements(), "SELECT value FROM meta WHERE key = 'checkpoint_event_id'",
+              "reading the checkpoint");
+  return s.step() ? std::atoll(s.text(0).c_str()) : 0;
+}
+
+asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
+  Busy busy(busy_);
+  Store& store = journal_.store();
+  auto& st = store.statements();
+  const auto t0 = std::chrono::steady_clock::now();
+  std::int64_t cursor = checkpoint_event_id();
+  std::int64_t replayed = 0;
+  store.transact([&](Store::Tx&) {
+    sql::exec(store.db(), P::drop_tables(P::kRebuild).c_str(), "dropping an old rebuild");
+    sql::exec(store.db(), P::create_tables(P::kRebuild, false).c_str(), "creating rebuild tables");
+    P::copy(st, P::kCheckpoint, P::kRebuild);
+  });
+  auto fold = [&](std::int64_t limit) {
+    return store.scan(cursor, INT64_MAX, limit, kProjected, [&](const Event& e) {
+      if (P::affects(e.event_type)) P::apply(st, P::kRebuild, e);
+      cursor = e.id;
+    });
+  };
+  for (;;) {
+    std::int64_t n = 0;
+    store.transact([&](Store::Tx&) { n = fold(chunk_); });
+    replayed += n;
+    if (n < chunk_) break;
+    co_await asio::post(io_, asio::use_awaitable);  // let requests in between chunks
+  }
+  json out;
+  journal_.commit([&](Store::Tx& tx) {
+    // The rest (events appended while we yielded) and the swap, with nothing in between.
+    replayed += fold(INT64_MAX);
+    const std::int64_t diff = P::differences(st, P::kLive, P::kRebuild);
+    std::string swap = P::drop_tables(P::kLive);
+    for (const auto& t : P::table_names()) swap += "ALTER TABLE " + P::kRebuild + t + " RENAME TO " + t + ";\n";
+    swap += P::create_indexes(P::kLive);
+    sql::exec(store.db(), swap.c_str(), "swapping in the rebuilt projections");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    out = {{"events_replayed", replayed},
+           {"checkpoint_event_id", checkpoint_event_id()},
+           {"work_orders", count(st, "work_orders")},
+           {"slots", count(st, "slots")},
+           {"checks", count(st, "wo_checks")},
+           {"differences", diff},
+           {"matched_live", diff == 0},
+           {"seconds", seconds}};
+    tx.append({"projections.rebuilt", actor, std::nullopt, std::nullopt, out});
+  });
+  if (!out.value("matched_live", true))
+    spdlog::warn("rebuild: the live projections differed from the log in {} rows; replaced", out.value("differences", 0));
+  co_return out;
+}
+
+asio::awaitable<json> LogMaintenance::archive(std::string cutoff, bool partition_by_day, std::string actor) {
+  Busy busy(busy_);
+  Store& store = journal_.store();
+  auto& st = store.statements();
+  // A prefix of the log by id, so the checkpoint is the fold of exactly what left.
+  std::int64_t upto = store.last_event_id();
+  {
+    sql::Stmt s(st, "SELECT min(id) FROM events WHERE ts >= ?", "finding the archive point");
+    s.bind(1, cutoff);
+    if (s.step() && !s.is_null(0)) upto = s.int64(0) - 1;
+  }
+  std::error_code ec;
+  fs::create_directories(paths_.archive_dir(), ec);
+  if (ec) throw rpc::Error(rpc::code::unavailable, "creating " + paths_.archive_dir().string() + ": " + ec.message());
+  std::int64_t archived = 0;
+  std::set<std::string> files;
+  for (;;) {
+    const std::int64_t from = checkpoint_event_id();
+    std::vector<Event> chunk;
+    store.scan(from, upto, chunk_, {}, [&](const Event& e) { chunk.push_back(e); });
+    if (chunk.empty()) break;
+    std::map<fs::path, std::string> lines;
+    for (const auto& e : chunk) {
+      const std::string name = partition_by_day ? "events-" + e.ts.substr(0, 10) + ".jsonl" : "events.jsonl";
+      lines[paths_.archive_dir() / name] += to_json(e).dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    }
+    for (const auto& [file, text] : lines) {
+      if (auto err = append_durably(file, text); !err.empty()) throw rpc::Error(rpc::code::unavailable, err);
+      files.insert(file.string());
+    }
+    const std::int64_t last = chunk.back().id;
+    store.transact([&](Store::Tx&) {
+      for (const auto& e : chunk)
+        if (P::affects(e.event_type)) P::apply(st, P::kCheckpoint, e);
+      set_meta(st, "archiving", "1");
+      sql::Stmt del(st, "DELETE FROM events WHERE id <= ?", "deleting archived events");
+      del.bind(1, last);
+      del.run();
+      set_meta(st, "archiving", "0");
+      set_meta(st, "checkpoint_event_id", std::to_string(last));
+    });
+    archived += static_cast<std::int64_t>(chunk.size());
+    co_await asio::post(io_, asio::use_awaitable);
+  }
+  json out = {{"archived", archived},
+              {"files", json(std::vector<std::string>(files.begin(), files.end()))},
+              {"checkpoint_event_id", checkpoint_event_id()},
+              {"older_than", cutoff}};
+  journal_.record({"events.archived", actor, std::nullopt, std::nullopt, out});
+  co_return out;
+}
+
+}  // namespace vermas
