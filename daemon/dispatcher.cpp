@@ -389,10 +389,12 @@ asio::awaitable<void> Dispatcher::reconcile() {
       std::ifstream in(assignment_file(row.factory, row.slot));
       json actual = json::parse(in, nullptr, false);
       bool same = actual.is_object();
-      for (const auto& [key, value] : row.to_json().items())
+      const json expected = row.to_json();  // named: items() of a temporary dangles
+      for (const auto& [key, value] : expected.items())
         if (key != "assigned_at" && (!same || actual.value(key, json()) != value)) same = false;
       if (!same) {
-        found.push_back(in ? "assignment file differs" : "assignment file missing");
+        found.push_back(fs::exists(assignment_file(row.factory, row.slot), ec) ? "assignment file differs"
+                                                                                : "assignment file missing");
         write_assignment(row, w->value("title", ""));
         fixed.push_back("assignment file rewritten");
       }

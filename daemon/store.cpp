@@ -136,8 +136,7 @@ CREATE INDEX alerts_open ON alerts(resolved_at);
       // 3: work orders. Their tables are projections of the log (daemon/projections.cpp):
       // the live set and the checkpoint that stands in for archived events.
       "CREATE INDEX events_subject ON events(subject);\n" + projections::create_tables(projections::kLive, true) +
-          projections::create_tables(projections::kCheckpoint, false) +
-          "INSERT INTO meta(key, value) VALUES('checkpoint_event_id', '0');\n",
+          projections::create_tables(projections::kCheckpoint, false),
   };
   return migrations;
 }

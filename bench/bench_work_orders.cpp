@@ -1,0 +1,986 @@
+// bench_work_orders: work orders on the event log, against the targets.
+//
+//   wo.create, each answered after its own commit (synchronous=FULL)   calls/s, p50, p99
+//     on one connection, and in total over 4 connections at once
+//   events.stats over 1M events, without `since` and with since=1h     <= 50 ms
+//   wo.rebuild_projections of those 1M events                           <= 10 s, matched_live
+//   database bytes per event (operations.db + -wal after a checkpoint)
+//
+// It makes a throw-away company root under /tmp (`co init`, `co operations start`), stops
+// the daemon and appends the 1M events straight into the company's database through the
+// project's own Store (daemon/store.hpp: every append runs the projection reducer, so the
+// live projections are those of the log), starts the daemon again and measures over its
+// socket. The root is removed and the daemon stopped also when a step fails or on Ctrl-C
+// (the daemon is then killed by pid, after checking that the pid is still our
+// vermas-operations). Output: a table, then one line of JSON with every figure.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/time.hpp"
+#include "common/work_order.hpp"
+#include "daemon/store.hpp"
+
+#ifndef VERMAS_CO_BIN
+#error "VERMAS_CO_BIN must name the co binary"
+#endif
+#ifndef VERMAS_DAEMON_BIN
+#error "VERMAS_DAEMON_BIN must name the vermas-operations binary"
+#endif
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr double kTargetStatsMs = 50.0;      // events.stats over 1M events, with or without since
+constexpr double kTargetRebuildS = 10.0;     // wo.rebuild_projections of 1M events (wall)
+constexpr std::int64_t kBatch = 20000;       // events per population transaction
+constexpr int kConnections = 4;              // concurrent wo.create connections
+
+volatile sig_atomic_t g_interrupted = 0;
+void on_signal(int) { g_interrupted = 1; }
+
+void check_interrupt() {
+  if (g_interrupted) throw std::runtime_error("interrupted");
+}
+
+struct Options {
+  std::int64_t events = 1000000;
+  double create_seconds = 3;
+  int rounds = 3;
+  int stats_calls = 7;
+  bool enforce = false;
+  std::string co = VERMAS_CO_BIN;
+  std::string daemon = VERMAS_DAEMON_BIN;
+};
+
+[[noreturn]] void usage(int rc) {
+  std::fprintf(rc ? stderr : stdout,
+               "usage: bench_work_orders [--events N] [--create-seconds S] [--rounds N] [--stats-calls N]\n"
+               "                         [--enforce] [--co PATH] [--daemon PATH]\n"
+               "  --events N          events appended to the log before the timed parts (default 1000000)\n"
+               "  --create-seconds S  seconds of wo.create per round, on 1 and on 4 connections (default 3)\n"
+               "  --rounds N          rounds; the summary is the median of the per-round figures (default 3)\n"
+               "  --stats-calls N     events.stats calls per round and variant; their median counts (default 7)\n"
+               "  --enforce           exit 1 when a target is missed\n");
+  std::exit(rc);
+}
+
+Options parse_args(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(2);
+      return argv[++i];
+    };
+    auto number = [&](double min) {
+      std::string v = value();
+      char* end = nullptr;
+      errno = 0;
+      double n = std::strtod(v.c_str(), &end);
+      if (errno || end == v.c_str() || *end || !(n >= min)) {
+        std::fprintf(stderr, "bench_work_orders: %s: bad value '%s' (a number >= %g)\n", a.c_str(), v.c_str(), min);
+        std::exit(2);
+      }
+      return n;
+    };
+    if (a == "--events") o.events = static_cast<std::int64_t>(number(100));
+    else if (a == "--create-seconds") o.create_seconds = number(0.1);
+    else if (a == "--rounds") o.rounds = static_cast<int>(number(1));
+    else if (a == "--stats-calls") o.stats_calls = static_cast<int>(number(1));
+    else if (a == "--enforce") o.enforce = true;
+    else if (a == "--co") o.co = value();
+    else if (a == "--daemon") o.daemon = value();
+    else if (a == "-h" || a == "--help") usage(0);
+    else {
+      std::fprintf(stderr, "bench_work_orders: unknown argument '%s'\n", a.c_str());
+      usage(2);
+    }
+  }
+  return o;
+}
+
+// ---------------------------------------------------------------- statistics
+
+// Nearest-rank percentile of an already sorted sample.
+template <class T>
+double percentile(const std::vector<T>& sorted, double p) {
+  if (sorted.empty()) return NAN;
+  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
+  return static_cast<double>(sorted[rank - 1]);
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+// ---------------------------------------------------------------- processes
+
+// The daemon binary is named explicitly, so `co` cannot pick up some other one.
+std::vector<std::string> child_environment(const Options& o) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    if (std::strncmp(*e, "VERMAS_OPERATIONS_BIN=", 22) == 0) continue;
+    env.emplace_back(*e);
+  }
+  env.push_back("VERMAS_OPERATIONS_BIN=" + o.daemon);
+  return env;
+}
+
+struct Spawner {
+  std::vector<std::string> env_storage;
+  std::vector<char*> envp;
+
+  explicit Spawner(const Options& o) : env_storage(child_environment(o)) {
+    for (auto& s : env_storage) envp.push_back(s.data());
+    envp.push_back(nullptr);
+  }
+
+  // Starts argv[0] with stdout to `stdout_path` (nullptr: /dev/null); stderr is inherited.
+  pid_t spawn(const std::vector<std::string>& args, const char* stdout_path = nullptr) {
+    std::vector<std::string> copy = args;
+    std::vector<char*> argv;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, stdout_path ? stdout_path : "/dev/null",
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid = -1;
+    int err = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    if (err != 0) throw std::runtime_error("cannot run " + args[0] + ": " + std::strerror(err));
+    return pid;
+  }
+
+  // Waits for `pid`; nullopt when it did not exit within `timeout` (it is then left running).
+  static std::optional<int> wait(pid_t pid, std::optional<std::chrono::milliseconds> timeout = std::nullopt) {
+    auto deadline = timeout ? Clock::now() + *timeout : Clock::time_point::max();
+    for (;;) {
+      int status = 0;
+      pid_t r = ::waitpid(pid, &status, timeout ? WNOHANG : 0);
+      if (r == pid) return status;
+      // EINTR (a signal to us): keep waiting, so the child is always reaped.
+      if (r < 0 && errno != EINTR) throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
+      if (timeout) {
+        if (Clock::now() >= deadline) return std::nullopt;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+  }
+
+  // Runs to completion; throws unless it exits 0.
+  void run(const std::vector<std::string>& args, const char* stdout_path = nullptr) {
+    int status = *wait(spawn(args, stdout_path));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error(describe(args) + " failed" + how(status));
+  }
+
+  static std::string describe(const std::vector<std::string>& args) {
+    std::string s;
+    for (const auto& a : args) s += (s.empty() ? "" : " ") + a;
+    return "`" + s + "`";
+  }
+  static std::string how(int status) {
+    if (WIFEXITED(status)) return " (exit " + std::to_string(WEXITSTATUS(status)) + ")";
+    if (WIFSIGNALED(status)) return " (signal " + std::to_string(WTERMSIG(status)) + ")";
+    return "";
+  }
+};
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+bool is_our_daemon(pid_t pid, const std::string& daemon_bin) {
+  if (pid <= 1) return false;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
+  if (ec) return false;
+  fs::path want = fs::weakly_canonical(daemon_bin, ec);
+  return exe == want || exe.filename() == "vermas-operations";
+}
+
+// ---------------------------------------------------------------- raw socket client
+
+class RawConnection {
+ public:
+  explicit RawConnection(const std::string& path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) throw std::runtime_error("socket path too long: " + path);
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      int err = errno;
+      ::close(fd_);
+      throw std::runtime_error("connect " + path + ": " + std::strerror(err));
+    }
+    buf_.resize(1 << 16);
+  }
+  ~RawConnection() { ::close(fd_); }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  void send_all(const char* data, std::size_t size) {
+    while (size > 0) {
+      ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) {
+          check_interrupt();
+          continue;
+        }
+        throw std::runtime_error(std::string("send: ") + std::strerror(errno));
+      }
+      data += n;
+      size -= static_cast<std::size_t>(n);
+    }
+  }
+
+  // The next line (without '\n'); valid until the next call.
+  std::string_view read_line() {
+    if (start_ > 0 && start_ == end_) start_ = end_ = 0;
+    for (;;) {
+      if (const void* nl = std::memchr(buf_.data() + start_, '\n', end_ - start_)) {
+        std::size_t pos = static_cast<const char*>(nl) - buf_.data();
+        std::string_view line(buf_.data() + start_, pos - start_);
+        start_ = pos + 1;
+        return line;
+      }
+      if (start_ > 0) {  // compact
+        std::memmove(buf_.data(), buf_.data() + start_, end_ - start_);
+        end_ -= start_;
+        start_ = 0;
+      }
+      if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);
+      ssize_t n = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, 0);
+      if (n < 0 && errno == EINTR) {
+        check_interrupt();
+        continue;
+      }
+      if (n < 0) throw std::runtime_error(std::string("recv: ") + std::strerror(errno));
+      if (n == 0) throw std::runtime_error("the daemon closed the connection");
+      end_ += static_cast<std::size_t>(n);
+    }
+  }
+
+  json call(const std::string& method, const json& params = json::object()) {
+    const std::int64_t id = next_id_++;
+    std::string req = json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump() + "\n";
+    send_all(req.data(), req.size());
+    json resp = json::parse(read_line());
+    if (resp.contains("error")) throw std::runtime_error(method + ": " + resp["error"].dump());
+    if (resp.value("id", json()) != json(id)) throw std::runtime_error(method + ": answer with a wrong id: " + resp.dump());
+    return resp.at("result");
+  }
+
+ private:
+  int fd_ = -1;
+  std::vector<char> buf_;
+  std::size_t start_ = 0, end_ = 0;
+  std::int64_t next_id_ = 1;
+};
+
+// ---------------------------------------------------------------- the fixture
+
+class Company {
+ public:
+  Company(const Options& o, Spawner& sp) : opts_(o), sp_(sp) {
+    char tmpl[] = "/tmp/vb-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
+    root_ = tmpl;
+  }
+  ~Company() { cleanup(); }
+  Company(const Company&) = delete;
+  Company& operator=(const Company&) = delete;
+
+  const std::string& root() const { return root_; }
+  const std::string& socket() const { return socket_; }
+  fs::path db_file() const { return fs::path(root_) / ".work" / "operations.db"; }
+  pid_t pid() const { return pid_; }
+
+  std::vector<std::string> co(std::initializer_list<std::string> rest) const {
+    std::vector<std::string> a{opts_.co, "--company-root", root_};
+    a.insert(a.end(), rest);
+    return a;
+  }
+
+  void init() { sp_.run({opts_.co, "init", "--company-root", root_}); }
+
+  // `co operations start`; the pid from the health RPC.
+  void start() {
+    std::string out = root_ + "/start.json";
+    started_ = true;  // from here on, cleanup stops the daemon
+    pid_ = -1;
+    sp_.run(co({"--json", "operations", "start"}), out.c_str());
+    json r = json::parse(read_file(out), nullptr, false);
+    socket_ = r.is_object() && r.contains("socket") ? r["socket"].get<std::string>() : root_ + "/.work/operations.sock";
+    RawConnection conn(socket_);
+    json h = conn.call("health");
+    pid_ = h.at("pid").get<pid_t>();
+  }
+
+  // `co operations stop`, else kill our daemon by pid; returns once it is gone. Throws when
+  // the daemon did not go by itself (it was then killed).
+  void stop() {
+    if (!started_) return;
+    if (!stop_daemon()) throw std::runtime_error("the daemon did not stop by itself (killed)");
+  }
+
+  // Idempotent: stops the daemon, removes the root.
+  void cleanup() noexcept {
+    if (root_.empty()) return;
+    try {
+      if (started_) stop_daemon();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "bench_work_orders: cleanup: %s\n", e.what());
+    }
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+    if (ec) std::fprintf(stderr, "bench_work_orders: cannot remove %s: %s\n", root_.c_str(), ec.message().c_str());
+    root_.clear();
+  }
+
+ private:
+  // True when `co operations stop` worked and the daemon went.
+  bool stop_daemon() {
+    started_ = false;
+    if (pid_ <= 0) {  // start failed half-way: the pid file may still name it
+      std::string s = read_file(root_ + "/.work/operations.pid");
+      pid_ = static_cast<pid_t>(std::strtol(s.c_str(), nullptr, 10));
+    }
+    bool stopped = false;
+    try {
+      pid_t p = sp_.spawn(co({"operations", "stop"}));
+      auto status = Spawner::wait(p, std::chrono::seconds(60));
+      if (!status) {
+        ::kill(p, SIGKILL);
+        Spawner::wait(p);
+        std::fprintf(stderr, "bench_work_orders: `co operations stop` hung\n");
+      } else if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {
+        stopped = true;
+      } else {
+        std::fprintf(stderr, "bench_work_orders: `co operations stop` failed%s\n", Spawner::how(*status).c_str());
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "bench_work_orders: %s\n", e.what());
+    }
+    if (pid_ <= 0) return stopped;
+    auto gone = [&](std::chrono::milliseconds within) {
+      auto deadline = Clock::now() + within;
+      while (Clock::now() < deadline) {
+        if (!is_our_daemon(pid_, opts_.daemon)) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      return !is_our_daemon(pid_, opts_.daemon);
+    };
+    if (stopped && gone(std::chrono::seconds(5))) {
+      pid_ = -1;
+      return true;
+    }
+    if (is_our_daemon(pid_, opts_.daemon)) {
+      std::fprintf(stderr, "bench_work_orders: killing daemon pid %d\n", static_cast<int>(pid_));
+      ::kill(pid_, SIGTERM);
+      if (!gone(std::chrono::seconds(3)) && is_our_daemon(pid_, opts_.daemon)) ::kill(pid_, SIGKILL);
+      gone(std::chrono::seconds(2));
+    }
+    pid_ = -1;
+    return false;
+  }
+
+  const Options& opts_;
+  Spawner& sp_;
+  std::string root_;
+  std::string socket_;
+  pid_t pid_ = -1;
+  bool started_ = false;
+};
+
+// ---------------------------------------------------------------- the event log
+
+// A realistic log of `total` events: a tenth wo.created, six wo.transitioned per work order
+// (open -> assigned -> in_progress -> review -> in_progress -> review -> done: one review
+// round sent back), the rest agent and worker events of one factory. The three streams are
+// interleaved at random in proportion to what is left of each, so every work order is
+// created before it moves and done by the end. Deterministic (fixed seed).
+class LogGenerator {
+ public:
+  explicit LogGenerator(std::int64_t total)
+      : wo_left_(total / 10), other_left_(total - total / 10 - 6 * (total / 10)) {}
+
+  std::int64_t work_orders() const { return created_; }
+
+  vermas::EventDraft next() {
+    const std::uint64_t w_create = static_cast<std::uint64_t>(wo_left_);
+    const std::uint64_t w_move = static_cast<std::uint64_t>(steps_left_);
+    const std::uint64_t w_other = static_cast<std::uint64_t>(other_left_);
+    const std::uint64_t sum = w_create + w_move + w_other;
+    if (sum == 0) throw std::logic_error("LogGenerator: no events left");
+    const std::uint64_t r = rng_() % sum;
+    if (r < w_create) return create();
+    if (r < w_create + w_move) return move();
+    return other();
+  }
+
+ private:
+  struct Open {
+    std::string id;
+    int step;
+    int worker;
+  };
+
+  std::string agent(int worker) const { return "acme/worker-" + std::to_string(worker); }
+
+  vermas::EventDraft create() {
+    --wo_left_;
+    // A bijection of the counter onto 6 base-36 digits (the multiplier is prime to 36^6).
+    const unsigned long long bits = (static_cast<unsigned long long>(created_) * 1000003ULL) % 2176782336ULL;
+    std::string id = vermas::wo::make_id("wo", bits, 6);
+    ++created_;
+    const int worker = 1 + static_cast<int>(rng_() % 8);
+    open_.push_back({id, 0, worker});
+    steps_left_ += 6;
+    json data = {{"title", "Fix the flaky retry test in module " + std::to_string(created_ % 97)},
+                 {"description", ""},
+                 {"type", "task"},
+                 {"priority", 2},
+                 {"factory", nullptr}};
+    return {"wo.created", "operator", std::nullopt, id, std::move(data)};
+  }
+
+  vermas::EventDraft move() {
+    static const char* const kPath[] = {"open", "assigned", "in_progress", "review", "in_progress", "review", "done"};
+    std::size_t i = static_cast<std::size_t>(rng_() % open_.size());
+    Open& w = open_[i];
+    const int s = w.step++;
+    --steps_left_;
+    json data = {{"from", kPath[s]}, {"to", kPath[s + 1]}};
+    std::string actor;
+    switch (s) {
+      case 0:
+        actor = "acme/supervisor";
+        data["reason"] = "dispatched to " + agent(w.worker);
+        data["assignee"] = agent(w.worker);
+        break;
+      case 1: actor = agent(w.worker), data["reason"] = "started"; break;
+      case 2: actor = agent(w.worker), data["reason"] = "ready for review"; break;
+      case 3: actor = "acme/qa", data["reason"] = "changes requested: 2 tests fail"; break;
+      case 4: actor = agent(w.worker), data["reason"] = "fixed the failing tests"; break;
+      default: actor = "acme/qa", data["reason"] = "all checks pass"; break;
+    }
+    vermas::EventDraft d{"wo.transitioned", actor, std::nullopt, w.id, std::move(data)};
+    if (w.step == 6) {
+      open_[i] = std::move(open_.back());
+      open_.pop_back();
+    }
+    return d;
+  }
+
+  vermas::EventDraft other() {
+    --other_left_;
+    const int worker = 1 + static_cast<int>(rng_() % 8);
+    const int pid = 10000 + static_cast<int>(rng_() % 50000);
+    const std::uint64_t r = rng_() % 100;
+    std::string subject = r % 10 == 0 ? "acme/supervisor" : r % 10 == 1 ? "acme/qa" : agent(worker);
+    json data;
+    std::string type;
+    if (r < 30) {
+      type = "agent.started";
+      data = {{"pid", pid}, {"runner", "direct"}, {"session", "vermas-" + subject}, {"restart_count", 0},
+              {"from", "stopped"}};
+    } else if (r < 60) {
+      type = "agent.exited";
+      data = {{"pid", pid}, {"code", 0}, {"signal", nullptr}, {"reason", "exited"}, {"ran_seconds", 1834.2}};
+    } else if (r < 72) {
+      type = "agent.restarting";
+      data = {{"delay_seconds", 1.0}, {"attempt", 1}};
+    } else if (r < 84) {
+      type = "worker.spawned";
+      data = {{"slot", worker}, {"worktree", "/srv/acme/.work/worktrees/slot-" + std::to_string(worker)}};
+    } else if (r < 92) {
+      type = "agent.stopping";
+      data = {{"signal", "SIGTERM"}, {"grace_seconds", 10.0}};
+    } else if (r < 99) {
+      type = "agent.stopped";
+      data = json::object();
+    } else {
+      type = "alert.raised";
+      data = {{"severity", "warning"}, {"kind", "crash_loop"}, {"message", subject + " restarted 5 times in 60 s"}};
+    }
+    return {type, "operations", std::string("acme"), subject, std::move(data)};
+  }
+
+  std::int64_t wo_left_;
+  std::int64_t other_left_;
+  std::int64_t steps_left_ = 0;
+  std::int64_t created_ = 0;
+  std::vector<Open> open_;
+  std::mt19937_64 rng_{20261201};
+};
+
+std::int64_t scalar(sqlite3* db, const char* sql) {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK)
+    throw std::runtime_error(std::string(sql) + ": " + sqlite3_errmsg(db));
+  std::int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_finalize(s);
+  return v;
+}
+
+std::uintmax_t file_size_or_0(const fs::path& p) {
+  std::error_code ec;
+  auto n = fs::file_size(p, ec);
+  return ec ? 0 : n;
+}
+
+struct DbSize {
+  std::uintmax_t bytes = 0;  // main file + WAL
+  std::int64_t events = 0;
+  std::map<std::string, std::int64_t> by_object;  // dbstat: bytes of each table and index
+  double per_event() const { return events ? static_cast<double>(bytes) / static_cast<double>(events) : NAN; }
+};
+
+// Checkpoints (TRUNCATE), then sizes. Only with the daemon stopped.
+DbSize measure_db(const fs::path& db_file) {
+  vermas::Store store(db_file);
+  sqlite3* db = store.db();
+  if (sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr) != SQLITE_OK)
+    throw std::runtime_error(std::string("wal_checkpoint: ") + sqlite3_errmsg(db));
+  DbSize out;
+  out.events = scalar(db, "SELECT count(*) FROM events");
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT name, sum(pgsize) FROM dbstat GROUP BY name", -1, &s, nullptr) == SQLITE_OK) {
+    while (sqlite3_step(s) == SQLITE_ROW)
+      out.by_object[reinterpret_cast<const char*>(sqlite3_column_text(s, 0))] = sqlite3_column_int64(s, 1);
+  }
+  sqlite3_finalize(s);  // no dbstat in this SQLite: no breakdown
+  out.bytes = file_size_or_0(db_file) + file_size_or_0(db_file.string() + "-wal");
+  return out;
+}
+
+struct Population {
+  std::int64_t events = 0;
+  std::int64_t work_orders = 0;
+  std::int64_t done = 0;  // work orders in status done in the live projection
+  double seconds = 0;
+};
+
+// With the daemon stopped: appends `n` events through Store::transact, kBatch per
+// transaction, timestamps spread evenly over the 2 days before now.
+Population populate(const fs::path& db_file, std::int64_t n) {
+  vermas::Store store(db_file);
+  const auto span = std::chrono::milliseconds(48LL * 3600 * 1000);
+  const auto base = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()) - span;
+  std::int64_t k = 0;
+  store.now_rfc3339 = [&] {
+    auto t = base + std::chrono::milliseconds(k * span.count() / n);
+    ++k;
+    return vermas::format_rfc3339_ms(t);
+  };
+  LogGenerator gen(n);
+  Population p;
+  const auto t0 = Clock::now();
+  std::int64_t done = 0;
+  while (done < n) {
+    check_interrupt();
+    const std::int64_t batch = std::min(kBatch, n - done);
+    store.transact([&](vermas::Store::Tx& tx) {
+      for (std::int64_t i = 0; i < batch; ++i) tx.append(gen.next());
+    });
+    done += batch;
+    if (done % 200000 == 0 || done == n) {
+      std::fprintf(stderr, "\r  appended %lld / %lld events", static_cast<long long>(done), static_cast<long long>(n));
+      std::fflush(stderr);
+    }
+  }
+  p.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::fprintf(stderr, "\n");
+  p.events = done;
+  p.work_orders = gen.work_orders();
+  p.done = scalar(store.db(), "SELECT count(*) FROM work_orders WHERE status = 'done'");
+  return p;
+}
+
+// ---------------------------------------------------------------- measurements
+
+struct CreateStats {
+  long calls = 0;
+  double calls_per_s = 0, p50_ms = 0, p99_ms = 0, max_ms = 0;
+};
+
+// wo.create back to back on one connection for `seconds`; `tag` keeps titles apart.
+// Returns the per-call latencies (ns) and fills calls.
+std::vector<std::int64_t> create_loop(const std::string& socket, double seconds, const std::string& tag,
+                                      std::atomic<int>& ready, const std::atomic<bool>& go,
+                                      std::atomic<bool>& stop_all) {
+  RawConnection conn(socket);
+  conn.call("wo.create", {{"title", "warm-up " + tag}});  // connects the daemon's side too
+  ++ready;
+  while (!go.load()) {
+    check_interrupt();
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  std::vector<std::int64_t> ns;
+  ns.reserve(4096);
+  char req[256];
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  for (long i = 0; !stop_all.load(); ++i) {
+    int len = std::snprintf(req, sizeof req,
+                            "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":\"wo.create\",\"params\":{\"title\":"
+                            "\"bench %s %ld\",\"type\":\"task\",\"priority\":2}}\n",
+                            i + 2, tag.c_str(), i);
+    auto t0 = Clock::now();
+    conn.send_all(req, static_cast<std::size_t>(len));
+    std::string_view line = conn.read_line();
+    auto t1 = Clock::now();
+    ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+    // Every answer in full: cheap next to a commit.
+    json r = json::parse(line);
+    if (r.contains("error") || !r.contains("result") || r["result"].value("status", "") != "open")
+      throw std::runtime_error("wo.create: unexpected answer " + std::string(line));
+    check_interrupt();
+    if (t1 >= deadline) break;
+  }
+  return ns;
+}
+
+CreateStats measure_create(const std::string& socket, double seconds, int connections) {
+  std::atomic<bool> go{false}, stop_all{false};
+  std::vector<std::vector<std::int64_t>> per(static_cast<std::size_t>(connections));
+  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(connections));
+  std::vector<std::thread> threads;
+  std::atomic<int> ready{0};
+  for (int c = 0; c < connections; ++c) {
+    // Each thread connects and makes one untimed call, then waits for `go`.
+    threads.emplace_back([&, c] {
+      try {
+        per[static_cast<std::size_t>(c)] =
+            create_loop(socket, seconds, "c" + std::to_string(c), ready, go, stop_all);
+      } catch (...) {
+        errors[static_cast<std::size_t>(c)] = std::current_exception();
+        stop_all = true;
+        go = true;
+      }
+    });
+  }
+  while (ready.load() < connections && !stop_all.load() && !g_interrupted)
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  const auto t0 = Clock::now();
+  go = true;
+  for (auto& t : threads) t.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  std::vector<std::int64_t> all;
+  for (auto& v : per) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  CreateStats s;
+  s.calls = static_cast<long>(all.size());
+  s.calls_per_s = static_cast<double>(all.size()) / elapsed;
+  s.p50_ms = percentile(all, 50) / 1e6;
+  s.p99_ms = percentile(all, 99) / 1e6;
+  s.max_ms = all.empty() ? NAN : static_cast<double>(all.back()) / 1e6;
+  return s;
+}
+
+struct StatsTiming {
+  double median_ms = 0, first_ms = 0, max_ms = 0;
+  std::int64_t total = 0;  // events counted by the last call
+  std::size_t types = 0;
+};
+
+StatsTiming measure_stats(RawConnection& conn, const json& params, int calls) {
+  std::vector<double> ms;
+  json last;
+  for (int i = 0; i < calls; ++i) {
+    check_interrupt();
+    auto t0 = Clock::now();
+    last = conn.call("events.stats", params);
+    ms.push_back(ms_since(t0));
+  }
+  StatsTiming t;
+  t.first_ms = ms.front();
+  t.max_ms = *std::max_element(ms.begin(), ms.end());
+  t.median_ms = median(ms);
+  t.total = last.value("total", std::int64_t{-1});
+  t.types = last.contains("by_type") ? last["by_type"].size() : 0;
+  return t;
+}
+
+struct RebuildResult {
+  double seconds = 0;       // the daemon's own figure
+  double wall_seconds = 0;  // request sent -> answer read
+  bool matched_live = false;
+  std::int64_t differences = -1, replayed = 0, work_orders = 0;
+};
+
+RebuildResult measure_rebuild(RawConnection& conn) {
+  auto t0 = Clock::now();
+  json r = conn.call("wo.rebuild_projections");
+  RebuildResult out;
+  out.wall_seconds = ms_since(t0) / 1e3;
+  out.seconds = r.value("seconds", NAN);
+  out.matched_live = r.value("matched_live", false);
+  out.differences = r.value("differences", std::int64_t{-1});
+  out.replayed = r.value("events_replayed", std::int64_t{0});
+  out.work_orders = r.value("work_orders", std::int64_t{0});
+  return out;
+}
+
+struct Round {
+  StatsTiming stats_all, stats_1h;
+  RebuildResult rebuild;
+  CreateStats create1, create4;
+};
+
+// ---------------------------------------------------------------- output
+
+const char* verdict(bool ok) { return ok ? "ok" : "MISSED"; }
+
+void rule() { std::printf("%s\n", std::string(104, '-').c_str()); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opts = parse_args(argc, argv);
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: blocking calls return EINTR and the loops notice
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  for (const auto& bin : {opts.co, opts.daemon}) {
+    if (::access(bin.c_str(), X_OK) != 0) {
+      std::fprintf(stderr, "bench_work_orders: %s: not executable (build the co and vermas-operations targets)\n",
+                   bin.c_str());
+      return 2;
+    }
+  }
+
+  Spawner sp(opts);
+  try {
+    Company company(opts, sp);
+    company.init();
+    company.start();  // the daemon makes and migrates the database, and logs its start
+    company.stop();
+
+    std::printf("bench_work_orders: co %s\n                   daemon %s\n                   root %s\n",
+                opts.co.c_str(), opts.daemon.c_str(), company.root().c_str());
+    std::printf("appending %lld events through Store::transact (%lld per transaction), daemon stopped ...\n",
+                static_cast<long long>(opts.events), static_cast<long long>(kBatch));
+    std::fflush(stdout);
+    Population pop = populate(company.db_file(), opts.events);
+    if (pop.done != pop.work_orders)
+      throw std::runtime_error("population: " + std::to_string(pop.done) + " of " + std::to_string(pop.work_orders) +
+                               " work orders are done in the live projection");
+    DbSize size = measure_db(company.db_file());
+    std::printf("  %lld events in %.1f s (%.0f events/s), %lld work orders, all done; %lld events in the log\n",
+                static_cast<long long>(pop.events), pop.seconds, static_cast<double>(pop.events) / pop.seconds,
+                static_cast<long long>(pop.work_orders), static_cast<long long>(size.events));
+    std::printf("  operations.db after wal_checkpoint(TRUNCATE): %.1f MiB, %.1f bytes per event\n",
+                static_cast<double>(size.bytes) / 1048576.0, size.per_event());
+    if (!size.by_object.empty()) {
+      std::vector<std::pair<std::int64_t, std::string>> objs;
+      for (const auto& [name, bytes] : size.by_object) objs.emplace_back(bytes, name);
+      std::sort(objs.rbegin(), objs.rend());
+      std::printf("  by table / index (dbstat):");
+      int shown = 0;
+      for (const auto& [bytes, name] : objs) {
+        if (shown++ == 8) break;
+        std::printf("%s %s %.1f MiB (%.1f B/event)", shown > 1 ? "," : "", name.c_str(),
+                    static_cast<double>(bytes) / 1048576.0, static_cast<double>(bytes) / static_cast<double>(size.events));
+      }
+      std::printf("\n");
+    }
+    std::fflush(stdout);
+
+    company.start();
+    std::printf("daemon pid %d; %d round(s): events.stats x%d (all, since=1h), wo.rebuild_projections,\n"
+                "wo.create for %.1f s on 1 connection, then on %d\n",
+                static_cast<int>(company.pid()), opts.rounds, opts.stats_calls, opts.create_seconds, opts.create_seconds,
+                kConnections);
+    rule();
+    std::printf("%-7s| %-17s| %-17s| %-22s| %-20s| %s\n", "", "stats all ms", "stats 1h ms", "rebuild s", "create 1 conn",
+                "create 4 conn");
+    std::printf("%-7s| %7s %9s| %7s %9s| %6s %6s %8s| %6s %6s %6s| %6s %6s\n", "", "median", "first", "median", "first",
+                "own", "wall", "matched", "/s", "p50ms", "p99ms", "/s", "p50ms");
+    rule();
+    std::fflush(stdout);
+
+    std::vector<Round> rounds;
+    for (int r = 0; r < opts.rounds; ++r) {
+      Round rd;
+      {
+        RawConnection conn(company.socket());
+        rd.stats_all = measure_stats(conn, json::object(), opts.stats_calls);
+        rd.stats_1h = measure_stats(conn, {{"since", "1h"}}, opts.stats_calls);
+        if (rd.stats_all.total < pop.events)
+          throw std::runtime_error("events.stats counted " + std::to_string(rd.stats_all.total) + " events, fewer than " +
+                                   std::to_string(pop.events));
+        rd.rebuild = measure_rebuild(conn);
+      }
+      rd.create1 = measure_create(company.socket(), opts.create_seconds, 1);
+      rd.create4 = measure_create(company.socket(), opts.create_seconds, kConnections);
+      rounds.push_back(rd);
+      std::printf("round %d| %7.2f %9.2f| %7.2f %9.2f| %6.2f %6.2f %8s| %6.0f %6.2f %6.2f| %6.0f %6.2f\n", r + 1,
+                  rd.stats_all.median_ms, rd.stats_all.first_ms, rd.stats_1h.median_ms, rd.stats_1h.first_ms,
+                  rd.rebuild.seconds, rd.rebuild.wall_seconds, rd.rebuild.matched_live ? "yes" : "NO",
+                  rd.create1.calls_per_s, rd.create1.p50_ms, rd.create1.p99_ms, rd.create4.calls_per_s,
+                  rd.create4.p50_ms);
+      std::fflush(stdout);
+    }
+    rule();
+
+    company.stop();
+    DbSize end = measure_db(company.db_file());
+
+    auto med = [&](auto field) {
+      std::vector<double> v;
+      for (const auto& rd : rounds) v.push_back(field(rd));
+      return median(v);
+    };
+    // Insertion order is kept, so each target and verdict follows its figure.
+    nlohmann::ordered_json j;
+    auto put = [&](const char* key, double v, int decimals) {
+      double scale = std::pow(10.0, decimals);
+      j[key] = std::round(v * scale) / scale;
+    };
+    const double stats_all = med([](const Round& r) { return r.stats_all.median_ms; });
+    const double stats_1h = med([](const Round& r) { return r.stats_1h.median_ms; });
+    const double rebuild_wall = med([](const Round& r) { return r.rebuild.wall_seconds; });
+    bool matched = true;
+    std::int64_t replayed = 0, rebuilt_wos = 0;
+    for (const auto& rd : rounds) {
+      matched = matched && rd.rebuild.matched_live;
+      replayed = std::max(replayed, rd.rebuild.replayed);
+      rebuilt_wos = std::max(rebuilt_wos, rd.rebuild.work_orders);
+    }
+    const bool stats_all_ok = stats_all <= kTargetStatsMs;
+    const bool stats_1h_ok = stats_1h <= kTargetStatsMs;
+    const bool rebuild_ok = rebuild_wall <= kTargetRebuildS;
+
+    j["events"] = pop.events;
+    put("population_seconds", pop.seconds, 2);
+    put("population_events_per_s", static_cast<double>(pop.events) / pop.seconds, 0);
+    put("create_calls_per_s", med([](const Round& r) { return r.create1.calls_per_s; }), 1);
+    put("create_p50_ms", med([](const Round& r) { return r.create1.p50_ms; }), 3);
+    put("create_p99_ms", med([](const Round& r) { return r.create1.p99_ms; }), 3);
+    put("create_max_ms", med([](const Round& r) { return r.create1.max_ms; }), 3);
+    put("create_4conn_calls_per_s", med([](const Round& r) { return r.create4.calls_per_s; }), 1);
+    put("create_4conn_p50_ms", med([](const Round& r) { return r.create4.p50_ms; }), 3);
+    put("create_4conn_p99_ms", med([](const Round& r) { return r.create4.p99_ms; }), 3);
+    put("stats_ms", stats_all, 3);
+    j["stats_ms_target"] = kTargetStatsMs;
+    j["stats_ms_ok"] = stats_all_ok;
+    put("stats_since_1h_ms", stats_1h, 3);
+    j["stats_since_1h_ms_target"] = kTargetStatsMs;
+    j["stats_since_1h_ms_ok"] = stats_1h_ok;
+    put("stats_first_ms", rounds.front().stats_all.first_ms, 3);
+    put("stats_since_1h_first_ms", rounds.front().stats_1h.first_ms, 3);
+    j["stats_total"] = rounds.back().stats_all.total;
+    j["stats_since_1h_total"] = rounds.back().stats_1h.total;
+    put("rebuild_wall_seconds", rebuild_wall, 3);
+    j["rebuild_wall_seconds_target"] = kTargetRebuildS;
+    j["rebuild_wall_seconds_ok"] = rebuild_ok;
+    put("rebuild_seconds", med([](const Round& r) { return r.rebuild.seconds; }), 3);
+    j["rebuild_matched_live"] = matched;
+    j["rebuild_matched_live_target"] = true;
+    j["rebuild_matched_live_ok"] = matched;
+    j["rebuild_events_replayed"] = replayed;
+    j["rebuild_work_orders"] = rebuilt_wos;
+    j["db_bytes"] = size.bytes;
+    put("db_bytes_per_event", size.per_event(), 1);
+    j["db_bytes_end"] = end.bytes;
+    j["db_events_end"] = end.events;
+    put("db_bytes_per_event_end", end.per_event(), 1);
+    auto obj = [&](const char* name) {
+      auto it = size.by_object.find(name);
+      return it == size.by_object.end() ? -1 : it->second;
+    };
+    if (!size.by_object.empty()) {
+      std::int64_t idx = 0;
+      for (const char* n : {"events_ts", "events_type", "events_type_ts", "events_factory", "events_subject"})
+        idx += std::max<std::int64_t>(0, obj(n));
+      put("db_events_table_bytes_per_event", static_cast<double>(obj("events")) / static_cast<double>(size.events), 1);
+      put("db_events_indexes_bytes_per_event", static_cast<double>(idx) / static_cast<double>(size.events), 1);
+    }
+    j["all_targets_met"] = stats_all_ok && stats_1h_ok && rebuild_ok && matched;
+    j["rounds"] = opts.rounds;
+    put("create_seconds", opts.create_seconds, 2);
+    j["stats_calls"] = opts.stats_calls;
+
+    std::printf("summary: medians of the %d per-round figures\n", opts.rounds);
+    std::printf("  %-38s %14s   %-12s %s\n", "figure", "value", "target", "");
+    auto row = [](const char* name, double v, const char* unit, const char* target, const char* v_ok) {
+      char val[40];
+      std::snprintf(val, sizeof val, "%.2f %s", v, unit);
+      std::printf("  %-38s %14s   %-12s %s\n", name, val, target, v_ok);
+    };
+    row("wo.create, 1 connection", j["create_calls_per_s"], "/s", "", "");
+    row("wo.create p50", j["create_p50_ms"], "ms", "", "");
+    row("wo.create p99", j["create_p99_ms"], "ms", "", "");
+    row("wo.create, 4 connections, total", j["create_4conn_calls_per_s"], "/s", "", "");
+    row("wo.create p50, 4 connections", j["create_4conn_p50_ms"], "ms", "", "");
+    row("events.stats (all)", stats_all, "ms", "<= 50 ms", verdict(stats_all_ok));
+    row("events.stats since=1h", stats_1h, "ms", "<= 50 ms", verdict(stats_1h_ok));
+    row("events.stats first call (round 1)", j["stats_first_ms"], "ms", "", "");
+    row("wo.rebuild_projections, wall", rebuild_wall, "s", "<= 10 s", verdict(rebuild_ok));
+    row("wo.rebuild_projections, own seconds", j["rebuild_seconds"], "s", "", "");
+    std::printf("  %-38s %14s   %-12s %s\n", "rebuild matched_live (every round)", matched ? "true" : "false", "true",
+                verdict(matched));
+    row("database bytes per event", size.per_event(), "B", "", "");
+    row("  after the rounds (daemon stopped)", end.per_event(), "B", "", "");
+    row("population (Store::transact)", static_cast<double>(pop.events) / pop.seconds, "ev/s", "", "");
+    rule();
+
+    company.cleanup();  // before the JSON line, so a cleanup complaint cannot follow it
+    std::printf("%s\n", j.dump().c_str());
+    return opts.enforce && !j["all_targets_met"].get<bool>() ? 1 : 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_work_orders: %s\n", e.what());
+    return 2;
+  }
+}
