@@ -840,7 +840,7 @@ int main(int argc, char** argv) {
     company.start();
     std::printf("daemon pid %d; %d round(s): events.stats x%d (all, since=1h), wo.rebuild_projections,\n"
                 "wo.create for %.1f s on 1 connection, then on %d\n",
-                static_cast<int>(company.pid()), opts.rounds, opts.stats_calls, opts.create_seconds, opts.create_seconds,
+                static_cast<int>(company.pid()), opts.rounds, opts.stats_calls, opts.create_seconds,
                 kConnections);
     rule();
     std::printf("%-7s| %-17s| %-17s| %-22s| %-20s| %s\n", "", "stats all ms", "stats 1h ms", "rebuild s", "create 1 conn",

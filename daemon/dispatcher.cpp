@@ -352,8 +352,11 @@ asio::awaitable<json> Dispatcher::free_slot(std::string factory, int slot, std::
     removed = err.empty();
     if (!err.empty()) spdlog::warn("{}", err);
   }
+  json saved = json::array();  // the wip commits made for this release (see worktree.saved)
+  if (first && !first->empty()) saved.push_back(*first);
+  if (second && !second->empty() && second != first) saved.push_back(*second);
   json data = {{"factory", factory}, {"slot", slot}, {"agent", agent}, {"reason", reason},
-               {"worktree", worktree}, {"worktree_removed", removed}};
+               {"worktree", worktree}, {"worktree_removed", removed}, {"saved", saved}};
   if (!saved_ok) data["kept_because"] = "the worktree could not be saved";
   if (row) {
     data["work_order"] = row->work_order;

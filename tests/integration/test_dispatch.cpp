@@ -145,6 +145,7 @@ TEST_CASE("the slot is freed when the work reaches review: saved to a wip ref fi
   json freed = f->events("slot.freed", id)[0];
   CHECK(freed["data"]["reason"] == "work_order_review");
   CHECK(freed["data"]["worktree_removed"] == true);
+  CHECK(freed["data"]["saved"] == json::array({commit}));
   CHECK_FALSE(file_exists(f->root.path(".work/.assignment-f-workers-slot0")));
   CHECK_FALSE(fs::exists(f->root.path("f/.worktrees/slot0")));
   CHECK(f->wait_status("f/workers/slot0", "stopped"));
