@@ -47,6 +47,20 @@ std::string format_rfc3339_ms(SystemTime t) {
 
 std::string now_rfc3339_ms() { return format_rfc3339_ms(system_clock::now()); }
 
+namespace {
+
+// The clock counts nanoseconds in 64 bits (1677..2262): a time outside that range would wrap
+// around in the cast (2999 became 1829), so it is clamped to the clock's ends instead.
+SystemTime clamped(sys_seconds t, nanoseconds frac) {
+  constexpr sys_seconds lo = ceil<seconds>(SystemTime::min()) + seconds(1);
+  constexpr sys_seconds hi = floor<seconds>(SystemTime::max()) - seconds(1);
+  if (t < lo) return SystemTime::min();
+  if (t > hi) return SystemTime::max();
+  return time_point_cast<SystemTime::duration>(t) + duration_cast<SystemTime::duration>(frac);
+}
+
+}  // namespace
+
 std::optional<SystemTime> parse_rfc3339(std::string_view s) {
   size_t p = 0;
   int y = 0, mo = 0, d = 0;
@@ -56,7 +70,7 @@ std::optional<SystemTime> parse_rfc3339(std::string_view s) {
   const year_month_day ymd{year{y}, month{unsigned(mo)}, day{unsigned(d)}};
   if (!ymd.ok()) return std::nullopt;
   const sys_days date{ymd};
-  if (p == s.size()) return time_point_cast<SystemTime::duration>(date);  // a date alone: midnight UTC
+  if (p == s.size()) return clamped(date, nanoseconds(0));  // a date alone: midnight UTC
 
   int h = 0, mi = 0, sec = 0;
   if (!read_char(s, p, "Tt ") || !read_digits(s, p, 2, h) || !read_char(s, p, ":") || !read_digits(s, p, 2, mi) ||
@@ -82,8 +96,7 @@ std::optional<SystemTime> parse_rfc3339(std::string_view s) {
     offset = minutes(sign * (oh * 60 + om));
   }
   if (p != s.size()) return std::nullopt;
-  const auto t = date + hours(h) + minutes(mi) + seconds(sec) + frac - offset;
-  return time_point_cast<SystemTime::duration>(t);
+  return clamped(date + hours(h) + minutes(mi) + seconds(sec) - offset, frac);
 }
 
 std::optional<duration<double>> parse_duration(std::string_view s) {

@@ -69,7 +69,8 @@ long long last_event_id(const Company& c) {
 // Every event about one subject, oldest first.
 std::vector<json> subject_events(const Company& c, const std::string& subject) {
   std::vector<json> out;
-  for (const auto& e : c.result("events.query", {{"limit", 10000}})["events"])
+  const json all = c.result("events.query", {{"limit", 10000}});
+  for (const auto& e : all["events"])
     if (e.value("subject", json()) == subject) out.push_back(e);
   return out;
 }
