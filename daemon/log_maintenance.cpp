@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -71,6 +72,22 @@ std::string append_durably(const fs::path& file, const std::string& text) {
   if (::fsync(fd) != 0) error = "fsync " + file.string() + ": " + std::strerror(errno);
   ::close(fd);
   return error;
+}
+
+// The id of the last event in an archive file (0 if none): a crash between writing a
+// chunk and deleting it from the database must not write that chunk twice.
+std::int64_t last_id_in(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return 0;
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = std::max<std::streamoff>(0, size - (1 << 20));
+  std::string tail(static_cast<std::size_t>(size - from), '\0');
+  in.seekg(from);
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+  json last = json::parse(tail.substr(tail.rfind('\n') == std::string::npos ? 0 : tail.rfind('\n') + 1), nullptr, false);
+  return last.is_object() && last.value("id", json()).is_number_integer() ? last["id"].get<std::int64_t>() : 0;
 }
 
 }  // namespace
@@ -153,9 +170,13 @@ asio::awaitable<json> LogMaintenance::archive(std::string cutoff, bool partition
     store.scan(from, upto, chunk_, {}, [&](const Event& e) { chunk.push_back(e); });
     if (chunk.empty()) break;
     std::map<fs::path, std::string> lines;
+    std::map<fs::path, std::int64_t> written;  // per file: the last id already in it
     for (const auto& e : chunk) {
       const std::string name = partition_by_day ? "events-" + e.ts.substr(0, 10) + ".jsonl" : "events.jsonl";
-      lines[paths_.archive_dir() / name] += to_json(e).dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+      const fs::path file = paths_.archive_dir() / name;
+      if (!written.count(file)) written[file] = last_id_in(file);
+      if (e.id <= written[file]) continue;
+      lines[file] += to_json(e).dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
     }
     for (const auto& [file, text] : lines) {
       if (auto err = append_durably(file, text); !err.empty()) throw rpc::Error(rpc::code::unavailable, err);

@@ -175,11 +175,7 @@ asio::awaitable<json> WoSync::sync(std::string factory, std::string actor) {
   }
 
   // Export ours (now including the imports), sorted by id so unchanged means identical.
-  WoListFilter all;
-  all.factory = factory;
-  all.limit = 10000;
-  json list = work_orders_.list(all)["work_orders"];
-  std::sort(list.begin(), list.end(), [](const json& a, const json& b) { return a["id"] < b["id"]; });
+  const std::vector<json> list = work_orders_.all_of(factory);
   std::string out;
   for (const auto& w : list) out += synced_fields(w).dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   const fs::path scratch = paths_.work_dir() / "tmp";

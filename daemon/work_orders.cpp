@@ -253,6 +253,20 @@ json WorkOrders::list(const WoListFilter& f) const {
   return {{"work_orders", out}, {"total", total}};
 }
 
+std::vector<json> WorkOrders::all_of(const std::string& factory) const {
+  std::vector<std::string> ids;
+  {
+    sql::Stmt s(journal_.store().statements(), "SELECT id FROM work_orders WHERE factory = ? ORDER BY id",
+                "listing a factory's work orders");
+    s.bind(1, factory);
+    while (s.step()) ids.push_back(s.text(0));
+  }
+  std::vector<json> out;
+  for (const auto& id : ids)
+    if (auto w = find(id)) out.push_back(std::move(*w));
+  return out;
+}
+
 json WorkOrders::timeline(const std::string& id) const {
   require(id);
   EventFilter f;

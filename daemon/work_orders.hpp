@@ -74,6 +74,8 @@ class WorkOrders {
   nlohmann::json require(const std::string& id) const;  // -32001 when unknown
   nlohmann::json show(const std::string& id) const;     // + checks and slot
   nlohmann::json list(const WoListFilter& filter) const;
+  // Every work order of a factory, by id (wo sync exports them all, past any list limit).
+  std::vector<nlohmann::json> all_of(const std::string& factory) const;
   nlohmann::json timeline(const std::string& id) const;
   nlohmann::json stats(const std::optional<std::string>& factory) const;
   nlohmann::json eval(const std::string& since) const;  // report.eval

@@ -2,6 +2,7 @@
 // that a replay of the log (checkpoint + remaining events) equals the live projections
 // after a random workload, across an archive.
 #include <cstdio>
+#include <fstream>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -299,4 +300,40 @@ TEST_CASE("synced records from a branch are checked field by field", "[work_orde
   CHECK_FALSE(with("artifacts", "x").empty());
   CHECK_FALSE(check_synced_record(json::array(), "mp").empty());
   CHECK(with("assignee", "mp/workers/slot1").empty());
+}
+
+TEST_CASE("an archive interrupted after writing its file writes no event twice", "[work_orders]") {
+  Bench b;
+  LogMaintenance maintenance(b.io, b.journal, b.paths);
+  maintenance.set_chunk(4);
+  for (int i = 0; i < 10; ++i) {
+    b.clock_ms += 1000;
+    b.wos.create({"t" + std::to_string(i), "task", 2, std::nullopt, "", std::nullopt}, WoActor{});
+  }
+  // The crash: the first 6 events reached the day file, the database still has them all.
+  fs::create_directories(b.paths.archive_dir());
+  const fs::path file = b.paths.archive_dir() / "events-2026-01-01.jsonl";
+  std::string text;
+  EventFilter all;
+  all.limit = 6;
+  for (const auto& e : b.store.query(all)) text += to_json(e).dump() + "\n";
+  {
+    std::ofstream out(file);
+    out << text;
+  }
+  b.clock_ms += 1000;
+  json r = b.run(maintenance.archive(Bench::ts(b.clock_ms), true, "operator"));
+  CHECK(r["archived"] == 10);
+  std::ifstream in(file);
+  std::vector<std::int64_t> ids;
+  for (std::string line; std::getline(in, line);) ids.push_back(json::parse(line)["id"].get<std::int64_t>());
+  std::vector<std::int64_t> expected;
+  for (std::int64_t i = 1; i <= 10; ++i) expected.push_back(i);
+  CHECK(ids == expected);
+  auto left = b.store.query(EventFilter{});
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].event_type == "events.archived");
+  json rebuilt = b.run(maintenance.rebuild("operator"));
+  CHECK(rebuilt["matched_live"] == true);
+  CHECK(rebuilt["work_orders"] == 10);
 }
