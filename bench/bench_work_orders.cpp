@@ -231,6 +231,15 @@ std::string read_file(const fs::path& p) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+// VmRSS of /proc/PID/status in KiB; -1 when absent.
+long rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  return -1;
+}
+
 bool is_our_daemon(pid_t pid, const std::string& daemon_bin) {
   if (pid <= 1) return false;
   std::error_code ec;
@@ -770,6 +779,7 @@ RebuildResult measure_rebuild(RawConnection& conn) {
 struct Round {
   StatsTiming stats_all, stats_1h;
   RebuildResult rebuild;
+  long rss_before_rebuild_kib = -1, rss_after_rebuild_kib = -1;  // the daemon's VmRSS
   CreateStats create1, create4;
 };
 
@@ -860,7 +870,9 @@ int main(int argc, char** argv) {
         if (rd.stats_all.total < pop.events)
           throw std::runtime_error("events.stats counted " + std::to_string(rd.stats_all.total) + " events, fewer than " +
                                    std::to_string(pop.events));
+        rd.rss_before_rebuild_kib = rss_kib(company.pid());
         rd.rebuild = measure_rebuild(conn);
+        rd.rss_after_rebuild_kib = rss_kib(company.pid());
       }
       rd.create1 = measure_create(company.socket(), opts.create_seconds, 1);
       rd.create4 = measure_create(company.socket(), opts.create_seconds, kConnections);
@@ -930,6 +942,8 @@ int main(int argc, char** argv) {
     j["rebuild_matched_live_target"] = true;
     j["rebuild_matched_live_ok"] = matched;
     j["rebuild_events_replayed"] = replayed;
+    j["daemon_rss_before_rebuild_kib"] = rounds.front().rss_before_rebuild_kib;
+    j["daemon_rss_after_rebuild_kib"] = rounds.back().rss_after_rebuild_kib;
     j["rebuild_work_orders"] = rebuilt_wos;
     j["db_bytes"] = size.bytes;
     put("db_bytes_per_event", size.per_event(), 1);
@@ -971,6 +985,8 @@ int main(int argc, char** argv) {
     row("wo.rebuild_projections, own seconds", j["rebuild_seconds"], "s", "", "");
     std::printf("  %-38s %14s   %-12s %s\n", "rebuild matched_live (every round)", matched ? "true" : "false", "true",
                 verdict(matched));
+    std::printf("  %-38s %10ld KiB\n", "daemon RSS before the first rebuild", rounds.front().rss_before_rebuild_kib);
+    std::printf("  %-38s %10ld KiB\n", "daemon RSS after the last rebuild", rounds.back().rss_after_rebuild_kib);
     row("database bytes per event", size.per_event(), "B", "", "");
     row("  after the rounds (daemon stopped)", end.per_event(), "B", "", "");
     row("population (Store::transact)", static_cast<double>(pop.events) / pop.seconds, "ev/s", "", "");

@@ -42,6 +42,11 @@ int cmd_status(Context& ctx) {
     if (agents.contains("by_status") && agents["by_status"].is_object())
       for (const auto& [status, n] : agents["by_status"].items())
         std::cout << "  " << status << "=" << (n.is_number() ? std::to_string(n.get<long long>()) : n.dump());
+    if (s.contains("work_orders") && s["work_orders"].is_object() && !s["work_orders"].empty()) {
+      std::cout << "\nwork orders:";
+      for (const auto& [status, n] : s["work_orders"].items())
+        std::cout << "  " << status << "=" << (n.is_number() ? std::to_string(n.get<long long>()) : n.dump());
+    }
     std::cout << "\nmail: " << count_of(s, "unread_mail") << " unread   spend today: "
               << money(s.contains("today_spend") && s["today_spend"].is_number() ? s["today_spend"].get<double>() : 0.0)
               << "\n";

@@ -288,6 +288,7 @@ nlohmann::json Daemon::status() {
           {"socket", server_->socket_path().string()},
           {"factories", factories},
           {"agents", supervisor_->counts()},
+          {"work_orders", work_orders_->stats(std::nullopt)["by_status"]},
           {"unread_mail", 0},
           {"open_alerts", alerts::open_count(*store_)},
           {"today_spend", 0.0},

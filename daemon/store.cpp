@@ -353,17 +353,21 @@ std::int64_t Store::scan(std::int64_t after_id, std::int64_t up_to, std::int64_t
 }
 
 EventStats Store::stats(const std::optional<std::string>& since) const {
-  // Without since: one pass over the events_type index. With since: walk the distinct types
-  // through events_type_ts (a loose index scan) and count each type's ts range, so the cost
-  // grows with the matching events, not with the whole table.
+  // Walk the distinct types (a loose index scan: one seek per type) and count each type's
+  // entries: with since, its ts range in events_type_ts, so the cost grows with the matching
+  // events, not with the whole table; without, all of them in events_type, which is about a
+  // third cheaper than a GROUP BY over the same index (no comparison of every entry's type
+  // with the previous one's; bench/bench_work_orders: 54 -> 38 ms at 1M events).
+  static const std::string types =
+      "WITH RECURSIVE types(t) AS ("
+      " SELECT min(event_type) FROM events"
+      " UNION ALL SELECT (SELECT min(event_type) FROM events WHERE event_type > t)"
+      " FROM types WHERE t IS NOT NULL)";
   sql::Stmt s(*statements_,
-         since ? "WITH RECURSIVE types(t) AS ("
-                 " SELECT min(event_type) FROM events"
-                 " UNION ALL SELECT (SELECT min(event_type) FROM events WHERE event_type > t)"
-                 " FROM types WHERE t IS NOT NULL)"
-                 " SELECT t, (SELECT count(*) FROM events INDEXED BY events_type_ts"
-                 " WHERE event_type = t AND ts >= ?1) FROM types WHERE t IS NOT NULL"
-               : "SELECT event_type, count(*) FROM events GROUP BY event_type ORDER BY event_type",
+         types + (since ? " SELECT t, (SELECT count(*) FROM events INDEXED BY events_type_ts"
+                          " WHERE event_type = t AND ts >= ?1) FROM types WHERE t IS NOT NULL ORDER BY t"
+                        : " SELECT t, (SELECT count(*) FROM events INDEXED BY events_type"
+                          " WHERE event_type = t) FROM types WHERE t IS NOT NULL ORDER BY t"),
          "counting events");
   if (since) s.bind(1, *since);
   EventStats st;
