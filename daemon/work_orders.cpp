@@ -111,6 +111,12 @@ void WorkOrders::check_transition(const json& w, wo::Status to, const WoActor& a
   }
   if (*from == wo::Status::review && to == wo::Status::done && w["factory"].is_string()) {
     auto fc = factories_.config(w["factory"].get<std::string>());
+    // A broken file must not switch the gate off by falling back to the defaults.
+    if (!fc.ok())
+      throw rpc::Error(rpc::code::conflict,
+                       "work order " + id + " cannot be done while its factory's config is broken (" +
+                           fc.errors.front().to_string() + "); fix it first",
+                       json{{"from", from_text}, {"to", "done"}, {"config_error", fc.errors.front().to_string()}});
     if (fc.value.verification.enabled && fc.value.verification.require_all_pass) {
       json v = verdict(w);
       if (!v.value("all_pass", false)) {

@@ -556,6 +556,16 @@ TEST_CASE("the verification gate: review -> done needs every check passed, objec
   CHECK(v["verdict"]["all_pass"] == true);
   CHECK(v["verdict"]["missing"] == json::array());
   transition(c, w4, "done");
+
+  // A broken factory config fails closed: the gate is not switched off by a typo.
+  write_factory_config(c, "f1", prefix, "enabled = true\nrequire_all_pas = true\n");
+  const std::string w5 = to_review("broken config");
+  verify(w5, {"--check", "build", "--pass"});
+  auto broken = c.call("wo.transition", {{"id", w5}, {"to", "done"}, {"reason", "ship"}});
+  REQUIRE(broken.contains("error"));
+  CHECK(broken["error"]["code"] == -32002);
+  CHECK(contains(broken["error"]["data"].value("config_error", ""), "require_all_pas"));
+  CHECK(c.result("wo.show", {{"id", w5}})["status"] == "review");
   c.root.stop();
 }
 
