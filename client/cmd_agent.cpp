@@ -21,13 +21,6 @@ constexpr double kActionSeconds = 120;
 
 constexpr const char* kAgentHint = "co agent list";
 
-int check_factory(Context& ctx, const std::string& name) {
-  if (valid_factory_name(name)) return kOk;
-  return fail(ctx, kUsage,
-              "invalid factory name '" + name +
-                  "': use 1 to 32 lowercase letters, digits, '-' and '_', starting with a letter or digit");
-}
-
 // "3", "slot3" or "workers/slot3" -> 3
 std::optional<int> parse_slot(std::string text) {
   if (text.rfind("workers/", 0) == 0) text.erase(0, 8);
@@ -82,7 +75,7 @@ void print_event_line(std::ostream& out, const json& e) {
 int cmd_agent_list(Context& ctx, const AgentListOptions& opts) {
   json params = json::object();
   if (opts.factory) {
-    if (int rc = check_factory(ctx, *opts.factory); rc != kOk) return rc;
+    if (int rc = check_factory_name(ctx, *opts.factory); rc != kOk) return rc;
     params["factory"] = *opts.factory;
   }
   if (opts.role) params["role"] = *opts.role;
@@ -134,7 +127,7 @@ int cmd_agent_logs(Context& ctx, const AgentLogsOptions& opts) {
 int cmd_worker_list(Context& ctx, const WorkerListOptions& opts) {
   json params = json::object();
   if (opts.factory) {
-    if (int rc = check_factory(ctx, *opts.factory); rc != kOk) return rc;
+    if (int rc = check_factory_name(ctx, *opts.factory); rc != kOk) return rc;
     params["factory"] = *opts.factory;
   }
   if (opts.all) params["all"] = true;
@@ -153,7 +146,7 @@ int cmd_worker_list(Context& ctx, const WorkerListOptions& opts) {
 }
 
 int cmd_worker_status(Context& ctx, const std::string& factory, const std::string& slot_text) {
-  if (int rc = check_factory(ctx, factory); rc != kOk) return rc;
+  if (int rc = check_factory_name(ctx, factory); rc != kOk) return rc;
   auto slot = parse_slot(slot_text);
   if (!slot) return fail(ctx, kUsage, "SLOT must be a slot number such as 0 or slot0, not '" + slot_text + "'");
   ctx.set_not_found_hint("co worker list " + factory + " --all");
@@ -162,7 +155,7 @@ int cmd_worker_status(Context& ctx, const std::string& factory, const std::strin
 }
 
 int cmd_worker_spawn(Context& ctx, const std::string& factory, bool verbose) {
-  if (int rc = check_factory(ctx, factory); rc != kOk) return rc;
+  if (int rc = check_factory_name(ctx, factory); rc != kOk) return rc;
   ctx.set_not_found_hint("co factory list");
   // --verbose: the events the spawn causes (worktree, start, failures) go to stderr. They
   // arrive on this connection before or just after the answer.
@@ -204,7 +197,7 @@ int cmd_worker_spawn(Context& ctx, const std::string& factory, bool verbose) {
 }
 
 int cmd_worker_kill(Context& ctx, const std::string& factory, const std::string& slot_text) {
-  if (int rc = check_factory(ctx, factory); rc != kOk) return rc;
+  if (int rc = check_factory_name(ctx, factory); rc != kOk) return rc;
   auto slot = parse_slot(slot_text);
   if (!slot) return fail(ctx, kUsage, "SLOT must be a slot number such as 0 or slot0, not '" + slot_text + "'");
   ctx.set_not_found_hint("co worker list " + factory + " --all");

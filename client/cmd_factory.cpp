@@ -31,13 +31,6 @@ constexpr double kCloneSeconds = 600;
 // factory.remove stops the factory's agents first (each gets its stop timeout).
 constexpr double kRemoveSeconds = 300;
 
-int check_factory_name(Context& ctx, const std::string& name) {
-  if (valid_factory_name(name)) return kOk;
-  return fail(ctx, kUsage,
-              "invalid factory name '" + name +
-                  "': use 1 to 32 lowercase letters, digits, '-' and '_', starting with a letter or digit");
-}
-
 // "running=2 backoff=1"
 std::string by_status_text(const json& agents) {
   std::string s;

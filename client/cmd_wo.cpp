@@ -29,13 +29,6 @@ constexpr double kDispatchSeconds = 60;
 // What `co sprint list` counts as work in progress.
 constexpr const char* kInProgress = "assigned,in_progress,review,blocked,needs_approval";
 
-int check_factory(Context& ctx, const std::string& name) {
-  if (valid_factory_name(name)) return kOk;
-  return fail(ctx, kUsage,
-              "invalid factory name '" + name +
-                  "': use 1 to 32 lowercase letters, digits, '-' and '_', starting with a letter or digit");
-}
-
 // Every command that looks a work order up: a malformed id is a typo (usage), an unknown
 // one points at `wo list`.
 int check_wo_id(Context& ctx, const std::string& id) {
@@ -122,7 +115,7 @@ int cmd_wo_create(Context& ctx, const WoCreateOptions& opts) {
   if (opts.type) params["type"] = *opts.type;
   if (opts.priority) params["priority"] = *opts.priority;
   if (opts.factory) {
-    if (int rc = check_factory(ctx, *opts.factory); rc != kOk) return rc;
+    if (int rc = check_factory_name(ctx, *opts.factory); rc != kOk) return rc;
     params["factory"] = *opts.factory;
   }
   if (opts.description) params["description"] = *opts.description;
@@ -137,7 +130,7 @@ int cmd_wo_list(Context& ctx, const WoListOptions& opts) {
   json params = json::object();
   if (!opts.status.empty()) params["status"] = joined(json(opts.status));
   if (opts.factory) {
-    if (int rc = check_factory(ctx, *opts.factory); rc != kOk) return rc;
+    if (int rc = check_factory_name(ctx, *opts.factory); rc != kOk) return rc;
     params["factory"] = *opts.factory;
   }
   if (opts.assignee) params["assignee"] = *opts.assignee;
@@ -280,7 +273,7 @@ int cmd_wo_timeline(Context& ctx, const std::string& id) {
 int cmd_wo_stats(Context& ctx, const std::optional<std::string>& factory) {
   json params = json::object();
   if (factory) {
-    if (int rc = check_factory(ctx, *factory); rc != kOk) return rc;
+    if (int rc = check_factory_name(ctx, *factory); rc != kOk) return rc;
     params["factory"] = *factory;
   }
   ctx.set_not_found_hint("co factory list");
@@ -341,7 +334,7 @@ int cmd_wo_rebuild_projections(Context& ctx) {
 int cmd_wo_sync(Context& ctx, const WoSyncOptions& opts) {
   json params = json::object();
   if (opts.factory) {
-    if (int rc = check_factory(ctx, *opts.factory); rc != kOk) return rc;
+    if (int rc = check_factory_name(ctx, *opts.factory); rc != kOk) return rc;
     params["factory"] = *opts.factory;
   } else {
     params["all"] = true;  // no --factory: every factory, as --all-factories
@@ -400,7 +393,7 @@ int cmd_eval_report(Context& ctx, const std::optional<std::string>& since) {
 
 int cmd_dispatch(Context& ctx, const DispatchOptions& opts) {
   if (int rc = check_wo_id(ctx, opts.work_order); rc != kOk) return rc;
-  if (int rc = check_factory(ctx, opts.factory); rc != kOk) return rc;
+  if (int rc = check_factory_name(ctx, opts.factory); rc != kOk) return rc;
   json params{{"work_order", opts.work_order}, {"factory", opts.factory}};
   if (opts.team) params["team"] = *opts.team;
   ctx.set_not_found_hint(kWoHint + std::string(", co factory list"));
@@ -416,7 +409,7 @@ int cmd_dispatch(Context& ctx, const DispatchOptions& opts) {
 int cmd_sprint_list(Context& ctx, const std::optional<std::string>& factory) {
   json params{{"status", kInProgress}};
   if (factory) {
-    if (int rc = check_factory(ctx, *factory); rc != kOk) return rc;
+    if (int rc = check_factory_name(ctx, *factory); rc != kOk) return rc;
     params["factory"] = *factory;
   }
   ctx.set_not_found_hint("co factory list");

@@ -101,4 +101,11 @@ int guarded(Context& ctx, const std::function<int()>& body) {
   }
 }
 
+int check_factory_name(const Context& ctx, const std::string& name) {
+  if (valid_factory_name(name)) return kOk;
+  return fail(ctx, kUsage,
+              "invalid factory name '" + name +
+                  "': use 1 to 32 lowercase letters, digits, '-' and '_', starting with a letter or digit");
+}
+
 }  // namespace vermas::client

@@ -73,4 +73,7 @@ int fail(const Context& ctx, int exit_code, const std::string& message, const js
 
 std::string program_name();  // "co" or "wo"
 
+// A factory name typed on the command line: kOk, or the usage error (exit 2) already printed.
+int check_factory_name(const Context& ctx, const std::string& name);
+
 }  // namespace vermas::client

@@ -69,6 +69,22 @@ std::vector<std::string> tail_lines(const std::string& file, std::size_t lines) 
   return out;
 }
 
+// A worker holding a work order is stopped through the dispatcher: its worktree is saved
+// before the stop, and its slot freed. Any other agent is simply stopped.
+boost::asio::awaitable<json> stop_agent_or_free_slot(Daemon& d, std::string id, std::string actor, bool kill) {
+  if (auto row = d.dispatcher().slot_for_agent(id)) {
+    WoActor who;
+    who.id = actor;
+    json freed = co_await d.dispatcher().release(row->factory, row->slot, kill ? "operator_kill" : "operator_stop",
+                                                 who, kill);
+    json out = d.supervisor().agent_json(id);
+    out["freed"] = freed;
+    co_return out;
+  }
+  json out = co_await d.supervisor().stop_agent(id, actor, kill);
+  co_return out;
+}
+
 }  // namespace
 
 void register_supervision_methods(Router& router, Daemon& d) {
@@ -187,16 +203,7 @@ void register_supervision_methods(Router& router, Daemon& d) {
     c.params.allow_only({"id"});
     auto id = required_id(c);
     refuse_self(c, id, "stop");
-    if (auto row = d.dispatcher().slot_for_agent(id)) {
-      // A worker with work: saved before it is stopped, and its slot freed.
-      WoActor actor;
-      actor.id = c.actor();
-      json freed = co_await d.dispatcher().release(row->factory, row->slot, "operator_stop", actor, false);
-      json out = d.supervisor().agent_json(id);
-      out["freed"] = freed;
-      co_return out;
-    }
-    json out = co_await d.supervisor().stop_agent(id, c.actor(), false);
+    json out = co_await stop_agent_or_free_slot(d, id, c.actor(), false);
     co_return out;
   });
 
@@ -204,16 +211,7 @@ void register_supervision_methods(Router& router, Daemon& d) {
     c.params.allow_only({"id"});
     auto id = required_id(c);
     refuse_self(c, id, "kill");
-    if (auto row = d.dispatcher().slot_for_agent(id)) {
-      // A worker with work: saved before it is stopped, and its slot freed.
-      WoActor actor;
-      actor.id = c.actor();
-      json freed = co_await d.dispatcher().release(row->factory, row->slot, "operator_kill", actor, true);
-      json out = d.supervisor().agent_json(id);
-      out["freed"] = freed;
-      co_return out;
-    }
-    json out = co_await d.supervisor().stop_agent(id, c.actor(), true);
+    json out = co_await stop_agent_or_free_slot(d, id, c.actor(), true);
     co_return out;
   });
 
