@@ -357,3 +357,38 @@ TEST_CASE("events archive moves old events to day files; replay stays equal to l
   CHECK(r2["matched_live"] == true);
   CHECK(f.status(ids[2]) == "canceled");
 }
+
+TEST_CASE("demo agents: workers hand their work orders to review, QA verifies them to done", "[dispatch]") {
+  Settings s;
+  s.worker = demo_agent("0.1");
+  s.qa = demo_agent("0.1");
+  Company c(s);
+  c.start();
+  c.add_factory("f");
+  // QA's check gates review -> done.
+  const std::string cfg = c.root.path("f/.work/config.toml");
+  std::string text = read_file(cfg);
+  text = std::regex_replace(text, std::regex("enabled = false"), "enabled = true");
+  text = std::regex_replace(text, std::regex("require_all_pass = false"), "require_all_pass = true");
+  write_file(cfg, text);
+  std::vector<std::string> ids;
+  for (const char* title : {"one", "two"}) {
+    auto r = c.root.wo({"create", std::string("--title=") + title, "--factory", "f"});
+    REQUIRE(r.exit_code == 0);
+    ids.push_back(r.out.substr(0, r.out.find('\n')));
+    REQUIRE(c.root.co({"dispatch", ids.back(), "f"}, 60s).exit_code == 0);
+  }
+  for (const auto& id : ids) {
+    INFO(id << ": " << c.result("wo.timeline", {{"id", id}}).dump());
+    CHECK(eventually([&] { return c.result("wo.show", {{"id", id}})["status"] == "done"; }, 30s));
+    auto moved = c.events("wo.transitioned", id);
+    std::vector<std::string> actors;
+    for (const auto& e : moved) actors.push_back(e["actor"]);
+    CHECK(std::find(actors.begin(), actors.end(), "f/qa") != actors.end());
+    CHECK(c.events("wo.check_recorded", id).size() == 1);
+    CHECK(eventually([&] { return !c.events("slot.freed", id).empty(); }));
+  }
+  // Each worker left a change in its worktree; both were saved before their slots were freed.
+  CHECK(eventually([&] { return c.events("worktree.saved").size() >= 2; }));
+  CHECK(c.result("wo.stats", json::object())["by_status"]["done"] == 2);
+}
