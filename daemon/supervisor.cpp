@@ -609,6 +609,9 @@ asio::awaitable<void> Supervisor::launch(std::string id) {
       ag.intent = Intent::none;
       events.push_back(event(ag, "agent.start_failed", {{"error", why}, {"from", to_string(prior)}}));
       commit(ag, std::move(events));
+      // A worker that cannot start gives its slot (and its work order) back.
+      if (ag.rec.role == AgentRole::worker && hooks_.stopped)
+        asio::post(io_, [this, id = ag.rec.id] { hooks_.stopped(id, "failed"); });
       return;
     }
     ExitFacts facts;

@@ -392,3 +392,22 @@ TEST_CASE("demo agents: workers hand their work orders to review, QA verifies th
   CHECK(eventually([&] { return c.events("worktree.saved").size() >= 2; }));
   CHECK(c.result("wo.stats", json::object())["by_status"]["done"] == 2);
 }
+
+TEST_CASE("a worker that cannot start gives the slot and the work order back", "[dispatch]") {
+  Settings s;
+  s.worker = {"/nonexistent/agent"};
+  Company c(s);
+  c.start();
+  c.add_factory("f");
+  auto r = c.root.wo({"create", "--title=doomed", "--factory", "f"});
+  REQUIRE(r.exit_code == 0);
+  const std::string id = r.out.substr(0, r.out.find('\n'));
+  auto d = c.call("dispatch", {{"work_order", id}, {"factory", "f"}});
+  REQUIRE(d.contains("error"));
+  CHECK(d["error"]["code"] == -32002);
+  CHECK(contains(d["error"]["message"], "did not start"));
+  CHECK(eventually([&] { return c.result("wo.show", {{"id", id}})["status"] == "open"; }));
+  CHECK(eventually([&] { return !c.events("slot.freed", id).empty(); }));
+  CHECK(c.result("wo.show", {{"id", id}})["slot"].is_null());
+  CHECK_FALSE(file_exists(c.root.path(".work/.assignment-f-workers-slot0")));
+}
