@@ -254,7 +254,7 @@ asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, 
   json slot_data = row.to_json();
   slot_data.erase("assigned_at");  // the event's ts
   try {
-    WoTransition t{id, wo::Status::assigned, "dispatched to " + agent, std::nullopt, json(agent)};
+    WoTransition t{id, wo::Status::assigned, "dispatched to " + agent, std::nullopt, json(agent), factory};
     work_orders_.transition(t, actor, {EventDraft{"slot.assigned", actor.id, factory, id, slot_data}});
   } catch (...) {
     std::error_code ec;
@@ -311,7 +311,7 @@ void Dispatcher::return_to_pool(const std::string& id, const std::string& reason
   const auto from = *wo::parse_status(w->value("status", ""));
   const wo::Status to = wo::transition_allowed(from, wo::Status::open) ? wo::Status::open : wo::Status::blocked;
   try {
-    work_orders_.transition({id, to, reason, std::nullopt, json(nullptr)}, actor);
+    work_orders_.transition({id, to, reason, std::nullopt, json(nullptr), std::nullopt}, actor);
   } catch (const std::exception& e) {
     spdlog::error("returning {} to the pool: {}", id, e.what());
   }

@@ -146,6 +146,7 @@ json WorkOrders::transition(const WoTransition& r, const WoActor& actor, std::ve
   if (actor.label) data["requested_by"] = *actor.label;
   std::optional<std::string> factory;
   if (w["factory"].is_string()) factory = w["factory"].get<std::string>();
+  else if (r.factory) factory = *r.factory, data["factory"] = *r.factory;
   journal_.commit([&](Store::Tx& tx) {
     tx.append({"wo.transitioned", actor.id, factory, r.id, std::move(data)});
     for (auto& e : extra) tx.append(std::move(e));

@@ -44,6 +44,8 @@ struct WoTransition {
   std::optional<std::string> idempotency_key;
   // Set (or, when it holds null, cleared) together with the status: dispatch assigns.
   std::optional<nlohmann::json> assignee;
+  // Set together with the status when the work order had none (dispatch into a factory).
+  std::optional<std::string> factory;
 };
 
 struct WoListFilter {

@@ -262,6 +262,14 @@ TEST_CASE("dispatch --team runs the worker in the team's worktree", "[dispatch]"
   CHECK(read_file(f->root.path("worker-cwd-" + id)) == f->root.path("f/.worktrees/team-dev") + "\n");
   auto missing = f->call("dispatch", {{"work_order", f.create()}, {"factory", "f"}, {"team", "nope"}});
   CHECK(missing["error"]["code"] == -32001);
+  // A work order that named no factory belongs to the one it is dispatched into.
+  auto plain = f->root.wo({"create", "--title=anywhere"});
+  REQUIRE(plain.exit_code == 0);
+  const std::string loose = plain.out.substr(0, plain.out.find('\n'));
+  CHECK(f.show(loose)["factory"].is_null());
+  json d2 = f.dispatch(loose);
+  CHECK(d2["work_order"]["factory"] == "f");
+  CHECK(f->events("wo.transitioned", loose).back()["factory"] == "f");
 }
 
 TEST_CASE("wo sync writes the sync branch without touching the clone and imports newer records", "[dispatch]") {

@@ -163,7 +163,7 @@ TEST_CASE("transitions go through the table, keys are per work order, refusals w
 
   const auto before = b.store.last_event_id();
   try {
-    b.wos.transition({id, Status::done, "skip ahead", std::nullopt, std::nullopt}, op);
+    b.wos.transition({id, Status::done, "skip ahead", std::nullopt, std::nullopt, std::nullopt}, op);
     FAIL("open -> done was accepted");
   } catch (const rpc::Error& e) {
     CHECK(e.code() == rpc::code::conflict);
@@ -173,33 +173,33 @@ TEST_CASE("transitions go through the table, keys are per work order, refusals w
   }
   CHECK(b.store.last_event_id() == before);
 
-  json first = b.wos.transition({id, Status::assigned, "go", std::string("k1"), std::nullopt}, op);
+  json first = b.wos.transition({id, Status::assigned, "go", std::string("k1"), std::nullopt, std::nullopt}, op);
   CHECK(first["status"] == "assigned");
   const auto after_first = b.store.last_event_id();
   // The same key again: the first result, nothing written, even with another target.
-  json again = b.wos.transition({id, Status::canceled, "again", std::string("k1"), std::nullopt}, op);
+  json again = b.wos.transition({id, Status::canceled, "again", std::string("k1"), std::nullopt, std::nullopt}, op);
   CHECK(again == first);
   CHECK(b.store.last_event_id() == after_first);
   // The same key on another work order is its own.
-  json other_first = b.wos.transition({other, Status::canceled, "no", std::string("k1"), std::nullopt}, op);
+  json other_first = b.wos.transition({other, Status::canceled, "no", std::string("k1"), std::nullopt, std::nullopt}, op);
   CHECK(other_first["status"] == "canceled");
   CHECK(b.store.last_event_id() == after_first + 1);
 
   // An agent is who its peer is: a worker moves only what is assigned to it.
   WoActor worker{"f/workers/slot0", std::string("worker"), std::string("f"), std::nullopt};
   try {
-    b.wos.transition({id, Status::in_progress, "mine", std::nullopt, std::nullopt}, worker);
+    b.wos.transition({id, Status::in_progress, "mine", std::nullopt, std::nullopt, std::nullopt}, worker);
     FAIL("a worker moved a work order not assigned to it");
   } catch (const rpc::Error& e) {
     CHECK(e.code() == rpc::code::permission_denied);
   }
   b.wos.update(id, {{"assignee", "f/workers/slot0"}}, op);
-  CHECK(b.wos.transition({id, Status::in_progress, "mine", std::nullopt, std::nullopt}, worker)["status"] ==
+  CHECK(b.wos.transition({id, Status::in_progress, "mine", std::nullopt, std::nullopt, std::nullopt}, worker)["status"] ==
         "in_progress");
   // Counters follow from the events alone.
-  b.wos.transition({id, Status::review, "ready", std::nullopt, std::nullopt}, worker);
-  b.wos.transition({id, Status::in_progress, "changes", std::nullopt, std::nullopt}, op);
-  json w = b.wos.transition({id, Status::review, "again", std::nullopt, std::nullopt}, worker);
+  b.wos.transition({id, Status::review, "ready", std::nullopt, std::nullopt, std::nullopt}, worker);
+  b.wos.transition({id, Status::in_progress, "changes", std::nullopt, std::nullopt, std::nullopt}, op);
+  json w = b.wos.transition({id, Status::review, "again", std::nullopt, std::nullopt, std::nullopt}, worker);
   CHECK(w["review_cycles"] == 1);
   CHECK(w["transitions"] == 5);
 }
@@ -229,7 +229,7 @@ TEST_CASE("replay equals the live projections after a random workload, across an
         std::optional<std::string> key;
         if (rng() % 4 == 0) key = "k" + std::to_string(rng() % 5);
         const Status to = wo::kStatuses[rng() % wo::kStatuses.size()];
-        b.wos.transition({pick(), to, "step " + std::to_string(step), key, std::nullopt}, rng() % 2 ? op : WoActor::operations());
+        b.wos.transition({pick(), to, "step " + std::to_string(step), key, std::nullopt, std::nullopt}, rng() % 2 ? op : WoActor::operations());
       } else if (action == 7) {
         json set = {{"priority", static_cast<int>(rng() % 5)}};
         if (rng() % 2) set["assignee"] = rng() % 2 ? json("f/workers/slot1") : json(nullptr);
