@@ -231,12 +231,12 @@ std::string read_file(const fs::path& p) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-// VmRSS of /proc/PID/status in KiB; -1 when absent.
-long rss_kib(pid_t pid) {
+// A "Key:   1234 kB" line of /proc/PID/status (VmRSS, VmHWM: the peak), in KiB; -1 when absent.
+long status_kib(pid_t pid, const std::string& key) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+    if (line.rfind(key + ":", 0) == 0) return std::strtol(line.c_str() + key.size() + 1, nullptr, 10);
   return -1;
 }
 
@@ -870,9 +870,9 @@ int main(int argc, char** argv) {
         if (rd.stats_all.total < pop.events)
           throw std::runtime_error("events.stats counted " + std::to_string(rd.stats_all.total) + " events, fewer than " +
                                    std::to_string(pop.events));
-        rd.rss_before_rebuild_kib = rss_kib(company.pid());
+        rd.rss_before_rebuild_kib = status_kib(company.pid(), "VmRSS");
         rd.rebuild = measure_rebuild(conn);
-        rd.rss_after_rebuild_kib = rss_kib(company.pid());
+        rd.rss_after_rebuild_kib = status_kib(company.pid(), "VmRSS");
       }
       rd.create1 = measure_create(company.socket(), opts.create_seconds, 1);
       rd.create4 = measure_create(company.socket(), opts.create_seconds, kConnections);
@@ -886,6 +886,7 @@ int main(int argc, char** argv) {
     }
     rule();
 
+    const long peak_rss_kib = status_kib(company.pid(), "VmHWM");  // in practice: during a rebuild
     company.stop();
     DbSize end = measure_db(company.db_file());
 
@@ -942,9 +943,10 @@ int main(int argc, char** argv) {
     j["rebuild_matched_live_target"] = true;
     j["rebuild_matched_live_ok"] = matched;
     j["rebuild_events_replayed"] = replayed;
+    j["rebuild_work_orders"] = rebuilt_wos;
     j["daemon_rss_before_rebuild_kib"] = rounds.front().rss_before_rebuild_kib;
     j["daemon_rss_after_rebuild_kib"] = rounds.back().rss_after_rebuild_kib;
-    j["rebuild_work_orders"] = rebuilt_wos;
+    j["daemon_peak_rss_kib"] = peak_rss_kib;
     j["db_bytes"] = size.bytes;
     put("db_bytes_per_event", size.per_event(), 1);
     j["db_bytes_end"] = end.bytes;
@@ -987,6 +989,7 @@ int main(int argc, char** argv) {
                 verdict(matched));
     std::printf("  %-38s %10ld KiB\n", "daemon RSS before the first rebuild", rounds.front().rss_before_rebuild_kib);
     std::printf("  %-38s %10ld KiB\n", "daemon RSS after the last rebuild", rounds.back().rss_after_rebuild_kib);
+    std::printf("  %-38s %10ld KiB\n", "daemon peak RSS (VmHWM)", peak_rss_kib);
     row("database bytes per event", size.per_event(), "B", "", "");
     row("  after the rounds (daemon stopped)", end.per_event(), "B", "", "");
     row("population (Store::transact)", static_cast<double>(pop.events) / pop.seconds, "ev/s", "", "");

@@ -2,6 +2,9 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <chrono>
 #include <cstring>
@@ -45,14 +48,18 @@ class Busy {
 // A larger page cache for the length of a rebuild, then the previous size again. Each chunk
 // updates work orders all over the rebuild tables (~250 bytes per work order) while the scan
 // streams the events through the same cache: with SQLite's default 2 MiB, dirty pages are
-// spilled to the WAL and read back again and again (bench/bench_work_orders: a third of the
-// rebuild's CPU time at 100k work orders was the kernel copying pages). Pages are allocated
-// only as the cache fills, and freed when the size is restored.
+// spilled to the WAL and read back again and again (bench/bench_work_orders, 1M events and
+// 100k work orders: the kernel's page copies were ~40 % of the rebuild's CPU time). Pages
+// are allocated only as the cache fills; SQLite frees them when the size is restored, and
+// malloc_trim hands them back to the system (glibc keeps freed small blocks otherwise, and
+// the daemon would stay as large as the cache after a rebuild).
 class LargerCache {
  public:
   LargerCache(Store& store, std::int64_t kib) : store_(store) {
-    sql::Stmt s(store_.statements(), "PRAGMA cache_size", "reading the cache size");
-    previous_ = s.step() ? s.int64(0) : 0;
+    {
+      sql::Stmt s(store_.statements(), "PRAGMA cache_size", "reading the cache size");
+      previous_ = s.step() ? s.int64(0) : -2000;  // SQLite's default
+    }
     if (previous_ < 0 && -previous_ >= kib) return;  // already as large
     set(-kib);
     changed_ = true;
@@ -64,6 +71,9 @@ class LargerCache {
     } catch (const std::exception& e) {
       spdlog::warn("rebuild: restoring the page cache size: {}", e.what());
     }
+#ifdef __GLIBC__
+    ::malloc_trim(0);
+#endif
   }
   LargerCache(const LargerCache&) = delete;
   LargerCache& operator=(const LargerCache&) = delete;
@@ -78,7 +88,8 @@ class LargerCache {
   bool changed_ = false;
 };
 
-constexpr std::int64_t kRebuildCacheKiB = 64 * 1024;
+// Holds the rebuild tables of ~100k work orders (the target's 1M events).
+constexpr std::int64_t kRebuildCacheKiB = 32 * 1024;
 
 std::int64_t count(sql::StatementCache& st, const std::string& table) {
   sql::Stmt s(st, "SELECT count(*) FROM " + table, "counting rows");

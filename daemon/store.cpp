@@ -357,7 +357,7 @@ EventStats Store::stats(const std::optional<std::string>& since) const {
   // entries: with since, its ts range in events_type_ts, so the cost grows with the matching
   // events, not with the whole table; without, all of them in events_type, which is about a
   // third cheaper than a GROUP BY over the same index (no comparison of every entry's type
-  // with the previous one's; bench/bench_work_orders: 54 -> 38 ms at 1M events).
+  // with the previous one's; bench/bench_work_orders: 58 -> 39 ms at 1M events).
   static const std::string types =
       "WITH RECURSIVE types(t) AS ("
       " SELECT min(event_type) FROM events"
