@@ -272,11 +272,11 @@ void apply(sql::StatementCache& st, const std::string& p, const Event& e) {
   else if (t == "slot.freed") apply_slot_freed(st, p, e);
 }
 
-std::optional<json> work_order(sql::StatementCache& st, const std::string& p, const std::string& id) {
-  sql::Stmt s(st, std::string("SELECT ") + kWorkOrderColumns + " FROM " + p + "work_orders WHERE id = ?",
-              "reading a work order");
-  s.bind(1, id);
-  if (!s.step()) return std::nullopt;
+std::string select_work_orders(const std::string& p) {
+  return std::string("SELECT ") + kWorkOrderColumns + " FROM " + p + "work_orders";
+}
+
+json work_order_row(const sql::Stmt& s) {
   auto opt = [](const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); };
   json artifacts = json::parse(s.text(10), nullptr, false);
   if (artifacts.is_discarded()) artifacts = json::array();
@@ -293,6 +293,13 @@ std::optional<json> work_order(sql::StatementCache& st, const std::string& p, co
               {"artifacts", artifacts},
               {"transitions", s.int64(11)},
               {"review_cycles", s.int64(12)}};
+}
+
+std::optional<json> work_order(sql::StatementCache& st, const std::string& p, const std::string& id) {
+  sql::Stmt s(st, select_work_orders(p) + " WHERE id = ?", "reading a work order");
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  return work_order_row(s);
 }
 
 std::optional<json> keyed_result(sql::StatementCache& st, const std::string& scope, const std::string& key) {

@@ -19,6 +19,7 @@
 
 namespace vermas::sql {
 class StatementCache;
+class Stmt;
 }
 
 namespace vermas::projections {
@@ -40,7 +41,11 @@ bool affects(std::string_view event_type);
 // Folds `e` into the set `prefix`. Total: an event it cannot use changes nothing.
 void apply(sql::StatementCache& statements, const std::string& prefix, const Event& e);
 
-// A work order row as the API shows it (spec §5 fields plus counters); nullopt if absent.
+// "SELECT <the columns work_order_row reads> FROM <prefix>work_orders", for a WHERE to follow.
+std::string select_work_orders(const std::string& prefix);
+// The current row of such a statement as the API shows it (spec §5 fields plus counters).
+nlohmann::json work_order_row(const sql::Stmt& row);
+// One work order, or nullopt if absent.
 std::optional<nlohmann::json> work_order(sql::StatementCache& statements, const std::string& prefix,
                                          const std::string& id);
 // The result stored for an idempotency key (scope: the work order id, "" for creates).

@@ -224,21 +224,21 @@ json WorkOrders::show(const std::string& id) const {
 
 json WorkOrders::list(const WoListFilter& f) const {
   // Only the shape depends on the filter; every value is bound.
-  std::string text = "SELECT id FROM work_orders WHERE 1=1";
+  std::string where = " WHERE 1=1";
   std::vector<std::string> params;
   if (!f.statuses.empty()) {
-    text += " AND status IN (";
+    where += " AND status IN (";
     for (std::size_t i = 0; i < f.statuses.size(); ++i) {
-      text += i ? ",?" : "?";
+      where += i ? ",?" : "?";
       params.emplace_back(wo::to_string(f.statuses[i]));
     }
-    text += ")";
+    where += ")";
   }
-  if (f.factory) text += " AND factory = ?", params.push_back(*f.factory);
-  if (f.assignee) text += " AND assignee = ?", params.push_back(*f.assignee);
-  if (f.updated_before) text += " AND updated_at < ?", params.push_back(*f.updated_before);
-  const std::string count_text = "SELECT count(*) FROM (" + text + ")";
-  text += " ORDER BY priority, created_at, id LIMIT ?";
+  if (f.factory) where += " AND factory = ?", params.push_back(*f.factory);
+  if (f.assignee) where += " AND assignee = ?", params.push_back(*f.assignee);
+  if (f.updated_before) where += " AND updated_at < ?", params.push_back(*f.updated_before);
+  const std::string count_text = "SELECT count(*) FROM work_orders" + where;
+  const std::string text = P::select_work_orders(P::kLive) + where + " ORDER BY priority, created_at, id LIMIT ?";
   auto& st = journal_.store().statements();
   std::int64_t total = 0;
   {
@@ -246,31 +246,21 @@ json WorkOrders::list(const WoListFilter& f) const {
     for (std::size_t i = 0; i < params.size(); ++i) c.bind(static_cast<int>(i + 1), params[i]);
     if (c.step()) total = c.int64(0);
   }
-  std::vector<std::string> ids;
-  {
-    sql::Stmt s(st, text, "listing work orders");
-    int i = 1;
-    for (const auto& p : params) s.bind(i++, p);
-    s.bind(i, std::clamp(f.limit, 1, 10000));
-    while (s.step()) ids.push_back(s.text(0));
-  }
   json out = json::array();
-  for (const auto& id : ids)
-    if (auto w = find(id)) out.push_back(*w);
+  sql::Stmt s(st, text, "listing work orders");
+  int i = 1;
+  for (const auto& p : params) s.bind(i++, p);
+  s.bind(i, std::clamp(f.limit, 1, 10000));
+  while (s.step()) out.push_back(P::work_order_row(s));
   return {{"work_orders", out}, {"total", total}};
 }
 
 std::vector<json> WorkOrders::all_of(const std::string& factory) const {
-  std::vector<std::string> ids;
-  {
-    sql::Stmt s(journal_.store().statements(), "SELECT id FROM work_orders WHERE factory = ? ORDER BY id",
-                "listing a factory's work orders");
-    s.bind(1, factory);
-    while (s.step()) ids.push_back(s.text(0));
-  }
+  sql::Stmt s(journal_.store().statements(), P::select_work_orders(P::kLive) + " WHERE factory = ? ORDER BY id",
+              "listing a factory's work orders");
+  s.bind(1, factory);
   std::vector<json> out;
-  for (const auto& id : ids)
-    if (auto w = find(id)) out.push_back(std::move(*w));
+  while (s.step()) out.push_back(P::work_order_row(s));
   return out;
 }
 

@@ -9,24 +9,14 @@
 
 #include "daemon/feed.hpp"
 #include "tests/catch.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 using vermas::FeedWriter;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/vermas-feed-XXXXXX";
-    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using vermas::test::TempDir;
 
 std::vector<nlohmann::json> read_lines(const fs::path& file) {
   std::vector<nlohmann::json> out;

@@ -23,6 +23,7 @@
 
 #include "daemon/runner.hpp"
 #include "tests/catch.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
@@ -36,18 +37,7 @@ extern char** environ;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/vermas-tmux-XXXXXX";
-    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using vermas::test::TempDir;
 
 std::string slurp(const fs::path& file) {
   std::ifstream in(file);

@@ -10,6 +10,7 @@
 
 #include "daemon/store.hpp"
 #include "tests/catch.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 using vermas::Event;
 using vermas::EventDraft;
@@ -20,18 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/vermas-store-XXXXXX";
-    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using vermas::test::TempDir;
 
 EventDraft draft(std::string type, std::string actor = "operations", std::optional<std::string> factory = {},
                  nlohmann::json data = nlohmann::json::object()) {

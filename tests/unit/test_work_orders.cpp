@@ -23,6 +23,7 @@
 #include "daemon/wo_sync.hpp"
 #include "daemon/work_orders.hpp"
 #include "tests/catch.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 using namespace vermas;
 namespace fs = std::filesystem;
@@ -31,18 +32,7 @@ using wo::Status;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/vermas-wo-XXXXXX";
-    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using vermas::test::TempDir;
 
 // A store, journal and work-order service on a temporary root, with a clock the test moves.
 struct Bench {
