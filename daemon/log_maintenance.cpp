@@ -166,14 +166,22 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
       cursor = e.id;
     });
   };
+  // The longest the io thread was held at once: how long a request may have waited.
+  double longest_hold = 0;
+  auto held_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
   for (;;) {
     std::int64_t n = 0;
+    const auto chunk_start = std::chrono::steady_clock::now();
     store.transact([&](Store::Tx&) { n = fold(chunk_); });
+    longest_hold = std::max(longest_hold, held_since(chunk_start));
     replayed += n;
     if (n < chunk_) break;
     co_await asio::post(io_, asio::use_awaitable);  // let requests in between chunks
   }
   json out;
+  const auto swap_start = std::chrono::steady_clock::now();
   journal_.commit([&](Store::Tx& tx) {
     // The rest (events appended while we yielded) and the swap, with nothing in between.
     replayed += fold(INT64_MAX);
@@ -190,7 +198,9 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
            {"checks", count(st, "wo_checks")},
            {"differences", diff},
            {"matched_live", diff == 0},
-           {"seconds", seconds}};
+           {"seconds", seconds},
+           // Up to the commit of this step (the commit's own fsync is not counted).
+           {"longest_hold_seconds", std::max(longest_hold, held_since(swap_start))}};
     tx.append({"projections.rebuilt", actor, std::nullopt, std::nullopt, out});
   });
   if (!out.value("matched_live", true))
