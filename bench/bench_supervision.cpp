@@ -13,14 +13,9 @@
 // that runs `sleep`, found through /proc (class NewChildren), and exits are seen through
 // pidfds. Company roots, supervisord's directory and every process started live under /tmp
 // and are removed, also when a step fails or on Ctrl-C.
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,20 +41,11 @@
 
 #include <nlohmann/json.hpp>
 
-#ifndef VERMAS_CO_BIN
-#error "VERMAS_CO_BIN must name the co binary"
-#endif
-#ifndef VERMAS_DAEMON_BIN
-#error "VERMAS_DAEMON_BIN must name the vermas-operations binary"
-#endif
-
-extern char** environ;
+#include "bench_harness.hpp"
 
 namespace {
 
-namespace fs = std::filesystem;
-using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
+using namespace vermas::bench;
 using namespace std::chrono_literals;
 
 // The agent program, and how a new agent process is recognised: a child of the daemon
@@ -68,6 +54,7 @@ const std::vector<std::string> kAgentCommand = {"/bin/sleep", "100000"};
 constexpr const char* kAgentComm = "sleep";
 // How often /proc is looked at while waiting for a process to appear.
 constexpr auto kPoll = 250us;
+constexpr int kRule = 114;  // the width of the table
 
 // Targets: the brief's, and for the others the best peer figure of
 // /work/shared/notes/peer-lessons.md (2-core Debian 12, N = 200).
@@ -79,12 +66,6 @@ constexpr double kTargetIdleCpuPercent = 0.1;   // "~0": at most 0.1 % of one co
 constexpr double kTargetWakeupsPerS = 1.0;      // supervisord's 1 s main loop
 constexpr double kTargetStopMs = 50.0;          // stop of 10 agents
 constexpr double kTargetShutdownS = 2.96;       // supervisord, shutdown with 200
-
-volatile sig_atomic_t g_interrupted = 0;
-void on_signal(int) { g_interrupted = 1; }
-void check_interrupt() {
-  if (g_interrupted) throw std::runtime_error("interrupted");
-}
 
 FILE* g_out = stdout;  // progress lines; stderr under --json
 
@@ -129,37 +110,21 @@ Options parse_args(int argc, char** argv) {
   Options o;
   bool quick = false;
   std::map<std::string, long> given;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(2);
-      return argv[++i];
-    };
-    auto number = [&](long min) {
-      std::string v = value();
-      char* end = nullptr;
-      errno = 0;
-      long n = std::strtol(v.c_str(), &end, 10);
-      if (errno || end == v.c_str() || *end || n < min || n > 100000) {
-        std::fprintf(stderr, "bench_supervision: %s: bad value '%s' (integer >= %ld)\n", a.c_str(), v.c_str(), min);
-        std::exit(2);
-      }
-      given[a] = n;
-    };
-    if (a == "--agents" || a == "--small") number(2);
-    else if (a == "--kills" || a == "--sd-kills" || a == "--rounds" || a == "--stop-rounds" || a == "--idle-seconds") number(1);
+  Args args(argc, argv, usage);
+  while (args.next()) {
+    const std::string& a = args.flag();
+    if (a == "--agents" || a == "--small") given[a] = args.integer(2, 100000);
+    else if (a == "--kills" || a == "--sd-kills" || a == "--rounds" || a == "--stop-rounds" || a == "--idle-seconds")
+      given[a] = args.integer(1, 100000);
     else if (a == "--quick") quick = true;
     else if (a == "--json") o.json = true;
     else if (a == "--no-supervisord") o.use_supervisord = false;
-    else if (a == "--co") o.co = value();
-    else if (a == "--daemon") o.daemon = value();
-    else if (a == "--supervisord") o.supervisord = value();
-    else if (a == "--tmp") o.tmp = value();
+    else if (a == "--co") o.co = args.value();
+    else if (a == "--daemon") o.daemon = args.value();
+    else if (a == "--supervisord") o.supervisord = args.value();
+    else if (a == "--tmp") o.tmp = args.value();
     else if (a == "-h" || a == "--help") usage(0);
-    else {
-      std::fprintf(stderr, "bench_supervision: unknown argument '%s'\n", a.c_str());
-      usage(2);
-    }
+    else args.unknown();
   }
   if (quick) {
     o.kills = 30;
@@ -187,8 +152,6 @@ Options parse_args(int argc, char** argv) {
 
 // ---------------------------------------------------------------- small helpers
 
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
-
 // Sleeps, still noticing Ctrl-C.
 void nap(Clock::duration d) {
   auto until = Clock::now() + d;
@@ -196,31 +159,6 @@ void nap(Clock::duration d) {
     check_interrupt();
     std::this_thread::sleep_for(std::min<Clock::duration>(until - Clock::now(), 100ms));
   }
-}
-
-// Nearest-rank percentile.
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
-  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
-}
-
-// A /proc file read with one read(2): cheap enough for polling. Empty when unreadable.
-std::string read_proc(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  char buf[4096];
-  ssize_t n = ::read(fd, buf, sizeof buf);
-  ::close(fd);
-  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
 }
 
 std::string find_in_path(const std::string& name) {
@@ -234,19 +172,7 @@ std::string find_in_path(const std::string& name) {
   return {};
 }
 
-// A new directory DIR/PREFIX-XXXXXX.
-std::string make_temp_dir(const std::string& dir, const std::string& prefix) {
-  std::string tmpl = dir + "/" + prefix + "-XXXXXX";
-  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
-  return tmpl;
-}
-
 // ---------------------------------------------------------------- /proc
-
-pid_t read_pid_file(const std::string& path) {
-  std::string s = read_proc(path);
-  return s.empty() ? -1 : static_cast<pid_t>(std::strtol(s.c_str(), nullptr, 10));
-}
 
 pid_t last_pid() {
   pid_t p = read_pid_file("/proc/sys/kernel/ns_last_pid");
@@ -269,27 +195,6 @@ std::optional<ProcInfo> proc_info(pid_t pid) {
   info.state = s[close + 2];
   info.ppid = static_cast<pid_t>(std::strtol(s.c_str() + close + 4, nullptr, 10));
   return info;
-}
-
-// A "Key:   1234 kB" line of a /proc file; -1 when absent.
-long proc_field(const std::string& file, const std::string& key) {
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(key + ":", 0) == 0) return std::strtol(line.c_str() + key.size() + 1, nullptr, 10);
-  return -1;
-}
-
-struct Memory {
-  long rss_kib = -1;
-  long pss_kib = -1;
-  long pss_anon_kib = -1;  // the part of PSS that is the process's own data, whoever else runs
-};
-
-Memory memory_of(pid_t pid) {
-  std::string base = "/proc/" + std::to_string(pid);
-  return Memory{proc_field(base + "/status", "VmRSS"), proc_field(base + "/smaps_rollup", "Pss"),
-                proc_field(base + "/smaps_rollup", "Pss_Anon")};
 }
 
 // CPU and context switches of a whole process (every thread).
@@ -321,8 +226,8 @@ Usage usage_of(pid_t pid) {
   for (const auto& task : fs::directory_iterator(base + "/task", ec)) {
     std::string t = task.path().string();
     u.run_ms += std::strtod(read_proc(t + "/schedstat").c_str(), nullptr) / 1e6;
-    u.voluntary += std::max(0L, proc_field(t + "/status", "voluntary_ctxt_switches"));
-    u.involuntary += std::max(0L, proc_field(t + "/status", "nonvoluntary_ctxt_switches"));
+    u.voluntary += std::max(0L, proc_number(t + "/status", "voluntary_ctxt_switches"));
+    u.involuntary += std::max(0L, proc_number(t + "/status", "nonvoluntary_ctxt_switches"));
   }
   return u;
 }
@@ -445,98 +350,12 @@ void kill_processes_in(const std::string& dir) {
   }
 }
 
-// ---------------------------------------------------------------- processes
-
-class Spawner {
- public:
-  // `co` is told which daemon binary to start.
-  explicit Spawner(const std::string& daemon_bin) {
-    for (char** e = environ; *e; ++e)
-      if (std::strncmp(*e, "VERMAS_OPERATIONS_BIN=", 22) != 0) env_.emplace_back(*e);
-    env_.push_back("VERMAS_OPERATIONS_BIN=" + daemon_bin);
-    for (auto& s : env_) envp_.push_back(s.data());
-    envp_.push_back(nullptr);
-  }
-
-  // stdout to `out`; stderr inherited, or (detach) to `out` too, in a session of its own.
-  pid_t spawn(const std::vector<std::string>& args, const std::string& out = "/dev/null", bool detach = false) {
-    std::vector<std::string> copy = args;
-    std::vector<char*> argv;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (detach) posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    if (detach) posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-    pid_t pid = -1;
-    int err = ::posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), envp_.data());
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (err != 0) throw std::runtime_error("cannot run " + args[0] + ": " + std::strerror(err));
-    return pid;
-  }
-
-  // The exit status; nullopt when it did not exit within `limit` (it is then left running).
-  static std::optional<int> wait(pid_t pid, std::optional<Clock::duration> limit = std::nullopt) {
-    auto deadline = limit ? Clock::now() + *limit : Clock::time_point::max();
-    for (;;) {
-      int status = 0;
-      pid_t r = ::waitpid(pid, &status, limit ? WNOHANG : 0);
-      if (r == pid) return status;
-      if (r < 0 && errno != EINTR) throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
-      if (limit) {
-        if (Clock::now() >= deadline) return std::nullopt;
-        std::this_thread::sleep_for(5ms);
-      }
-    }
-  }
-
-  // Runs to completion; throws unless it exits 0 within 2 minutes.
-  void run(const std::vector<std::string>& args, const std::string& out = "/dev/null") {
-    pid_t pid = spawn(args, out);
-    auto status = wait(pid, 120s);
-    if (!status) {
-      ::kill(pid, SIGKILL);
-      wait(pid);
-      throw std::runtime_error(describe(args) + " hung");
-    }
-    if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0)
-      throw std::runtime_error(describe(args) + " failed (status " + std::to_string(*status) + ")");
-  }
-
-  static std::string describe(const std::vector<std::string>& args) {
-    std::string s;
-    for (const auto& a : args) s += (s.empty() ? "" : " ") + a;
-    return "`" + s + "`";
-  }
-
- private:
-  std::vector<std::string> env_;
-  std::vector<char*> envp_;
-};
-
 // ---------------------------------------------------------------- sockets
 
 // A Unix stream socket with timed reads.
 class Stream {
  public:
-  explicit Stream(const std::string& path) {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path) throw std::runtime_error("socket path too long: " + path);
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      int err = errno;
-      ::close(fd_);
-      throw std::runtime_error("connect " + path + ": " + std::strerror(err));
-    }
-  }
+  explicit Stream(const std::string& path) : fd_(connect_unix(path)) {}
   ~Stream() { ::close(fd_); }
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
@@ -855,23 +674,12 @@ class Vermas final : public System {
     return buf;
   }
 
-  std::vector<std::string> co(std::initializer_list<std::string> rest) const {
-    std::vector<std::string> a{opts_.co, "--company-root", root_};
-    a.insert(a.end(), rest);
-    return a;
-  }
-
-  bool is_our_daemon(pid_t pid) const {
-    if (pid <= 1) return false;
-    std::error_code ec;
-    fs::path exe = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
-    return !ec && (exe == fs::weakly_canonical(opts_.daemon, ec) || exe.filename() == "vermas-operations");
-  }
+  std::vector<std::string> co(std::initializer_list<std::string> rest) const { return co_args(opts_.co, root_, rest); }
 
   void stop_daemon() {
     started_ = false;
     pid_t pid = pid_ > 0 ? pid_ : read_pid_file(root_ + "/.work/operations.pid");
-    if (!is_our_daemon(pid)) return;
+    if (!is_our_daemon(pid, opts_.daemon)) return;
     std::vector<Fd> fd;
     fd.push_back(pidfd(pid));
     try {
@@ -882,9 +690,9 @@ class Vermas final : public System {
     }
     if (wait_exited(fd, 30s)) return;
     std::fprintf(stderr, "bench_supervision: killing daemon pid %d\n", static_cast<int>(pid));
-    if (is_our_daemon(pid)) ::kill(pid, SIGTERM);
+    if (is_our_daemon(pid, opts_.daemon)) ::kill(pid, SIGTERM);
     if (wait_exited(fd, 3s)) return;
-    if (is_our_daemon(pid)) ::kill(pid, SIGKILL);
+    if (is_our_daemon(pid, opts_.daemon)) ::kill(pid, SIGKILL);
     wait_exited(fd, 3s);
   }
 
@@ -1111,7 +919,7 @@ void run_small(System& s, const Options& o, int kills, Results& r) {
   r.small = memory_of(s.pid());
   measure_crashes(s, pids, kills, r.crash_ms, r.crash_event_ms);
   std::fprintf(g_out, "  %s, %d agents: %d kills, restarted in %.2f ms median (p90 %.2f ms); PSS %ld KiB\n", s.name(),
-               o.small, kills, median(r.crash_ms), percentile(r.crash_ms, 90), r.small.pss_kib);
+               o.small, kills, median(r.crash_ms), percentile(sorted(r.crash_ms), 90), r.small.pss_kib);
   std::fflush(g_out);
   for (int i = 0; i < o.stop_rounds; ++i) measure_stop(s, pids, r.stop_gone_ms, r.stop_answered_ms);
   r.shutdown_small_ms = measure_shutdown(s);
@@ -1139,11 +947,6 @@ std::string fmt(double v, const char* unit) {
   return buf;
 }
 
-double round_to(double v, int decimals) {
-  double scale = std::pow(10.0, decimals);
-  return std::round(v * scale) / scale;
-}
-
 struct Figures {
   double crash_p50, crash_p90, crash_max, event_p50, event_p90, start_small, start_all, pss_small, rss_small, pss_all,
       rss_all, anon_small, anon_all, idle_cpu_ms, idle_run_ms, idle_cpu_percent, idle_wakeups, idle_wakeups_per_s, idle_involuntary, stop_p50,
@@ -1154,10 +957,10 @@ Figures figures_of(const Results& r, double idle_s) {
   auto kib = [](long v) { return v < 0 ? NAN : static_cast<double>(v); };
   Figures f{};
   f.crash_p50 = median(r.crash_ms);
-  f.crash_p90 = percentile(r.crash_ms, 90);
-  f.crash_max = percentile(r.crash_ms, 100);
+  f.crash_p90 = percentile(sorted(r.crash_ms), 90);
+  f.crash_max = percentile(sorted(r.crash_ms), 100);
   f.event_p50 = median(r.crash_event_ms);
-  f.event_p90 = percentile(r.crash_event_ms, 90);
+  f.event_p90 = percentile(sorted(r.crash_event_ms), 90);
   f.start_small = median(r.start_small_s);
   f.start_all = median(r.start_s);
   f.pss_small = kib(r.small.pss_kib);
@@ -1174,7 +977,7 @@ Figures figures_of(const Results& r, double idle_s) {
   f.idle_involuntary = measured * static_cast<double>(r.idle_after.involuntary - r.idle_before.involuntary);
   f.idle_wakeups_per_s = f.idle_wakeups / idle_s;
   f.stop_p50 = median(r.stop_gone_ms);
-  f.stop_p90 = percentile(r.stop_gone_ms, 90);
+  f.stop_p90 = percentile(sorted(r.stop_gone_ms), 90);
   f.stop_answered_p50 = median(r.stop_answered_ms);
   f.shutdown_small_ms = r.shutdown_small_ms;
   f.shutdown_all_s = median(r.shutdown_s);
@@ -1183,54 +986,42 @@ Figures figures_of(const Results& r, double idle_s) {
 
 nlohmann::ordered_json figures_json(const Figures& f, const Results& r) {
   nlohmann::ordered_json j;
-  auto put = [&](const char* key, double v, int decimals) { j[key] = std::isnan(v) ? json(nullptr) : json(round_to(v, decimals)); };
-  put("crash_restart_ms_median", f.crash_p50, 3);
-  put("crash_restart_ms_p90", f.crash_p90, 3);
-  put("crash_restart_ms_max", f.crash_max, 3);
+  put(j, "crash_restart_ms_median", f.crash_p50, 3);
+  put(j, "crash_restart_ms_p90", f.crash_p90, 3);
+  put(j, "crash_restart_ms_max", f.crash_max, 3);
   j["crash_kills"] = r.crash_ms.size();
-  put("crash_event_ms_median", f.event_p50, 3);
-  put("crash_event_ms_p90", f.event_p90, 3);
-  put("start_small_s", f.start_small, 4);
-  put("start_all_s_median", f.start_all, 4);
-  put("pss_small_kib", f.pss_small, 0);
-  put("rss_small_kib", f.rss_small, 0);
-  put("pss_all_kib", f.pss_all, 0);
-  put("rss_all_kib", f.rss_all, 0);
-  put("pss_anon_small_kib", f.anon_small, 0);
-  put("pss_anon_all_kib", f.anon_all, 0);
-  put("idle_cpu_ms", f.idle_cpu_ms, 1);
-  put("idle_run_ms", f.idle_run_ms, 3);
-  put("idle_cpu_percent", f.idle_cpu_percent, 4);
-  put("idle_voluntary_switches", f.idle_wakeups, 0);
-  put("idle_involuntary_switches", f.idle_involuntary, 0);
-  put("idle_wakeups_per_s", f.idle_wakeups_per_s, 3);
-  put("stop_small_ms_median", f.stop_p50, 3);
-  put("stop_small_ms_p90", f.stop_p90, 3);
-  put("stop_small_answered_ms_median", f.stop_answered_p50, 3);
-  put("shutdown_small_ms", f.shutdown_small_ms, 2);
-  put("shutdown_all_s_median", f.shutdown_all_s, 4);
+  put(j, "crash_event_ms_median", f.event_p50, 3);
+  put(j, "crash_event_ms_p90", f.event_p90, 3);
+  put(j, "start_small_s", f.start_small, 4);
+  put(j, "start_all_s_median", f.start_all, 4);
+  put(j, "pss_small_kib", f.pss_small, 0);
+  put(j, "rss_small_kib", f.rss_small, 0);
+  put(j, "pss_all_kib", f.pss_all, 0);
+  put(j, "rss_all_kib", f.rss_all, 0);
+  put(j, "pss_anon_small_kib", f.anon_small, 0);
+  put(j, "pss_anon_all_kib", f.anon_all, 0);
+  put(j, "idle_cpu_ms", f.idle_cpu_ms, 1);
+  put(j, "idle_run_ms", f.idle_run_ms, 3);
+  put(j, "idle_cpu_percent", f.idle_cpu_percent, 4);
+  put(j, "idle_voluntary_switches", f.idle_wakeups, 0);
+  put(j, "idle_involuntary_switches", f.idle_involuntary, 0);
+  put(j, "idle_wakeups_per_s", f.idle_wakeups_per_s, 3);
+  put(j, "stop_small_ms_median", f.stop_p50, 3);
+  put(j, "stop_small_ms_p90", f.stop_p90, 3);
+  put(j, "stop_small_answered_ms_median", f.stop_answered_p50, 3);
+  put(j, "shutdown_small_ms", f.shutdown_small_ms, 2);
+  put(j, "shutdown_all_s_median", f.shutdown_all_s, 4);
   return j;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  g_program = "bench_supervision";
   Options opts = parse_args(argc, argv);
   if (opts.json) g_out = stderr;
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGHUP, &sa, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-
-  for (const auto& bin : {opts.co, opts.daemon}) {
-    if (::access(bin.c_str(), X_OK) != 0) {
-      std::fprintf(stderr, "bench_supervision: %s: not executable (build the co and vermas-operations targets)\n", bin.c_str());
-      return 2;
-    }
-  }
+  catch_signals();
+  if (!binaries_ok(opts.co, opts.daemon)) return 2;
   std::string sd_bin;
   if (opts.use_supervisord) sd_bin = opts.supervisord.empty() ? find_in_path("supervisord") : opts.supervisord;
   const bool with_sd = !sd_bin.empty() && ::access(sd_bin.c_str(), X_OK) == 0;
@@ -1243,7 +1034,7 @@ int main(int argc, char** argv) {
                opts.stop_rounds, opts.idle_seconds);
   std::fflush(g_out);
 
-  Spawner sp(opts.daemon);
+  Spawner sp(opts.daemon, 120s);  // a hung `co` or git must not hang the benchmark
   Results vr, sr;
   const double idle_s = opts.idle_seconds;
   try {
@@ -1320,9 +1111,9 @@ int main(int argc, char** argv) {
 
   const std::string N = std::to_string(opts.agents), n = std::to_string(opts.small);
   const std::string idle = std::to_string(opts.idle_seconds) + " s";
-  std::printf("%s\n", std::string(114, '-').c_str());
+  rule(kRule);
   std::printf("%-46s | %-13s | %-13s | %-24s | %s\n", "figure (medians)", "vermas", "supervisord", "target", "");
-  std::printf("%s\n", std::string(114, '-').c_str());
+  rule(kRule);
   auto row = [](const std::string& figure, const std::string& a, const std::string& b, const std::string& target,
                 std::optional<bool> pass = std::nullopt) {
     std::printf("%-46s | %-13s | %-13s | %-24s | %s\n", figure.c_str(), a.c_str(), b.c_str(), target.c_str(),
@@ -1358,7 +1149,7 @@ int main(int argc, char** argv) {
   row("shutdown with " + n + " -> daemon gone", fmt(v.shutdown_small_ms, "ms"), fmt(s.shutdown_small_ms, "ms"), "");
   row("shutdown with " + N + " -> daemon gone", fmt(v.shutdown_all_s, "s"), fmt(s.shutdown_all_s, "s"),
       "<= 2.96 s (supervisord)", verdicts["shutdown_all_s_median"].get<bool>());
-  std::printf("%s\n", std::string(114, '-').c_str());
+  rule(kRule);
   std::printf("all targets met: %s\n", all_ok ? "yes" : "no");
   return 0;
 }

@@ -13,67 +13,42 @@
 // socket. The root is removed and the daemon stopped also when a step fails or on Ctrl-C
 // (the daemon is then killed by pid, after checking that the pid is still our
 // vermas-operations). Output: a table, then one line of JSON with every figure.
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sqlite3.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "bench_harness.hpp"
 #include "common/time.hpp"
 #include "common/work_order.hpp"
 #include "daemon/store.hpp"
 
-#ifndef VERMAS_CO_BIN
-#error "VERMAS_CO_BIN must name the co binary"
-#endif
-#ifndef VERMAS_DAEMON_BIN
-#error "VERMAS_DAEMON_BIN must name the vermas-operations binary"
-#endif
-
-extern char** environ;
-
 namespace {
 
-namespace fs = std::filesystem;
-using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
+using namespace vermas::bench;
 
 constexpr double kTargetStatsMs = 50.0;      // events.stats over 1M events, with or without since
 constexpr double kTargetRebuildS = 10.0;     // wo.rebuild_projections of 1M events (wall)
 constexpr std::int64_t kBatch = 20000;       // events per population transaction
 constexpr int kConnections = 4;              // concurrent wo.create connections
-
-volatile sig_atomic_t g_interrupted = 0;
-void on_signal(int) { g_interrupted = 1; }
-
-void check_interrupt() {
-  if (g_interrupted) throw std::runtime_error("interrupted");
-}
+constexpr int kRule = 104;                   // the width of the tables
 
 struct Options {
   std::int64_t events = 1000000;
@@ -99,351 +74,21 @@ struct Options {
 
 Options parse_args(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(2);
-      return argv[++i];
-    };
-    auto number = [&](double min) {
-      std::string v = value();
-      char* end = nullptr;
-      errno = 0;
-      double n = std::strtod(v.c_str(), &end);
-      if (errno || end == v.c_str() || *end || !(n >= min)) {
-        std::fprintf(stderr, "bench_work_orders: %s: bad value '%s' (a number >= %g)\n", a.c_str(), v.c_str(), min);
-        std::exit(2);
-      }
-      return n;
-    };
-    if (a == "--events") o.events = static_cast<std::int64_t>(number(100));
-    else if (a == "--create-seconds") o.create_seconds = number(0.1);
-    else if (a == "--rounds") o.rounds = static_cast<int>(number(1));
-    else if (a == "--stats-calls") o.stats_calls = static_cast<int>(number(1));
+  Args args(argc, argv, usage);
+  while (args.next()) {
+    const std::string& a = args.flag();
+    if (a == "--events") o.events = static_cast<std::int64_t>(args.number(100));
+    else if (a == "--create-seconds") o.create_seconds = args.number(0.1);
+    else if (a == "--rounds") o.rounds = static_cast<int>(args.number(1));
+    else if (a == "--stats-calls") o.stats_calls = static_cast<int>(args.number(1));
     else if (a == "--enforce") o.enforce = true;
-    else if (a == "--co") o.co = value();
-    else if (a == "--daemon") o.daemon = value();
+    else if (a == "--co") o.co = args.value();
+    else if (a == "--daemon") o.daemon = args.value();
     else if (a == "-h" || a == "--help") usage(0);
-    else {
-      std::fprintf(stderr, "bench_work_orders: unknown argument '%s'\n", a.c_str());
-      usage(2);
-    }
+    else args.unknown();
   }
   return o;
 }
-
-// ---------------------------------------------------------------- statistics
-
-// Nearest-rank percentile of an already sorted sample.
-template <class T>
-double percentile(const std::vector<T>& sorted, double p) {
-  if (sorted.empty()) return NAN;
-  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
-  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
-  return static_cast<double>(sorted[rank - 1]);
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
-}
-
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
-
-// ---------------------------------------------------------------- processes
-
-// The daemon binary is named explicitly, so `co` cannot pick up some other one.
-std::vector<std::string> child_environment(const Options& o) {
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) {
-    if (std::strncmp(*e, "VERMAS_OPERATIONS_BIN=", 22) == 0) continue;
-    env.emplace_back(*e);
-  }
-  env.push_back("VERMAS_OPERATIONS_BIN=" + o.daemon);
-  return env;
-}
-
-struct Spawner {
-  std::vector<std::string> env_storage;
-  std::vector<char*> envp;
-
-  explicit Spawner(const Options& o) : env_storage(child_environment(o)) {
-    for (auto& s : env_storage) envp.push_back(s.data());
-    envp.push_back(nullptr);
-  }
-
-  // Starts argv[0] with stdout to `stdout_path` (nullptr: /dev/null); stderr is inherited.
-  pid_t spawn(const std::vector<std::string>& args, const char* stdout_path = nullptr) {
-    std::vector<std::string> copy = args;
-    std::vector<char*> argv;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, stdout_path ? stdout_path : "/dev/null",
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = -1;
-    int err = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    if (err != 0) throw std::runtime_error("cannot run " + args[0] + ": " + std::strerror(err));
-    return pid;
-  }
-
-  // Waits for `pid`; nullopt when it did not exit within `timeout` (it is then left running).
-  static std::optional<int> wait(pid_t pid, std::optional<std::chrono::milliseconds> timeout = std::nullopt) {
-    auto deadline = timeout ? Clock::now() + *timeout : Clock::time_point::max();
-    for (;;) {
-      int status = 0;
-      pid_t r = ::waitpid(pid, &status, timeout ? WNOHANG : 0);
-      if (r == pid) return status;
-      // EINTR (a signal to us): keep waiting, so the child is always reaped.
-      if (r < 0 && errno != EINTR) throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
-      if (timeout) {
-        if (Clock::now() >= deadline) return std::nullopt;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-    }
-  }
-
-  // Runs to completion; throws unless it exits 0.
-  void run(const std::vector<std::string>& args, const char* stdout_path = nullptr) {
-    int status = *wait(spawn(args, stdout_path));
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error(describe(args) + " failed" + how(status));
-  }
-
-  static std::string describe(const std::vector<std::string>& args) {
-    std::string s;
-    for (const auto& a : args) s += (s.empty() ? "" : " ") + a;
-    return "`" + s + "`";
-  }
-  static std::string how(int status) {
-    if (WIFEXITED(status)) return " (exit " + std::to_string(WEXITSTATUS(status)) + ")";
-    if (WIFSIGNALED(status)) return " (signal " + std::to_string(WTERMSIG(status)) + ")";
-    return "";
-  }
-};
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-// A "Key:   1234 kB" line of /proc/PID/status (VmRSS, VmHWM: the peak), in KiB; -1 when absent.
-long status_kib(pid_t pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(key + ":", 0) == 0) return std::strtol(line.c_str() + key.size() + 1, nullptr, 10);
-  return -1;
-}
-
-bool is_our_daemon(pid_t pid, const std::string& daemon_bin) {
-  if (pid <= 1) return false;
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
-  if (ec) return false;
-  fs::path want = fs::weakly_canonical(daemon_bin, ec);
-  return exe == want || exe.filename() == "vermas-operations";
-}
-
-// ---------------------------------------------------------------- raw socket client
-
-class RawConnection {
- public:
-  explicit RawConnection(const std::string& path) {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path) throw std::runtime_error("socket path too long: " + path);
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      int err = errno;
-      ::close(fd_);
-      throw std::runtime_error("connect " + path + ": " + std::strerror(err));
-    }
-    buf_.resize(1 << 16);
-  }
-  ~RawConnection() { ::close(fd_); }
-  RawConnection(const RawConnection&) = delete;
-  RawConnection& operator=(const RawConnection&) = delete;
-
-  void send_all(const char* data, std::size_t size) {
-    while (size > 0) {
-      ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EINTR) {
-          check_interrupt();
-          continue;
-        }
-        throw std::runtime_error(std::string("send: ") + std::strerror(errno));
-      }
-      data += n;
-      size -= static_cast<std::size_t>(n);
-    }
-  }
-
-  // The next line (without '\n'); valid until the next call.
-  std::string_view read_line() {
-    if (start_ > 0 && start_ == end_) start_ = end_ = 0;
-    for (;;) {
-      if (const void* nl = std::memchr(buf_.data() + start_, '\n', end_ - start_)) {
-        std::size_t pos = static_cast<const char*>(nl) - buf_.data();
-        std::string_view line(buf_.data() + start_, pos - start_);
-        start_ = pos + 1;
-        return line;
-      }
-      if (start_ > 0) {  // compact
-        std::memmove(buf_.data(), buf_.data() + start_, end_ - start_);
-        end_ -= start_;
-        start_ = 0;
-      }
-      if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);
-      ssize_t n = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, 0);
-      if (n < 0 && errno == EINTR) {
-        check_interrupt();
-        continue;
-      }
-      if (n < 0) throw std::runtime_error(std::string("recv: ") + std::strerror(errno));
-      if (n == 0) throw std::runtime_error("the daemon closed the connection");
-      end_ += static_cast<std::size_t>(n);
-    }
-  }
-
-  json call(const std::string& method, const json& params = json::object()) {
-    const std::int64_t id = next_id_++;
-    std::string req = json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump() + "\n";
-    send_all(req.data(), req.size());
-    json resp = json::parse(read_line());
-    if (resp.contains("error")) throw std::runtime_error(method + ": " + resp["error"].dump());
-    if (resp.value("id", json()) != json(id)) throw std::runtime_error(method + ": answer with a wrong id: " + resp.dump());
-    return resp.at("result");
-  }
-
- private:
-  int fd_ = -1;
-  std::vector<char> buf_;
-  std::size_t start_ = 0, end_ = 0;
-  std::int64_t next_id_ = 1;
-};
-
-// ---------------------------------------------------------------- the fixture
-
-class Company {
- public:
-  Company(const Options& o, Spawner& sp) : opts_(o), sp_(sp) {
-    char tmpl[] = "/tmp/vb-XXXXXX";
-    if (!::mkdtemp(tmpl)) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
-    root_ = tmpl;
-  }
-  ~Company() { cleanup(); }
-  Company(const Company&) = delete;
-  Company& operator=(const Company&) = delete;
-
-  const std::string& root() const { return root_; }
-  const std::string& socket() const { return socket_; }
-  fs::path db_file() const { return fs::path(root_) / ".work" / "operations.db"; }
-  pid_t pid() const { return pid_; }
-
-  std::vector<std::string> co(std::initializer_list<std::string> rest) const {
-    std::vector<std::string> a{opts_.co, "--company-root", root_};
-    a.insert(a.end(), rest);
-    return a;
-  }
-
-  void init() { sp_.run({opts_.co, "init", "--company-root", root_}); }
-
-  // `co operations start`; the pid from the health RPC.
-  void start() {
-    std::string out = root_ + "/start.json";
-    started_ = true;  // from here on, cleanup stops the daemon
-    pid_ = -1;
-    sp_.run(co({"--json", "operations", "start"}), out.c_str());
-    json r = json::parse(read_file(out), nullptr, false);
-    socket_ = r.is_object() && r.contains("socket") ? r["socket"].get<std::string>() : root_ + "/.work/operations.sock";
-    RawConnection conn(socket_);
-    json h = conn.call("health");
-    pid_ = h.at("pid").get<pid_t>();
-  }
-
-  // `co operations stop`, else kill our daemon by pid; returns once it is gone. Throws when
-  // the daemon did not go by itself (it was then killed).
-  void stop() {
-    if (!started_) return;
-    if (!stop_daemon()) throw std::runtime_error("the daemon did not stop by itself (killed)");
-  }
-
-  // Idempotent: stops the daemon, removes the root.
-  void cleanup() noexcept {
-    if (root_.empty()) return;
-    try {
-      if (started_) stop_daemon();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "bench_work_orders: cleanup: %s\n", e.what());
-    }
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-    if (ec) std::fprintf(stderr, "bench_work_orders: cannot remove %s: %s\n", root_.c_str(), ec.message().c_str());
-    root_.clear();
-  }
-
- private:
-  // True when `co operations stop` worked and the daemon went.
-  bool stop_daemon() {
-    started_ = false;
-    if (pid_ <= 0) {  // start failed half-way: the pid file may still name it
-      std::string s = read_file(root_ + "/.work/operations.pid");
-      pid_ = static_cast<pid_t>(std::strtol(s.c_str(), nullptr, 10));
-    }
-    bool stopped = false;
-    try {
-      pid_t p = sp_.spawn(co({"operations", "stop"}));
-      auto status = Spawner::wait(p, std::chrono::seconds(60));
-      if (!status) {
-        ::kill(p, SIGKILL);
-        Spawner::wait(p);
-        std::fprintf(stderr, "bench_work_orders: `co operations stop` hung\n");
-      } else if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {
-        stopped = true;
-      } else {
-        std::fprintf(stderr, "bench_work_orders: `co operations stop` failed%s\n", Spawner::how(*status).c_str());
-      }
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "bench_work_orders: %s\n", e.what());
-    }
-    if (pid_ <= 0) return stopped;
-    auto gone = [&](std::chrono::milliseconds within) {
-      auto deadline = Clock::now() + within;
-      while (Clock::now() < deadline) {
-        if (!is_our_daemon(pid_, opts_.daemon)) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-      return !is_our_daemon(pid_, opts_.daemon);
-    };
-    if (stopped && gone(std::chrono::seconds(5))) {
-      pid_ = -1;
-      return true;
-    }
-    if (is_our_daemon(pid_, opts_.daemon)) {
-      std::fprintf(stderr, "bench_work_orders: killing daemon pid %d\n", static_cast<int>(pid_));
-      ::kill(pid_, SIGTERM);
-      if (!gone(std::chrono::seconds(3)) && is_our_daemon(pid_, opts_.daemon)) ::kill(pid_, SIGKILL);
-      gone(std::chrono::seconds(2));
-    }
-    pid_ = -1;
-    return false;
-  }
-
-  const Options& opts_;
-  Spawner& sp_;
-  std::string root_;
-  std::string socket_;
-  pid_t pid_ = -1;
-  bool started_ = false;
-};
 
 // ---------------------------------------------------------------- the event log
 
@@ -759,16 +404,18 @@ StatsTiming measure_stats(RawConnection& conn, const json& params, int calls) {
 struct RebuildResult {
   double seconds = 0;       // the daemon's own figure
   double wall_seconds = 0;  // request sent -> answer read
+  double longest_hold = 0;  // the longest single step: how long other requests waited
   bool matched_live = false;
   std::int64_t differences = -1, replayed = 0, work_orders = 0;
 };
 
 RebuildResult measure_rebuild(RawConnection& conn) {
   auto t0 = Clock::now();
-  json r = conn.call("wo.rebuild_projections");
+  json r = conn.call("wo.rebuild_projections", json::object());
   RebuildResult out;
   out.wall_seconds = ms_since(t0) / 1e3;
   out.seconds = r.value("seconds", NAN);
+  out.longest_hold = r.value("longest_hold_seconds", NAN);
   out.matched_live = r.value("matched_live", false);
   out.differences = r.value("differences", std::int64_t{-1});
   out.replayed = r.value("events_replayed", std::int64_t{0});
@@ -783,36 +430,17 @@ struct Round {
   CreateStats create1, create4;
 };
 
-// ---------------------------------------------------------------- output
-
-const char* verdict(bool ok) { return ok ? "ok" : "MISSED"; }
-
-void rule() { std::printf("%s\n", std::string(104, '-').c_str()); }
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  g_program = "bench_work_orders";
   Options opts = parse_args(argc, argv);
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: blocking calls return EINTR and the loops notice
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGHUP, &sa, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  catch_signals();
+  if (!binaries_ok(opts.co, opts.daemon)) return 2;
 
-  for (const auto& bin : {opts.co, opts.daemon}) {
-    if (::access(bin.c_str(), X_OK) != 0) {
-      std::fprintf(stderr, "bench_work_orders: %s: not executable (build the co and vermas-operations targets)\n",
-                   bin.c_str());
-      return 2;
-    }
-  }
-
-  Spawner sp(opts);
+  Spawner sp(opts.daemon);
   try {
-    Company company(opts, sp);
+    Company company(opts.co, opts.daemon, sp, {.command = std::chrono::seconds(60), .gone = std::chrono::seconds(5)});
     company.init();
     company.start();  // the daemon makes and migrates the database, and logs its start
     company.stop();
@@ -852,12 +480,12 @@ int main(int argc, char** argv) {
                 "wo.create for %.1f s on 1 connection, then on %d\n",
                 static_cast<int>(company.pid()), opts.rounds, opts.stats_calls, opts.create_seconds,
                 kConnections);
-    rule();
+    rule(kRule);
     std::printf("%-7s| %-17s| %-17s| %-22s| %-20s| %s\n", "", "stats all ms", "stats 1h ms", "rebuild s", "create 1 conn",
                 "create 4 conn");
     std::printf("%-7s| %7s %9s| %7s %9s| %6s %6s %8s| %6s %6s %6s| %6s %6s\n", "", "median", "first", "median", "first",
                 "own", "wall", "matched", "/s", "p50ms", "p99ms", "/s", "p50ms");
-    rule();
+    rule(kRule);
     std::fflush(stdout);
 
     std::vector<Round> rounds;
@@ -884,23 +512,15 @@ int main(int argc, char** argv) {
                   rd.create4.p50_ms);
       std::fflush(stdout);
     }
-    rule();
+    rule(kRule);
 
     const long peak_rss_kib = status_kib(company.pid(), "VmHWM");  // in practice: during a rebuild
     company.stop();
     DbSize end = measure_db(company.db_file());
 
-    auto med = [&](auto field) {
-      std::vector<double> v;
-      for (const auto& rd : rounds) v.push_back(field(rd));
-      return median(v);
-    };
+    auto med = [&](auto field) { return median_of(rounds, field); };
     // Insertion order is kept, so each target and verdict follows its figure.
     nlohmann::ordered_json j;
-    auto put = [&](const char* key, double v, int decimals) {
-      double scale = std::pow(10.0, decimals);
-      j[key] = std::round(v * scale) / scale;
-    };
     const double stats_all = med([](const Round& r) { return r.stats_all.median_ms; });
     const double stats_1h = med([](const Round& r) { return r.stats_1h.median_ms; });
     const double rebuild_wall = med([](const Round& r) { return r.rebuild.wall_seconds; });
@@ -916,29 +536,30 @@ int main(int argc, char** argv) {
     const bool rebuild_ok = rebuild_wall <= kTargetRebuildS;
 
     j["events"] = pop.events;
-    put("population_seconds", pop.seconds, 2);
-    put("population_events_per_s", static_cast<double>(pop.events) / pop.seconds, 0);
-    put("create_calls_per_s", med([](const Round& r) { return r.create1.calls_per_s; }), 1);
-    put("create_p50_ms", med([](const Round& r) { return r.create1.p50_ms; }), 3);
-    put("create_p99_ms", med([](const Round& r) { return r.create1.p99_ms; }), 3);
-    put("create_max_ms", med([](const Round& r) { return r.create1.max_ms; }), 3);
-    put("create_4conn_calls_per_s", med([](const Round& r) { return r.create4.calls_per_s; }), 1);
-    put("create_4conn_p50_ms", med([](const Round& r) { return r.create4.p50_ms; }), 3);
-    put("create_4conn_p99_ms", med([](const Round& r) { return r.create4.p99_ms; }), 3);
-    put("stats_ms", stats_all, 3);
+    put(j, "population_seconds", pop.seconds, 2);
+    put(j, "population_events_per_s", static_cast<double>(pop.events) / pop.seconds, 0);
+    put(j, "create_calls_per_s", med([](const Round& r) { return r.create1.calls_per_s; }), 1);
+    put(j, "create_p50_ms", med([](const Round& r) { return r.create1.p50_ms; }), 3);
+    put(j, "create_p99_ms", med([](const Round& r) { return r.create1.p99_ms; }), 3);
+    put(j, "create_max_ms", med([](const Round& r) { return r.create1.max_ms; }), 3);
+    put(j, "create_4conn_calls_per_s", med([](const Round& r) { return r.create4.calls_per_s; }), 1);
+    put(j, "create_4conn_p50_ms", med([](const Round& r) { return r.create4.p50_ms; }), 3);
+    put(j, "create_4conn_p99_ms", med([](const Round& r) { return r.create4.p99_ms; }), 3);
+    put(j, "stats_ms", stats_all, 3);
     j["stats_ms_target"] = kTargetStatsMs;
     j["stats_ms_ok"] = stats_all_ok;
-    put("stats_since_1h_ms", stats_1h, 3);
+    put(j, "stats_since_1h_ms", stats_1h, 3);
     j["stats_since_1h_ms_target"] = kTargetStatsMs;
     j["stats_since_1h_ms_ok"] = stats_1h_ok;
-    put("stats_first_ms", rounds.front().stats_all.first_ms, 3);
-    put("stats_since_1h_first_ms", rounds.front().stats_1h.first_ms, 3);
+    put(j, "stats_first_ms", rounds.front().stats_all.first_ms, 3);
+    put(j, "stats_since_1h_first_ms", rounds.front().stats_1h.first_ms, 3);
     j["stats_total"] = rounds.back().stats_all.total;
     j["stats_since_1h_total"] = rounds.back().stats_1h.total;
-    put("rebuild_wall_seconds", rebuild_wall, 3);
+    put(j, "rebuild_wall_seconds", rebuild_wall, 3);
     j["rebuild_wall_seconds_target"] = kTargetRebuildS;
     j["rebuild_wall_seconds_ok"] = rebuild_ok;
-    put("rebuild_seconds", med([](const Round& r) { return r.rebuild.seconds; }), 3);
+    put(j, "rebuild_seconds", med([](const Round& r) { return r.rebuild.seconds; }), 3);
+    put(j, "rebuild_longest_hold_seconds", med([](const Round& r) { return r.rebuild.longest_hold; }), 3);
     j["rebuild_matched_live"] = matched;
     j["rebuild_matched_live_target"] = true;
     j["rebuild_matched_live_ok"] = matched;
@@ -948,10 +569,10 @@ int main(int argc, char** argv) {
     j["daemon_rss_after_rebuild_kib"] = rounds.back().rss_after_rebuild_kib;
     j["daemon_peak_rss_kib"] = peak_rss_kib;
     j["db_bytes"] = size.bytes;
-    put("db_bytes_per_event", size.per_event(), 1);
+    put(j, "db_bytes_per_event", size.per_event(), 1);
     j["db_bytes_end"] = end.bytes;
     j["db_events_end"] = end.events;
-    put("db_bytes_per_event_end", end.per_event(), 1);
+    put(j, "db_bytes_per_event_end", end.per_event(), 1);
     auto obj = [&](const char* name) {
       auto it = size.by_object.find(name);
       return it == size.by_object.end() ? -1 : it->second;
@@ -960,44 +581,37 @@ int main(int argc, char** argv) {
       std::int64_t idx = 0;
       for (const char* n : {"events_ts", "events_type", "events_type_ts", "events_factory", "events_subject"})
         idx += std::max<std::int64_t>(0, obj(n));
-      put("db_events_table_bytes_per_event", static_cast<double>(obj("events")) / static_cast<double>(size.events), 1);
-      put("db_events_indexes_bytes_per_event", static_cast<double>(idx) / static_cast<double>(size.events), 1);
+      put(j, "db_events_table_bytes_per_event", static_cast<double>(obj("events")) / static_cast<double>(size.events), 1);
+      put(j, "db_events_indexes_bytes_per_event", static_cast<double>(idx) / static_cast<double>(size.events), 1);
     }
     j["all_targets_met"] = stats_all_ok && stats_1h_ok && rebuild_ok && matched;
     j["rounds"] = opts.rounds;
-    put("create_seconds", opts.create_seconds, 2);
+    put(j, "create_seconds", opts.create_seconds, 2);
     j["stats_calls"] = opts.stats_calls;
 
-    std::printf("summary: medians of the %d per-round figures\n", opts.rounds);
-    std::printf("  %-38s %14s   %-12s %s\n", "figure", "value", "target", "");
-    auto row = [](const char* name, double v, const char* unit, const char* target, const char* v_ok) {
-      char val[40];
-      std::snprintf(val, sizeof val, "%.2f %s", v, unit);
-      std::printf("  %-38s %14s   %-12s %s\n", name, val, target, v_ok);
-    };
-    row("wo.create, 1 connection", j["create_calls_per_s"], "/s", "", "");
-    row("wo.create p50", j["create_p50_ms"], "ms", "", "");
-    row("wo.create p99", j["create_p99_ms"], "ms", "", "");
-    row("wo.create, 4 connections, total", j["create_4conn_calls_per_s"], "/s", "", "");
-    row("wo.create p50, 4 connections", j["create_4conn_p50_ms"], "ms", "", "");
-    row("events.stats (all)", stats_all, "ms", "<= 50 ms", verdict(stats_all_ok));
-    row("events.stats since=1h", stats_1h, "ms", "<= 50 ms", verdict(stats_1h_ok));
-    row("events.stats first call (round 1)", j["stats_first_ms"], "ms", "", "");
-    row("wo.rebuild_projections, wall", rebuild_wall, "s", "<= 10 s", verdict(rebuild_ok));
-    row("wo.rebuild_projections, own seconds", j["rebuild_seconds"], "s", "", "");
-    std::printf("  %-38s %14s   %-12s %s\n", "rebuild matched_live (every round)", matched ? "true" : "false", "true",
-                verdict(matched));
-    std::printf("  %-38s %10ld KiB\n", "daemon RSS before the first rebuild", rounds.front().rss_before_rebuild_kib);
-    std::printf("  %-38s %10ld KiB\n", "daemon RSS after the last rebuild", rounds.back().rss_after_rebuild_kib);
-    std::printf("  %-38s %10ld KiB\n", "daemon peak RSS (VmHWM)", peak_rss_kib);
-    row("database bytes per event", size.per_event(), "B", "", "");
-    row("  after the rounds (daemon stopped)", end.per_event(), "B", "", "");
-    row("population (Store::transact)", static_cast<double>(pop.events) / pop.seconds, "ev/s", "", "");
-    rule();
+    const Summary summary{38, 14};
+    summary.header(opts.rounds);
+    summary.row("wo.create, 1 connection", j["create_calls_per_s"], "/s");
+    summary.row("wo.create p50", j["create_p50_ms"], "ms");
+    summary.row("wo.create p99", j["create_p99_ms"], "ms");
+    summary.row("wo.create, 4 connections, total", j["create_4conn_calls_per_s"], "/s");
+    summary.row("wo.create p50, 4 connections", j["create_4conn_p50_ms"], "ms");
+    summary.row("events.stats (all)", stats_all, "ms", "<= 50 ms", verdict(stats_all_ok));
+    summary.row("events.stats since=1h", stats_1h, "ms", "<= 50 ms", verdict(stats_1h_ok));
+    summary.row("events.stats first call (round 1)", j["stats_first_ms"], "ms");
+    summary.row("wo.rebuild_projections, wall", rebuild_wall, "s", "<= 10 s", verdict(rebuild_ok));
+    summary.row("wo.rebuild_projections, own seconds", j["rebuild_seconds"], "s");
+    summary.row("  longest single step (requests wait)", j["rebuild_longest_hold_seconds"], "s");
+    summary.line("rebuild matched_live (every round)", matched ? "true" : "false", "true", verdict(matched));
+    summary.kib("daemon RSS before the first rebuild", rounds.front().rss_before_rebuild_kib);
+    summary.kib("daemon RSS after the last rebuild", rounds.back().rss_after_rebuild_kib);
+    summary.kib("daemon peak RSS (VmHWM)", peak_rss_kib);
+    summary.row("database bytes per event", size.per_event(), "B");
+    summary.row("  after the rounds (daemon stopped)", end.per_event(), "B");
+    summary.row("population (Store::transact)", static_cast<double>(pop.events) / pop.seconds, "ev/s");
+    rule(kRule);
 
-    company.cleanup();  // before the JSON line, so a cleanup complaint cannot follow it
-    std::printf("%s\n", j.dump().c_str());
-    return opts.enforce && !j["all_targets_met"].get<bool>() ? 1 : 0;
+    return finish(company, j, opts.enforce);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_work_orders: %s\n", e.what());
     return 2;
