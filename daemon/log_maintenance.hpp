@@ -8,6 +8,7 @@
 // (checkpoint + the events still in the database) always equals the live projections.
 #include <cstdint>
 #include <string>
+#include <thread>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -22,6 +23,9 @@ class LogMaintenance {
  public:
   LogMaintenance(boost::asio::io_context& io, Journal& journal, Paths paths)
       : io_(io), journal_(journal), paths_(std::move(paths)) {}
+  ~LogMaintenance();  // waits for a comparison still running
+  LogMaintenance(const LogMaintenance&) = delete;
+  LogMaintenance& operator=(const LogMaintenance&) = delete;
 
   // {events_replayed, work_orders, slots, checks, seconds, matched_live, differences}
   boost::asio::awaitable<nlohmann::json> rebuild(std::string actor);
@@ -35,11 +39,15 @@ class LogMaintenance {
   void set_chunk(std::int64_t n) { chunk_ = n; }
 
  private:
+  // Counts the rows in which the live and the rebuilt tables differ, on a read-only
+  // connection in a thread of its own, at the log position of this call.
+  boost::asio::awaitable<std::int64_t> compare_off_thread();
   boost::asio::io_context& io_;
   Journal& journal_;
   Paths paths_;
   std::int64_t chunk_ = 20000;
   bool busy_ = false;
+  std::thread comparer_;
 };
 
 }  // namespace vermas
