@@ -333,7 +333,7 @@ TEST_CASE("wo sync writes the sync branch without touching the clone and imports
   }
 }
 
-TEST_CASE("events archive moves old events to day files; replay stays equal to live", "[dispatch]") {
+TEST_CASE("events archive moves old events to day files, replay stays equal to live", "[dispatch]") {
   Fixture f(kFinishingWorker);
   std::vector<std::string> ids;
   for (int i = 0; i < 4; ++i) ids.push_back(f.create("w" + std::to_string(i)));

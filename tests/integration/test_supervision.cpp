@@ -144,7 +144,7 @@ TEST_CASE("factory names are validated: no traversal, nothing registered or crea
 }
 
 // 3 ---------------------------------------------------------------------------------------
-TEST_CASE("a failed clone registers nothing and leaves no directory; the name stays usable", "[supervision]") {
+TEST_CASE("a failed clone registers nothing and leaves no directory, the name stays usable", "[supervision]") {
   Company c(Settings{});
   c.start();
   auto r = c.root.co({"factory", "add", "f1", c.root.path("no-such-repo")}, 60s);
@@ -474,7 +474,7 @@ TEST_CASE("after kill -9 of the daemon the agents are re-adopted, never duplicat
 }
 
 // 10 --------------------------------------------------------------------------------------
-TEST_CASE("co operations stop stops workers, then QA, then supervisors; --keep-agents leaves them",
+TEST_CASE("co operations stop stops workers, then QA, then supervisors, --keep-agents leaves them",
           "[supervision]") {
   Settings s;
   s.supervisor = demo_agent("0.5");
@@ -627,7 +627,7 @@ TEST_CASE("worker slots: at most max_slots_per_factory, a full factory changes n
 }
 
 // 12 --------------------------------------------------------------------------------------
-TEST_CASE("heartbeats identify the agent; an operator needs --id; agents may not call operator methods",
+TEST_CASE("heartbeats identify the agent, an operator needs --id, agents may not call operator methods",
           "[supervision]") {
   Settings s;
   s.supervisor = demo_agent("0.2");

@@ -255,7 +255,7 @@ TEST_CASE("wo create with an idempotency key: the same key twice is one work ord
 }
 
 // 3 ---------------------------------------------------------------------------------------
-TEST_CASE("the transition table of spec 5: refused ones are -32002 and write nothing; done, canceled are terminal",
+TEST_CASE("the transition table of spec 5: refused ones are -32002 and write nothing, done, canceled are terminal",
           "[work_orders]") {
   Company c(Settings{});
   c.start();

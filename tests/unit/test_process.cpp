@@ -281,7 +281,7 @@ TEST_CASE("process: no fd leaks into the child", "[process]") {
   ::close(leaky_file);
 }
 
-TEST_CASE("process: own session and process group; kill -9 is a signal", "[process]") {
+TEST_CASE("process: own session and process group, kill -9 is a signal", "[process]") {
   asio::io_context io;
   SpawnSpec spec;
   spec.argv = {"/bin/sleep", "100"};
@@ -317,7 +317,7 @@ TEST_CASE("process: own session and process group; kill -9 is a signal", "[proce
   REQUIRE(run_until(io, [&] { return late; }));
 }
 
-TEST_CASE("process: exit(9) is not SIGKILL; a crash reports its signal", "[process]") {
+TEST_CASE("process: exit(9) is not SIGKILL, a crash reports its signal", "[process]") {
   asio::io_context io;
   SpawnSpec spec;
   spec.argv = {"/bin/sh", "-c", "exit 9"};

@@ -180,7 +180,7 @@ ExitInfo exit_of(asio::io_context& io, vermas::Runner& runner, const RecordedPro
 
 }  // namespace
 
-TEST_CASE("tmux runner: launch, environment, output log, pane pid; SIGKILL is signal 9", "[tmux]") {
+TEST_CASE("tmux runner: launch, environment, output log, pane pid, SIGKILL is signal 9", "[tmux]") {
   SKIP_WITHOUT_TMUX();
   Fixture f;
   asio::io_context io;
