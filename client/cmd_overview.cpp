@@ -69,8 +69,11 @@ int cmd_health(Context& ctx) {
   auto r = ctx.call("health");
   int rc = ctx.print(r, [](const json& h) {
     std::cout << "status: " << h.value("status", "?") << "  (" << h.value("time", "") << ")\n";
-    for (const auto& [name, state] : h["services"].items())
-      std::cout << "  " << name << ": " << (state.is_string() ? state.get<std::string>() : state.dump()) << "\n";
+    for (const auto& [name, state] : h["services"].items()) {
+      std::cout << "  " << name << ": " << (state.is_string() ? state.get<std::string>() : state.dump());
+      if (name == "db" && h.contains("db_error")) std::cout << " (" << h.value("db_error", "") << ")";
+      std::cout << "\n";
+    }
   });
   return r.value("status", "") == "ok" ? rc : kDaemonError;
 }

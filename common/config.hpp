@@ -37,6 +37,7 @@ struct Config {
     double spawn_rate_per_second = 10;
     std::optional<std::string> socket;        // default R/.work/operations.sock
     std::optional<std::string> socket_group;  // makes the socket 0660 for that group
+    double request_timeout_seconds = 10;      // a begun request line must end within this
     std::string log_level = "info";           // trace|debug|info|warn|error|critical|off
     double log_max_mb = 10;                   // operations.log rotates at this size
     int log_keep = 3;                         // rotated operations.log files kept

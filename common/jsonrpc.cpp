@@ -129,10 +129,19 @@ Decoded decode_line(std::string_view line) {
                            json{{"limit_depth", kMaxDepth}});
     return out;
   }
+  // nlohmann's lexer takes a NUL byte for the end of input and would parse only what comes
+  // before it; a line is one message, so a NUL anywhere makes the whole line unreadable.
+  if (auto nul = line.find('\0'); nul != std::string_view::npos) {
+    out.error = make_error(nullptr, code::parse_error, "NUL byte at offset " + std::to_string(nul) +
+                                                           " (a line is one JSON message)");
+    return out;
+  }
   json msg;
   try {
     msg = json::parse(line);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // parse_error for bad syntax and UTF-8, out_of_range (406) for a number beyond a
+    // double's range: both mean the line cannot be read.
     std::string why = e.what();  // "[json.exception.parse_error.101] parse error at line 1, ..."
     if (auto pos = why.find("] "); pos != std::string::npos) why = why.substr(pos + 2);
     out.error = make_error(nullptr, code::parse_error, why);

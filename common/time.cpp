@@ -1,6 +1,8 @@
 #include "common/time.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cmath>
 #include <cstdio>
 
@@ -145,6 +147,12 @@ std::string format_age(duration<double> d) {
   else if (s < 1e15) std::snprintf(buf, sizeof buf, "%.0fd", std::floor(s / 86400));
   else return "999999999d";  // absurd ages must not print hundreds of digits
   return buf;
+}
+
+std::chrono::milliseconds to_ms(double seconds) {
+  constexpr double kYear = 365.0 * 24 * 3600;
+  if (!(seconds > 0)) return std::chrono::milliseconds(0);  // also NaN
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(seconds, kYear) * 1000.0));
 }
 
 }  // namespace vermas

@@ -19,6 +19,9 @@ std::optional<SystemTime> parse_rfc3339(std::string_view text);
 std::optional<std::chrono::duration<double>> parse_duration(std::string_view text);
 // A "since" value: an RFC 3339 time, or a duration meaning "that long ago".
 std::optional<SystemTime> parse_since(std::string_view text, SystemTime now);
+// A configured duration in seconds as a timer's milliseconds: negatives are 0 and absurd
+// values are clamped to a year, so a hostile config cannot overflow a time_point.
+std::chrono::milliseconds to_ms(double seconds);
 // Compact age for tables: "4s", "12m", "3h", "2d".
 std::string format_age(std::chrono::duration<double> d);
 

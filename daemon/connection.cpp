@@ -12,6 +12,7 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "daemon/line_framer.hpp"
 #include "daemon/router.hpp"
 
 namespace vermas {
@@ -20,9 +21,11 @@ namespace asio = boost::asio;
 using asio::awaitable;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-Connection::Connection(Socket socket, PeerCred peer, std::uint64_t id, const Router& router)
+Connection::Connection(Socket socket, PeerCred peer, std::uint64_t id, const Router& router,
+                       std::chrono::milliseconds request_timeout)
     : socket_(std::move(socket)), peer_(peer), id_(id), router_(router),
-      writer_wake_(socket_.get_executor()), reader_wake_(socket_.get_executor()) {
+      writer_wake_(socket_.get_executor()), reader_wake_(socket_.get_executor()),
+      line_deadline_(socket_.get_executor()), request_timeout_(request_timeout) {
   writer_wake_.expires_at(asio::steady_timer::time_point::max());
   reader_wake_.expires_at(asio::steady_timer::time_point::max());
 }
@@ -33,8 +36,28 @@ void Connection::start(std::function<void(Connection&)> on_closed) {
   on_closed_ = std::move(on_closed);
   auto self = shared_from_this();
   loops_running_ = 2;
-  asio::co_spawn(socket_.get_executor(), [self]() { return self->read_loop(); }, asio::detached);
-  asio::co_spawn(socket_.get_executor(), [self]() { return self->write_loop(); }, asio::detached);
+  // Whatever ends a loop, an exception included, closes the connection and gives its slot
+  // back: a loop that died silently would hold one of the 256 forever.
+  asio::co_spawn(socket_.get_executor(), [self]() { return self->read_loop(); }, [self](std::exception_ptr e) {
+    if (e) self->failed("reader", e);
+    self->finish();
+  });
+  asio::co_spawn(socket_.get_executor(), [self]() { return self->write_loop(); }, [self](std::exception_ptr e) {
+    if (e) self->failed("writer", e);
+    self->finish();
+  });
+}
+
+void Connection::failed(const char* loop, std::exception_ptr e) {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    what = ex.what();
+  } catch (...) {
+  }
+  spdlog::error("connection {} (pid {}): {} failed: {}; closing it", id_, peer_.pid, loop, what);
+  close(std::string(loop) + " failed");
 }
 
 bool Connection::send(std::string line) {
@@ -77,6 +100,7 @@ void Connection::close(const std::string& reason) {
   socket_.close(ec);
   writer_wake_.cancel();
   reader_wake_.cancel();
+  line_deadline_.cancel();
   for (auto& fn : cleanups_) fn();
   cleanups_.clear();
 }
@@ -97,47 +121,73 @@ void Connection::finish() {
   }
 }
 
+// The deadline of a begun line runs only while we wait for its bytes: time spent answering
+// earlier lines, or paused because the peer does not read, is not the peer's slowness.
+void Connection::wait_for_line_deadline(std::chrono::steady_clock::time_point deadline) {
+  line_deadline_.expires_at(deadline);
+  std::weak_ptr<Connection> weak = weak_from_this();
+  line_deadline_.async_wait([weak](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->request_timed_out();
+  });
+}
+
+void Connection::request_timed_out() {
+  if (!open_ || closing_) return;
+  const double seconds = std::chrono::duration<double>(request_timeout_).count();
+  spdlog::warn("connection {} (pid {}): a request line not completed within {} s; closing it", id_, peer_.pid,
+               seconds);
+  send(rpc::encode(rpc::make_error(nullptr, rpc::code::invalid_request,
+                                   fmt::format("request line not completed within {} s", seconds),
+                                   rpc::json{{"request_timeout_seconds", seconds}})));
+  close_after_flush();  // wakes the reader with EOF
+}
+
 awaitable<void> Connection::read_loop() {
   auto self = shared_from_this();
-  std::string buffer;
-  std::size_t scanned = 0;      // bytes of `buffer` known to hold no newline
-  bool discarding = false;      // inside an oversized line: drop bytes up to its newline
+  LineFramer framer(rpc::kMaxLineBytes);
+  std::chrono::steady_clock::time_point line_began{};
   char chunk[64 * 1024];
   while (open_ && !closing_) {
+    if (framer.partial()) wait_for_line_deadline(line_began + request_timeout_);
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(chunk), use_tuple);
+    line_deadline_.cancel();
     if (ec || n == 0) break;
-    buffer.append(chunk, n);
-    std::size_t start = 0;
-    for (;;) {
-      auto nl = buffer.find('\n', std::max(start, scanned));
-      if (nl == std::string::npos) break;
-      std::string_view line(buffer.data() + start, nl - start);
-      if (!discarding) co_await handle_line(line);
-      discarding = false;
-      start = nl + 1;
-      scanned = start;
-      if (!open_) break;
-      // Backpressure: stop reading while the peer is not reading our answers.
-      while (open_ && queued_bytes_ > kHighWaterBytes) {
-        co_await reader_wake_.async_wait(use_tuple);
+    const bool was_partial = framer.partial();
+    framer.append(std::string_view(chunk, n));
+    bool completed = false;
+    for (auto frame = framer.next(); open_ && frame.kind != LineFramer::Frame::Kind::none; frame = framer.next()) {
+      completed = true;
+      if (frame.kind == LineFramer::Frame::Kind::too_long) {
+        send(rpc::encode(rpc::make_error(nullptr, rpc::code::too_large, "message over 1 MiB",
+                                         rpc::json{{"limit_bytes", rpc::kMaxLineBytes}})));
+      } else {
+        // One line's failure is that line's -32603, never the end of the connection.
+        std::exception_ptr failure;
+        try {
+          co_await handle_line(frame.text);
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        if (failure) {
+          try {
+            std::rethrow_exception(failure);
+          } catch (const std::exception& e) {
+            spdlog::error("connection {} (pid {}): internal error on a request: {}", id_, peer_.pid, e.what());
+          } catch (...) {
+            spdlog::error("connection {} (pid {}): internal error on a request", id_, peer_.pid);
+          }
+          send(rpc::encode(rpc::make_error(nullptr, rpc::code::internal_error, "internal error")));
+        }
       }
+      // Backpressure: stop reading while the peer is not reading our answers.
+      while (open_ && queued_bytes_ > kHighWaterBytes) co_await reader_wake_.async_wait(use_tuple);
     }
-    if (!open_) break;
-    buffer.erase(0, start);
-    scanned = buffer.size();
-    if (!discarding && buffer.size() > rpc::kMaxLineBytes) {
-      send(rpc::encode(rpc::make_error(nullptr, rpc::code::too_large, "message over 1 MiB",
-                                       rpc::json{{"limit_bytes", rpc::kMaxLineBytes}})));
-      discarding = true;
-    }
-    if (discarding) {
-      buffer.clear();
-      scanned = 0;
-    }
+    // A new line began in this read: its deadline starts now.
+    if (framer.partial() && (!was_partial || completed)) line_began = std::chrono::steady_clock::now();
   }
   // EOF from the peer: answer what is queued, then close.
   if (open_) close_after_flush();
-  finish();
 }
 
 awaitable<void> Connection::handle_line(std::string_view line) {
@@ -190,7 +240,6 @@ awaitable<void> Connection::write_loop() {
     }
     if (queued_bytes_ < kLowWaterBytes) reader_wake_.cancel();
   }
-  finish();
 }
 
 }  // namespace vermas

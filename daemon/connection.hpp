@@ -4,8 +4,10 @@
 // reader pauses past the high-water mark, and a subscriber past it is dropped.
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -33,7 +35,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static constexpr std::size_t kLowWaterBytes = 1 << 20;   // resume reading
 
   using Socket = boost::asio::local::stream_protocol::socket;
-  Connection(Socket socket, PeerCred peer, std::uint64_t id, const Router& router);
+  // request_timeout: a request line, once begun, must end within this (slow-loris defence).
+  Connection(Socket socket, PeerCred peer, std::uint64_t id, const Router& router,
+             std::chrono::milliseconds request_timeout);
   ~Connection();
 
   void start(std::function<void(Connection&)> on_closed);
@@ -62,6 +66,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<void> read_loop();
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<void> handle_line(std::string_view line);
+  void wait_for_line_deadline(std::chrono::steady_clock::time_point deadline);
+  void request_timed_out();
+  void failed(const char* loop, std::exception_ptr e);
   void finish();
 
   Socket socket_;
@@ -72,6 +79,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t queued_bytes_ = 0;
   boost::asio::steady_timer writer_wake_;
   boost::asio::steady_timer reader_wake_;
+  boost::asio::steady_timer line_deadline_;
+  std::chrono::milliseconds request_timeout_;
   bool open_ = true;
   bool closing_ = false;  // close once the queue is empty
   bool writing_ = false;  // an async_write is in flight: later lines must queue behind it

@@ -1,6 +1,7 @@
 #include "daemon/daemon.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "daemon/alerts.hpp"
 #include "daemon/connection.hpp"
 #include "daemon/logging.hpp"
+#include "daemon/process.hpp"
 #include "version.hpp"
 
 namespace vermas {
@@ -32,6 +34,19 @@ void flatten(const nlohmann::json& j, const std::string& prefix, std::map<std::s
 }
 
 std::uint64_t mb_to_bytes(double mb) { return static_cast<std::uint64_t>(mb * 1024 * 1024); }
+
+// What an older version left readable under .work/ (0644 database and feed) is narrowed to
+// the mask new files get.
+void narrow_modes(const std::filesystem::path& dir, mode_t mask) {
+  std::error_code ec;
+  ::chmod(dir.c_str(), 0777 & ~mask);
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0) continue;
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) ::chmod(it->path().c_str(), (st.st_mode & 07777) & ~mask);
+  }
+}
 
 }  // namespace
 
@@ -51,11 +66,16 @@ void Daemon::notify_systemd(const std::string& state) {
 
 void Daemon::start() {
   const Paths& p = options_.paths;
+  // Everything the daemon writes (database, feed, pid file, assignments, logs) is private:
+  // 0600, or 0640 when a socket group may use it. Agents and git get the starting umask.
+  const mode_t private_mask = config_.operations.socket_group ? 027 : 077;
+  proc::set_child_umask(::umask(private_mask));
   std::error_code ec;
   std::filesystem::create_directories(p.work_dir(), ec);
   std::filesystem::create_directories(p.logs_dir(), ec);
   if (!std::filesystem::is_directory(p.work_dir()))
     throw std::runtime_error("cannot create " + p.work_dir().string() + ": " + ec.message());
+  narrow_modes(p.work_dir(), private_mask);
 
   std::string lock_error;
   auto lock = PidFile::acquire(p.pid_file(), lock_error);
@@ -70,6 +90,7 @@ void Daemon::start() {
   feed_ = std::make_unique<FeedWriter>(p.feed_file(), mb_to_bytes(config_.events.feed_max_mb),
                                        config_.events.feed_keep);
   journal_ = std::make_unique<Journal>(*store_, *feed_);
+  journal_->repair_feed();  // before anything new is recorded or anyone is served
 
   factories_ = std::make_unique<Factories>(*journal_, p);
   factories_->load();
@@ -87,6 +108,7 @@ void Daemon::start() {
   register_work_order_methods(router_, *this);
   router_.set_identify([this](Connection& conn) { return identify_caller(conn); });
   server_ = std::make_unique<Server>(io_, router_);
+  server_->set_request_timeout(to_ms(config_.operations.request_timeout_seconds));
   server_->listen(socket, config_.operations.socket_group);
   watch_signals();
 }
@@ -243,6 +265,7 @@ Daemon::ReloadOutcome Daemon::reload_config(const std::string& actor, const std:
   config_ = std::move(loaded.value);
   if (!options_.log_level) set_log_level(config_.operations.log_level);
   feed_->set_limits(mb_to_bytes(config_.events.feed_max_mb), config_.events.feed_keep);
+  server_->set_request_timeout(to_ms(config_.operations.request_timeout_seconds));
   supervisor_->config_changed();
   out.ok = true;
   spdlog::info("config reloaded ({}): {} key(s) changed", trigger, out.changed.size());
@@ -253,23 +276,29 @@ Daemon::ReloadOutcome Daemon::reload_config(const std::string& actor, const std:
 }
 
 nlohmann::json Daemon::health() {
-  std::string db = "ok";
+  // Degraded while writes fail (disk full, I/O errors), not only when reads do: a daemon
+  // that cannot commit cannot acknowledge anything. When the last write failed, one tiny
+  // probe write tells whether it works again.
+  std::optional<std::string> db_error;
   try {
     (void)store_->last_event_id();
+    if (store_->write_failure() && !store_->probe_write()) db_error = store_->write_failure();
   } catch (const std::exception& e) {
-    db = std::string("error: ") + e.what();
+    db_error = e.what();
   }
   const int failed = supervisor_->failed_count();
   const std::string agents = failed ? std::to_string(failed) + " failed" : "ok";
-  bool ok = db == "ok" && failed == 0;
+  bool ok = !db_error && failed == 0;
   auto now = std::chrono::system_clock::now();
-  return {{"status", ok ? "ok" : "degraded"},
+  nlohmann::json out = {{"status", ok ? "ok" : "degraded"},
           {"timestamp", std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count()},
           {"time", format_rfc3339_ms(now)},
           {"version", kVersion},
           {"pid", ::getpid()},
           {"uptime_seconds", uptime_seconds()},
-          {"services", {{"api", "ok"}, {"db", db}, {"agents", agents}}}};
+          {"services", {{"api", "ok"}, {"db", db_error ? "degraded" : "ok"}, {"agents", agents}}}};
+  if (db_error) out["db_error"] = *db_error;
+  return out;
 }
 
 nlohmann::json Daemon::status() {

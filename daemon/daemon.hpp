@@ -44,6 +44,10 @@ class Daemon {
 
   // Starts everything, serves until stopped; returns the process exit code.
   int run();
+  // The parts of run() before serving: lock, store, feed repair, methods, socket. Throws
+  // std::runtime_error with an operator-readable message. Public for in-process harnesses
+  // (the fuzzer drives the router without run()'s loop and signals).
+  void start();
 
   // Graceful stop: stop accepting, answer what is owed, then leave run().
   void request_stop(const std::string& reason, bool stop_agents);
@@ -66,6 +70,7 @@ class Daemon {
   Journal& journal() { return *journal_; }
   Store& store() { return *store_; }
   Server& server() { return *server_; }
+  const Router& router() const { return router_; }
   Supervisor& supervisor() { return *supervisor_; }
   Factories& factories() { return *factories_; }
   WorkOrders& work_orders() { return *work_orders_; }
@@ -76,7 +81,6 @@ class Daemon {
   bool stopping() const { return stopping_; }
 
  private:
-  void start();  // throws std::runtime_error with an operator-readable message
   void watch_signals();
   void notify_systemd(const std::string& state);
   void finish_stop();

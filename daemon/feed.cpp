@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <system_error>
@@ -51,9 +52,12 @@ bool FeedWriter::open_file() {
   return true;
 }
 
+std::filesystem::path FeedWriter::numbered(int i) const {
+  return i == 0 ? file_ : std::filesystem::path(file_.string() + "." + std::to_string(i));
+}
+
 bool FeedWriter::rotate() {
   // feed.jsonl.(keep-1) -> .keep, ..., feed.jsonl -> .1; rename() replaces the oldest.
-  auto numbered = [&](int i) { return file_.string() + "." + std::to_string(i); };
   close_file();
   if (keep_ == 0) {
     if (::unlink(file_.c_str()) != 0 && errno != ENOENT) return error("unlink for rotation", errno);
@@ -61,7 +65,7 @@ bool FeedWriter::rotate() {
   }
   for (int i = keep_ - 1; i >= 1; --i)
     if (::rename(numbered(i).c_str(), numbered(i + 1).c_str()) != 0 && errno != ENOENT)
-      return error("rotate " + numbered(i), errno);
+      return error("rotate " + numbered(i).string(), errno);
   if (::rename(file_.c_str(), numbered(1).c_str()) != 0 && errno != ENOENT) return error("rotate", errno);
   return open_file();
 }
@@ -99,6 +103,58 @@ bool FeedWriter::append(const nlohmann::json& event_json) {
     return false;
   }
   return true;
+}
+
+namespace {
+
+// The id of the last line of `fd` (size bytes) that parses as an event, reading backwards
+// in blocks; lines are at most ~1 MiB, so 8 MiB back without one means there is none.
+std::optional<std::int64_t> last_event_id_in(int fd, off_t size) {
+  constexpr off_t kBlock = 64 * 1024, kMaxBack = 8 << 20;
+  std::string tail;     // the bytes from `pos` to the end of the file
+  std::size_t end = 0;  // lines of `tail` from here on were tried already
+  off_t pos = size;
+  while (pos > 0 && size - pos < kMaxBack) {
+    off_t n = std::min(kBlock, pos);
+    pos -= n;
+    std::string block(static_cast<std::size_t>(n), '\0');
+    if (::pread(fd, block.data(), block.size(), pos) != n) return std::nullopt;
+    tail.insert(0, block);
+    end += static_cast<std::size_t>(n);
+    for (;;) {
+      std::size_t nl = end == 0 ? std::string::npos : tail.rfind('\n', end - 1);
+      if (nl == std::string::npos && pos > 0) break;  // its start is further back
+      std::size_t begin = nl == std::string::npos ? 0 : nl + 1;
+      auto j = nlohmann::json::parse(tail.begin() + static_cast<std::ptrdiff_t>(begin),
+                                     tail.begin() + static_cast<std::ptrdiff_t>(end), nullptr, false);
+      if (j.is_object() && j.contains("id") && j["id"].is_number_integer()) return j["id"].get<std::int64_t>();
+      if (nl == std::string::npos) return std::nullopt;  // the file's first line
+      end = nl;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> FeedWriter::recover() {
+  for (int i = 0; i <= keep_; ++i) {  // the live file first, then .1 (newest) .. .keep
+    int fd = ::open(numbered(i).c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat st {};
+    std::optional<std::int64_t> id;
+    if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+      char last = '\n';
+      if (::pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n') {
+        // A line cut short by a crash: end it, so the line appended next parses on its own.
+        if (::write(fd, "\n", 1) == 1) ++st.st_size;
+      }
+      id = last_event_id_in(fd, st.st_size);
+    }
+    ::close(fd);
+    if (id) return id;
+  }
+  return std::nullopt;
 }
 
 }  // namespace vermas

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +24,10 @@ class FeedWriter {
   // One line, one write(2) on an O_APPEND fd. Rotates first when the line would push the
   // file over max_bytes; reopens when the file was deleted or moved by someone else.
   bool append(const nlohmann::json& event_json);
+  // After a crash: ends a torn last line (a write cut short) so the next line parses on its
+  // own, and returns the id of the last whole event in the feed (its rotated files too);
+  // nullopt when there is none. The journal appends what the store has after it.
+  std::optional<std::int64_t> recover();
   void set_limits(std::uint64_t max_bytes, int keep);
   std::filesystem::path path() const { return file_; }
   const std::string& last_error() const { return last_error_; }
@@ -31,6 +36,7 @@ class FeedWriter {
   bool open_file();
   void close_file();
   bool rotate();
+  std::filesystem::path numbered(int i) const;
   bool error(const std::string& what, int err);
 
   std::filesystem::path file_;

@@ -450,6 +450,9 @@ enum Step : int { kStepSetsid = 1, kStepChdir = 2, kStepStdio = 3, kStepExec = 4
 
 // Everything the child needs, prepared in the parent: between fork() and execve() the
 // child calls only async-signal-safe functions and allocates nothing.
+// Read in the vfork child: a plain global set once at start-up, before any spawn.
+mode_t g_child_umask = 022;
+
 struct ChildSetup {
   const char* exe;
   char* const* argv;
@@ -476,6 +479,7 @@ struct ChildSetup {
       if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &dfl, nullptr);
     }
     if (::setsid() < 0) fail(kStepSetsid);
+    ::umask(g_child_umask);
     if (cwd && ::chdir(cwd) < 0) fail(kStepChdir);
     int in = in_fd, out = out_fd;
     // Keep the sources clear of 0..2 so the dup2s below cannot clobber one another.
@@ -756,5 +760,7 @@ asio::awaitable<CommandResult> run_command(SpawnSpec spec, std::chrono::millisec
   }
   co_return result;
 }
+
+void set_child_umask(mode_t mask) { g_child_umask = mask; }
 
 }  // namespace vermas::proc

@@ -45,6 +45,10 @@
 
 namespace vermas::proc {
 
+// The daemon keeps its own files private with a narrow umask; children (agents, git) get
+// this one instead, the umask the daemon was started with. Set once, before any spawn.
+void set_child_umask(mode_t mask);
+
 struct SpawnSpec {
   // argv[0] is the program. Without a '/', it is looked up in the PATH of the environment
   // the child gets (default /usr/local/bin:/usr/bin:/bin); with one, a relative path is

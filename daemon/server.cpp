@@ -149,7 +149,7 @@ asio::awaitable<void> Server::accept_loop() {
       continue;
     }
     auto id = next_id_++;
-    auto conn = std::make_shared<Connection>(std::move(socket), peer, id, router_);
+    auto conn = std::make_shared<Connection>(std::move(socket), peer, id, router_, request_timeout_);
     connections_.emplace(id, conn);
     conn->start([this](Connection& c) {
       connections_.erase(c.id());

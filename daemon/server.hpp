@@ -3,6 +3,7 @@
 // SO_PEERCRED checks, at most kMaxConnections at once.
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <filesystem>
@@ -37,6 +38,8 @@ class Server {
 
   // Called once every connection has closed after stop().
   void on_drained(std::function<void()> fn);
+  // For connections accepted from now on ([operations] request_timeout_seconds).
+  void set_request_timeout(std::chrono::milliseconds timeout) { request_timeout_ = timeout; }
   std::size_t connection_count() const { return connections_.size(); }
   const std::filesystem::path& socket_path() const { return path_; }
 
@@ -51,6 +54,7 @@ class Server {
   std::unique_ptr<boost::asio::local::stream_protocol::acceptor> acceptor_;
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections_;
   std::uint64_t next_id_ = 1;
+  std::chrono::milliseconds request_timeout_{10000};
   bool stopping_ = false;
   std::function<void()> on_drained_;
 };

@@ -255,11 +255,33 @@ std::vector<Event> Store::transact(const std::function<void(Tx&)>& fn) {
   try {
     fn(tx);
     sql::exec(db_, "COMMIT", "committing");
+  } catch (const StoreError& e) {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    // A constraint is the caller's mistake; anything else means the database cannot write.
+    if (e.kind() != StoreError::Kind::constraint) write_failure_ = e.what();
+    throw;
   } catch (...) {
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
+  write_failure_.reset();
   return std::move(tx.appended_);
+}
+
+bool Store::probe_write() {
+  try {
+    transact([&](Tx& tx) {
+      sql::Stmt s(tx.statements(),
+                  "INSERT INTO meta(key, value) VALUES('last_write_probe', ?) "
+                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                  "probing a write");
+      s.bind(1, now_rfc3339 ? now_rfc3339() : now_rfc3339_ms());
+      s.run();
+    });
+    return true;
+  } catch (const StoreError&) {
+    return false;
+  }
 }
 
 Event Store::append(EventDraft draft) {

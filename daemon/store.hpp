@@ -111,6 +111,11 @@ class Store {
   int schema_version() const;
   // PRAGMA quick_check; true when "ok".
   bool healthy() const;
+  // Why the last write transaction failed for a reason of the database's own (disk full,
+  // I/O error, corruption, locked by another writer); nullopt once a write commits again.
+  const std::optional<std::string>& write_failure() const { return write_failure_; }
+  // A tiny write (one meta row): does writing work now? Clears write_failure() if it does.
+  bool probe_write();
   sqlite3* db() const { return db_; }
   sql::StatementCache& statements() const { return *statements_; }
   // Clock used for event timestamps; replaceable by tests.
@@ -119,6 +124,7 @@ class Store {
  private:
   void migrate();
   sqlite3* db_ = nullptr;
+  std::optional<std::string> write_failure_;
   std::unique_ptr<sql::StatementCache> statements_;  // before db_ closes, after it opens
 };
 

@@ -16,13 +16,15 @@ constexpr std::size_t kMaxId = 128;
 
 std::string required_id(const Call& c) { return c.params.required_str("id", kMaxId); }
 
-// An agent may act on other agents (a supervisor restarting its worker) but never on
-// itself: its own status is the operators' and the daemon's to change.
-void refuse_self(const Call& c, const std::string& id, const char* what) {
-  if (c.agent && *c.agent == id)
+// Spec §6: an agent acts for itself only, and §4: it never changes its own status. So
+// starting, stopping, killing and restarting agents are operator methods (Access below).
+// Spawning a worker is a supervisor's (or the CEO's) job in its own factory, as dispatch is.
+void refuse_spawn_by_other_agents(const Call& c, const std::string& factory) {
+  if (c.agent && *c.agent != "ceo" && *c.agent != factory + "/supervisor")
     throw rpc::Error(rpc::code::permission_denied,
-                     std::string("an agent cannot ") + what + " itself (" + id + "); ask an operator",
-                     json{{"agent", id}});
+                     "only an operator, the CEO or " + factory + "/supervisor may spawn a worker in " + factory +
+                         "; agent " + *c.agent + " may not",
+                     json{{"agent", *c.agent}, {"method", c.request.method}});
 }
 
 std::string worker_id(const Call& c) {
@@ -194,34 +196,30 @@ void register_supervision_methods(Router& router, Daemon& d) {
   router.add_async("agent.start", [&d](Call& c) -> boost::asio::awaitable<json> {
     c.params.allow_only({"id"});
     auto id = required_id(c);
-    refuse_self(c, id, "start");
     json out = co_await d.supervisor().start_agent(id, c.actor());
     co_return out;
-  });
+  }, Access::operator_only);
 
   router.add_async("agent.stop", [&d](Call& c) -> boost::asio::awaitable<json> {
     c.params.allow_only({"id"});
     auto id = required_id(c);
-    refuse_self(c, id, "stop");
     json out = co_await stop_agent_or_free_slot(d, id, c.actor(), false);
     co_return out;
-  });
+  }, Access::operator_only);
 
   router.add_async("agent.kill", [&d](Call& c) -> boost::asio::awaitable<json> {
     c.params.allow_only({"id"});
     auto id = required_id(c);
-    refuse_self(c, id, "kill");
     json out = co_await stop_agent_or_free_slot(d, id, c.actor(), true);
     co_return out;
-  });
+  }, Access::operator_only);
 
   router.add_async("agent.restart", [&d](Call& c) -> boost::asio::awaitable<json> {
     c.params.allow_only({"id"});
     auto id = required_id(c);
-    refuse_self(c, id, "restart");
     json out = co_await d.supervisor().restart_agent(id, c.actor());
     co_return out;
-  });
+  }, Access::operator_only);
 
   router.add("agent.heartbeat", [&d](Call& c) -> json {
     c.params.allow_only({"id", "activity"});
@@ -250,6 +248,7 @@ void register_supervision_methods(Router& router, Daemon& d) {
   router.add_async("worker.spawn", [&d](Call& c) -> boost::asio::awaitable<json> {
     c.params.allow_only({"factory"});
     auto factory = c.params.required_str("factory", 64);
+    refuse_spawn_by_other_agents(c, factory);
     json out = co_await d.supervisor().spawn_worker(factory, c.actor());
     co_return out;
   });
@@ -278,7 +277,6 @@ void register_supervision_methods(Router& router, Daemon& d) {
   router.add_async("worker.kill", [&d](Call& c) -> boost::asio::awaitable<json> {
     c.params.allow_only({"factory", "slot"});
     auto id = worker_id(c);
-    refuse_self(c, id, "kill");
     auto factory = c.params.required_str("factory", 64);
     const int slot = static_cast<int>(*c.params.integer("slot", 0, 1000));
     // Saved to a wip ref before the kill; the slot is freed and its work order returned.
@@ -288,7 +286,7 @@ void register_supervision_methods(Router& router, Daemon& d) {
     json out = d.supervisor().agent_json(id);
     out["freed"] = freed;
     co_return out;
-  });
+  }, Access::operator_only);
 
   // ---- alerts
   router.add("alert.list", [&d](Call& c) -> json {

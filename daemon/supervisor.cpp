@@ -40,10 +40,6 @@ auto log_errors(const char* what) {
   };
 }
 
-std::chrono::milliseconds to_ms(double seconds) {
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::max(0.0, seconds) * 1000.0));
-}
-
 std::string own_bin_dir() {
   std::error_code ec;
   auto exe = fs::read_symlink("/proc/self/exe", ec);

@@ -31,7 +31,7 @@ TEST_CASE("a request is decoded with its id, method and named params") {
   CHECK(!d.batch);
 }
 
-TEST_CASE("a message without id is a notification; string ids are kept") {
+TEST_CASE("a message without id is a notification, string ids are kept") {
   CHECK(only_request(decode_line(R"({"jsonrpc":"2.0","method":"ping"})")).notification);
   CHECK(only_request(decode_line(R"({"jsonrpc":"2.0","id":"abc","method":"ping"})")).id == "abc");
   auto r = only_request(decode_line(R"({"jsonrpc":"2.0","id":null,"method":"ping"})"));
@@ -51,6 +51,36 @@ TEST_CASE("invalid UTF-8 is a parse error, not a crash") {
   CHECK(only_error(decode_line(overlong))["code"] == code::parse_error);
 }
 
+TEST_CASE("a number beyond a double's range is a parse error, not an exception") {
+  // nlohmann throws out_of_range (406) for these, which once escaped the reader and wedged
+  // the connection for good.
+  for (std::string number : {std::string("1e400"), std::string("-1e400"), "1" + std::string(400, '0'),
+                             std::string("1") + std::string(400, '9') + ".5e10"}) {
+    INFO(number.substr(0, 20));
+    CHECK(only_error(decode_line(R"({"jsonrpc":"2.0","id":)" + number + R"(,"method":"ping"})"))["code"] ==
+          code::parse_error);
+    CHECK(only_error(decode_line(R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"limit":)" + number + "}}"))
+              ["code"] == code::parse_error);
+    CHECK(only_error(decode_line("[" + number + "]"))["code"] == code::parse_error);
+  }
+  // Large but representable numbers are numbers.
+  CHECK(only_request(decode_line(R"({"jsonrpc":"2.0","id":1e300,"method":"ping"})")).id.is_number_float());
+  CHECK(only_request(decode_line(R"({"jsonrpc":"2.0","id":18446744073709551616,"method":"ping"})")).id.is_number());
+}
+
+TEST_CASE("a NUL byte anywhere in a line makes the whole line a parse error") {
+  using namespace std::string_literals;
+  const std::string before = R"({"jsonrpc":"2.0","id":1,"method":"wo.create","params":{"title":"before"}})";
+  const std::string after = R"({"jsonrpc":"2.0","id":2,"method":"wo.create","params":{"title":"after"}})";
+  auto d = decode_line(before + "\0"s + after);
+  CHECK(only_error(d)["code"] == code::parse_error);
+  CHECK(d.items.empty());  // nothing of the line is executed
+  CHECK(only_error(decode_line(before + "\0"s))["code"] == code::parse_error);
+  CHECK(only_error(decode_line("\0"s + before))["code"] == code::parse_error);
+  CHECK(only_error(decode_line(R"({"jsonrpc":"2.0","id":1,"method":"pi)" + "\0"s + R"(ng"})"))["code"] ==
+        code::parse_error);
+}
+
 TEST_CASE("structurally wrong requests are invalid requests") {
   CHECK(item_error_code(decode_line(R"({"id":1,"method":"ping"})").items[0]) == code::invalid_request);
   CHECK(item_error_code(decode_line(R"({"jsonrpc":"1.0","id":1,"method":"ping"})").items[0]) == code::invalid_request);
@@ -65,7 +95,7 @@ TEST_CASE("structurally wrong requests are invalid requests") {
   }
 }
 
-TEST_CASE("batches decode item by item; an empty batch is invalid") {
+TEST_CASE("batches decode item by item, an empty batch is invalid") {
   auto d = decode_line(R"([{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","method":"b"},7])");
   REQUIRE(d.batch);
   REQUIRE(d.items.size() == 3);
