@@ -26,8 +26,9 @@ std::uint64_t Journal::subscribe(Subscriber fn) {
 void Journal::unsubscribe(std::uint64_t token) { subscribers_.erase(token); }
 
 void Journal::feed_failed(std::int64_t id) {
-  if (!feed_missing_from_) spdlog::error("feed {}: {} (the events are kept in the database and written when it works again)",
-                                         feed_.path().string(), feed_.last_error());
+  if (!feed_missing_from_)
+    spdlog::error("{} (the events are kept in the database and appended when the feed works again)",
+                  feed_.last_error());
   feed_missing_from_ = id;  // everything before it is in the feed
 }
 

@@ -117,3 +117,43 @@ TEST_CASE("feed: errors are reported, never thrown", "[feed]") {
   fs::remove(dir.path / "feed.jsonl");  // the next append recovers
   CHECK(feed.append(event(2)));
 }
+
+TEST_CASE("feed: recover finds the last whole event and ends a torn line", "[feed]") {
+  TempDir dir;
+  auto file = dir.path / "feed.jsonl";
+  FeedWriter feed(file, 0, 3);
+  CHECK(!feed.recover());  // no feed at all
+  { std::ofstream(file) << ""; }
+  CHECK(!feed.recover());  // an empty one
+  for (int i = 1; i <= 5; ++i) REQUIRE(feed.append(event(i)));
+  CHECK(feed.recover() == 5);
+  // A crash cut the last write short: the line is ended, and event 5 is the last whole one.
+  { std::ofstream(file, std::ios::app) << R"({"id":6,"event_type":"agent.sta)"; }
+  CHECK(feed.recover() == 5);
+  REQUIRE(feed.append(event(6)));
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  REQUIRE(lines.size() == 7);
+  CHECK(lines[5] == R"({"id":6,"event_type":"agent.sta)");
+  CHECK(nlohmann::json::parse(lines[6]) == event(6));
+  CHECK(feed.recover() == 6);
+}
+
+TEST_CASE("feed: recover looks into the rotated files when the live one has no event", "[feed]") {
+  TempDir dir;
+  auto file = dir.path / "feed.jsonl";
+  FeedWriter feed(file, 400, 2);
+  for (int i = 1; i <= 10; ++i) REQUIRE(feed.append(event(i)));
+  REQUIRE(fs::exists(dir.path / "feed.jsonl.1"));
+  fs::resize_file(file, 0);  // rotated, then the crash came before the first line
+  auto last = feed.recover();
+  REQUIRE(last.has_value());
+  CHECK(*last < 10);
+  CHECK(*last >= 1);
+  // A line longer than the backwards reader's blocks is still found whole.
+  FeedWriter big(dir.path / "big.jsonl", 0, 0);
+  REQUIRE(big.append({{"id", 41}, {"data", std::string(200 * 1024, 'x')}}));
+  REQUIRE(big.append({{"id", 42}, {"data", std::string(300 * 1024, 'y')}}));
+  CHECK(big.recover() == 42);
+}
