@@ -126,9 +126,10 @@ void Connection::finish() {
 void Connection::wait_for_line_deadline(std::chrono::steady_clock::time_point deadline) {
   line_deadline_.expires_at(deadline);
   std::weak_ptr<Connection> weak = weak_from_this();
-  line_deadline_.async_wait([weak](boost::system::error_code ec) {
-    if (ec) return;
-    if (auto self = weak.lock()) self->request_timed_out();
+  // The generation tells a stale expiry (already queued when the bytes arrived) from ours.
+  line_deadline_.async_wait([weak, gen = ++deadline_generation_](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (!ec && self && self->deadline_generation_ == gen) self->request_timed_out();
   });
 }
 
@@ -152,6 +153,7 @@ awaitable<void> Connection::read_loop() {
     if (framer.partial()) wait_for_line_deadline(line_began + request_timeout_);
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(chunk), use_tuple);
     line_deadline_.cancel();
+    ++deadline_generation_;
     if (ec || n == 0) break;
     const bool was_partial = framer.partial();
     framer.append(std::string_view(chunk, n));

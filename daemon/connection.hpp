@@ -81,6 +81,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::steady_timer reader_wake_;
   boost::asio::steady_timer line_deadline_;
   std::chrono::milliseconds request_timeout_;
+  std::uint64_t deadline_generation_ = 0;
   bool open_ = true;
   bool closing_ = false;  // close once the queue is empty
   bool writing_ = false;  // an async_write is in flight: later lines must queue behind it
