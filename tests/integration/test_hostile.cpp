@@ -591,7 +591,7 @@ TEST_CASE("kill -9 rounds under write load: nothing acknowledged lost, agents re
     if (contains(line, "event(s) it lacked")) ++repaired;
   figure(std::to_string(kRounds) + " kill -9 rounds in " + std::to_string(ms_since(t0) / 1000) + " s: " +
          std::to_string(acked.size()) + " creates acknowledged, " + std::to_string(missing) + " lost, " +
-         std::to_string(errors.load()) + " error answers; " + std::to_string(db.size()) + " events, feed equal; " +
+         std::to_string(errors.load()) + " error answers; " + std::to_string(db.size()) + " events, " + (feed == db ? "feed equal" : "feed DIFFERS") + "; " +
          std::to_string(repaired) + " restarts repaired the feed");
   c.root.stop();
 }
