@@ -15,8 +15,8 @@
 
 namespace vermas {
 
-// Durations are stored as fractional seconds; tests use values such as 0.02 minutes.
-using Seconds = std::chrono::duration<double>;
+// Durations are stored as fractional seconds (or minutes, as the key says); tests use values
+// such as 0.02 minutes. to_ms() in common/time.hpp turns one into a timer's duration.
 
 struct AgentConfig {
   std::vector<std::string> command;  // argv, never run through a shell
@@ -150,7 +150,5 @@ std::string derive_prefix(const std::string& factory_name);
 nlohmann::json to_json(const Config& config);
 nlohmann::json to_json(const FactoryConfig& config);
 
-inline Seconds seconds(double s) { return Seconds(s); }
-inline Seconds minutes(double m) { return Seconds(m * 60.0); }
 
 }  // namespace vermas

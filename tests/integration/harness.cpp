@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -11,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -457,5 +459,42 @@ bool RawClient::silent_for(std::chrono::milliseconds quiet) {
 std::string request_line(long id, const std::string& method, const json& params) {
   return json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump() + "\n";
 }
+
+int error_code(const json& response) {
+  INFO(response.dump().substr(0, 500));
+  REQUIRE(response.is_object());
+  REQUIRE(response.contains("error"));
+  return response["error"]["code"].get<int>();
+}
+
+bool peer_closed(const RawClient& c) {
+  pollfd p{c.fd(), POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}
+
+void ensure_fd_limit(unsigned long n) {
+  rlimit lim{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &lim) == 0);
+  if (lim.rlim_cur >= n) return;
+  lim.rlim_cur = std::min<rlim_t>(n, lim.rlim_max);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &lim) == 0);
+  REQUIRE(lim.rlim_cur >= n);
+}
+
+Running::Running(const std::string& request_timeout) {
+  if (!request_timeout.empty())
+    root.replace_in_config("request_timeout_seconds = 10", "request_timeout_seconds = " + request_timeout);
+  root.start();
+  auto p = root.daemon_pid();
+  REQUIRE(p.has_value());
+  pid = *p;
+}
+
+json Running::call(const std::string& method, const json& params) const {
+  RawClient c(root.socket_path());
+  return c.call(method, params);
+}
+
+int Running::connections() const { return call("status")["result"]["connections"].get<int>(); }
 
 }  // namespace it

@@ -142,4 +142,21 @@ class RawClient {
 
 std::string request_line(long id, const std::string& method, const json& params = json::object());
 
+// The error code of a response (REQUIREs that it is an error).
+int error_code(const json& response);
+// True once the peer closed its end (poll, no read).
+bool peer_closed(const RawClient& c);
+// Makes sure this process may hold `n` descriptors.
+void ensure_fd_limit(unsigned long n);
+
+// A root with a running daemon; the TempRoot destructor kills it if a test fails midway.
+struct Running {
+  TempRoot root;
+  pid_t pid = 0;
+  // request_timeout: a value for [operations] request_timeout_seconds, or "" for the default.
+  explicit Running(const std::string& request_timeout = "");
+  json call(const std::string& method, const json& params = json::object()) const;
+  int connections() const;  // status.connections, this call's own included
+};
+
 }  // namespace it

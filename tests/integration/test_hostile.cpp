@@ -38,36 +38,6 @@ double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std
 
 void figure(const std::string& text) { std::cout << "  [figure] " << text << std::endl; }
 
-int error_code(const json& response) {
-  INFO(response.dump().substr(0, 500));
-  REQUIRE(response.is_object());
-  REQUIRE(response.contains("error"));
-  return response["error"]["code"].get<int>();
-}
-
-struct Running {
-  TempRoot root;
-  pid_t pid = 0;
-  explicit Running(const std::string& request_timeout = "") {
-    if (!request_timeout.empty())
-      root.replace_in_config("request_timeout_seconds = 10", "request_timeout_seconds = " + request_timeout);
-    root.start();
-    auto p = root.daemon_pid();
-    REQUIRE(p.has_value());
-    pid = *p;
-  }
-  json call(const std::string& method, const json& params = json::object()) const {
-    RawClient c(root.socket_path());
-    return c.call(method, params);
-  }
-  int connections() const { return call("status")["result"]["connections"].get<int>(); }
-};
-
-bool peer_closed(const RawClient& c) {
-  pollfd p{c.fd(), POLLRDHUP, 0};
-  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
-}
-
 int fd_count(pid_t pid) {
   int n = 0;
   std::error_code ec;
@@ -197,14 +167,7 @@ TEST_CASE("a begun request line must end within request_timeout_seconds, idle co
   CHECK(prompt.call("ping")["result"]["pong"] == true);
 
   // 256 slow-loris peers take every slot only until their lines time out.
-  {
-    rlimit lim{};
-    REQUIRE(::getrlimit(RLIMIT_NOFILE, &lim) == 0);
-    if (lim.rlim_cur < 1024) {
-      lim.rlim_cur = std::min<rlim_t>(1024, lim.rlim_max);
-      ::setrlimit(RLIMIT_NOFILE, &lim);
-    }
-  }
+  ensure_fd_limit(1024);
   idle.close();
   prompt.close();
   std::vector<RawClient> loris;

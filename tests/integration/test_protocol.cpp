@@ -21,25 +21,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A root with a running daemon; the TempRoot destructor kills it if a test fails midway.
-struct Running {
-  TempRoot root;
-  pid_t pid = 0;
-  Running() {
-    root.start();
-    auto p = root.daemon_pid();
-    REQUIRE(p.has_value());
-    pid = *p;
-  }
-};
-
-int error_code(const json& response) {
-  INFO(response.dump());
-  REQUIRE(response.is_object());
-  REQUIRE(response.contains("error"));
-  return response["error"]["code"].get<int>();
-}
-
 // A fresh connection answers ping.
 bool daemon_answers(const TempRoot& root) {
   RawClient c;
@@ -56,21 +37,6 @@ void expect_pong(RawClient& c, long id) {
   auto r = c.read_json();
   CHECK(r["id"] == id);
   CHECK(r["result"]["pong"] == true);
-}
-
-// Makes sure this process may hold `n` descriptors.
-void ensure_fd_limit(rlim_t n) {
-  rlimit lim{};
-  REQUIRE(::getrlimit(RLIMIT_NOFILE, &lim) == 0);
-  if (lim.rlim_cur >= n) return;
-  lim.rlim_cur = std::min<rlim_t>(n, lim.rlim_max);
-  REQUIRE(::setrlimit(RLIMIT_NOFILE, &lim) == 0);
-  REQUIRE(lim.rlim_cur >= n);
-}
-
-bool peer_closed(const RawClient& c) {
-  pollfd p{c.fd(), POLLRDHUP, 0};
-  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
 }
 
 json query_type(RawClient& c, const std::string& type) {

@@ -23,6 +23,7 @@
 
 #include "daemon/process.hpp"
 #include "tests/catch.hpp"
+#include "tests/unit/helpers.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -39,25 +40,8 @@ extern char** environ;
 namespace {
 
 using vermas::test::TempDir;
-
-std::string slurp(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs the io_context until `done()` or the deadline; false on timeout.
-template <class Pred>
-bool run_until(asio::io_context& io, Pred done, std::chrono::milliseconds timeout = 5000ms) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    if (io.stopped()) io.restart();
-    io.run_one_for(10ms);
-  }
-  return true;
-}
+using vermas::test::run_until;
+using vermas::test::slurp;
 
 // Spawns and waits for the exit; the child's output goes to `log`.
 ExitInfo run_to_exit(asio::io_context& io, SpawnSpec spec) {

@@ -23,6 +23,7 @@
 
 #include "daemon/runner.hpp"
 #include "tests/catch.hpp"
+#include "tests/unit/helpers.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -38,13 +39,8 @@ extern char** environ;
 namespace {
 
 using vermas::test::TempDir;
-
-std::string slurp(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using vermas::test::run_until;
+using vermas::test::slurp;
 
 bool tmux_installed() {
   const char* path = std::getenv("PATH");
@@ -103,18 +99,6 @@ struct PrivateTmux {
   TmuxOut operator()(std::vector<std::string> args) { return tmux(std::move(args), dir.path); }
   bool has_session(const std::string& name) { return (*this)({"has-session", "-t", "=" + name}).status == 0; }
 };
-
-// Runs the io_context until `done()` or the deadline; false on timeout.
-template <class Pred>
-bool run_until(asio::io_context& io, Pred done, std::chrono::milliseconds timeout = 5000ms) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    if (io.stopped()) io.restart();
-    io.run_one_for(10ms);
-  }
-  return true;
-}
 
 // Runs one awaitable to completion on `io`.
 template <class T>

@@ -9,24 +9,13 @@
 #include "daemon/journal.hpp"
 #include "daemon/spawn_throttle.hpp"
 #include "daemon/store.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace vermas;
 using namespace std::chrono_literals;
 
-namespace {
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/vermas-unit-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-}  // namespace
+using vermas::test::TempDir;
 
 TEST_CASE("spawn throttle allows a burst of `rate`, then one start per 1/rate", "[supervision]") {
   SpawnThrottle t;
