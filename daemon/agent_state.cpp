@@ -1,34 +1,14 @@
 #include "daemon/agent_state.hpp"
 
+#include "daemon/agent_lifecycle.hpp"
+
 #include <array>
-#include <initializer_list>
 
 namespace vermas {
 
 namespace {
 
 using S = AgentStatus;
-
-struct Row {
-  S from;
-  std::initializer_list<S> to;
-};
-
-// The whole machine. `lost` is where a recorded agent lands when the daemon restarts and
-// its process identity no longer matches; it is then handled like an exit.
-const Row kTable[] = {
-    {S::stopped, {S::starting}},
-    {S::starting, {S::running, S::backoff, S::failed, S::stopping, S::stopped}},
-    {S::running, {S::idle, S::stuck, S::backoff, S::paused, S::quarantined, S::stopping, S::stopped, S::failed, S::lost}},
-    {S::idle, {S::running, S::stuck, S::backoff, S::paused, S::quarantined, S::stopping, S::stopped, S::failed, S::lost}},
-    {S::stuck, {S::running, S::idle, S::backoff, S::paused, S::quarantined, S::stopping, S::stopped, S::failed, S::lost}},
-    {S::backoff, {S::starting, S::stopped, S::failed, S::quarantined}},
-    {S::paused, {S::running, S::stopping, S::quarantined, S::backoff, S::stopped, S::failed, S::lost}},
-    {S::quarantined, {S::stopping, S::stopped, S::backoff, S::failed, S::lost}},
-    {S::stopping, {S::stopped, S::failed}},
-    {S::failed, {S::starting, S::stopped}},
-    {S::lost, {S::starting, S::backoff, S::stopped, S::failed}},
-};
 
 constexpr std::array<const char*, 11> kNames = {"starting", "running", "idle",    "stuck",  "backoff", "paused",
                                                 "quarantined", "stopping", "stopped", "failed", "lost"};
@@ -52,11 +32,11 @@ const std::vector<AgentStatus>& all_agent_statuses() {
   return all;
 }
 
+// The moves of the lifecycle table (daemon/agent_lifecycle.cpp), whatever the event.
 bool agent_transition_allowed(AgentStatus from, AgentStatus to) {
-  for (const auto& row : kTable)
-    if (row.from == from)
-      for (auto t : row.to)
-        if (t == to) return true;
+  if (from == to) return false;
+  for (int i = 0; i < kAgentEventCount; ++i)
+    if (auto m = next(from, static_cast<AgentEvent>(i)); m && m->to == to) return true;
   return false;
 }
 

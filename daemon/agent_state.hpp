@@ -1,6 +1,6 @@
 #pragma once
-// The agent status machine of spec §4: one table in code. Every change carries a reason and
-// becomes an event; a change the table does not allow is a bug or a refused request.
+// The agent statuses of spec §4. Which moves between them exist, and on which events, is the
+// lifecycle table's (daemon/agent_lifecycle.hpp); every change carries a reason and is an event.
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -25,7 +25,7 @@ const char* to_string(AgentStatus status);
 std::optional<AgentStatus> parse_agent_status(std::string_view text);
 const std::vector<AgentStatus>& all_agent_statuses();
 
-// Whether the machine allows `from -> to`.
+// Whether some event of the lifecycle table moves `from` to `to` (from != to).
 bool agent_transition_allowed(AgentStatus from, AgentStatus to);
 
 // A process is expected to exist in these states (so its exit is news).

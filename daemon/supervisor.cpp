@@ -251,21 +251,27 @@ EventDraft Supervisor::event(const Agent& a, std::string type, json data, std::s
   return EventDraft{std::move(type), std::move(actor), a.rec.factory, a.rec.id, std::move(data)};
 }
 
-void Supervisor::set_status(Agent& a, AgentStatus to, std::string reason) {
-  if (a.rec.status != to && !agent_transition_allowed(a.rec.status, to))
-    spdlog::warn("agent {}: {} -> {} is not in the status table ({})", a.rec.id, to_string(a.rec.status),
-                 to_string(to), reason);
-  a.rec.status = to;
-  a.rec.reason = std::move(reason);
+AgentMove Supervisor::move(Agent& a, AgentEvent e, std::string reason) {
+  auto m = next(a.rec.status, e);
+  // Requests are checked against the table before they get here (a refusal is -32002), so
+  // a refusal now is a bug: refused, never applied.
+  if (!m)
+    throw std::logic_error("agent " + a.rec.id + ": " + to_string(e) + " is not a move from " +
+                           to_string(a.rec.status) + " (daemon/agent_lifecycle.cpp)");
+  if (m->to != a.rec.status) a.rec.reason = std::move(reason);  // a move onto itself keeps why it is there
+  a.rec.status = m->to;
+  if (m->effects & effect::clear_history) a.history = {};
+  return *m;
 }
 
-void Supervisor::commit(Agent& a, std::vector<EventDraft> events) {
+void Supervisor::commit(Agent& a, std::vector<EventDraft> events, const std::optional<alerts::Draft>& alert) {
   // Events still waiting for a batch (a start) come first: the log keeps their order.
   std::vector<EventDraft> all = std::exchange(a.pending, {});
   for (auto& e : events) all.push_back(std::move(e));
   journal_.commit([&](Store::Tx& tx) {
     agent_table::save(tx, a.rec);
     for (auto& e : all) tx.append(std::move(e));
+    if (alert) alerts::raise(tx, *alert);
   });
   wake(a);
 }
@@ -364,6 +370,7 @@ asio::awaitable<void> Supervisor::adopt(std::string id) {
   }
   std::optional<std::string> started_at = a->rec.started_at;
   attach_process(*a, *res.launched);
+  const AgentMove m = move(*a, AgentEvent::adopt, a->rec.reason.empty() ? "adopted" : a->rec.reason);
   // Uptime continues from the recorded start.
   a->rec.started_at = started_at;
   if (started_at)
@@ -371,7 +378,7 @@ asio::awaitable<void> Supervisor::adopt(std::string id) {
       a->started_steady = Clock::now() - std::chrono::duration_cast<Clock::duration>(std::chrono::system_clock::now() - *t);
   commit(*a, {event(*a, "agent.adopted", {{"pid", a->rec.pid}, {"runner", a->rec.runner}})});
   spdlog::info("agent {}: re-adopted pid {}", id, a->rec.pid);
-  if (a->rec.status == AgentStatus::stopping) {
+  if (m.effects & effect::terminate) {
     // The previous daemon was stopping it: finish the job.
     a->intent = a->rec.want_running ? Intent::shutdown : Intent::stop;
     a->proc->process.stop(to_ms(config_.operations.stop_timeout_seconds));
@@ -383,29 +390,27 @@ void Supervisor::handle_lost(Agent& a, const std::string& why) {
   const bool was_stopping = a.rec.status == AgentStatus::stopping;
   a.rec.pid = 0;
   std::vector<EventDraft> events;
-  if (was_stopping) {
-    set_status(a, AgentStatus::stopped, a.rec.want_running ? "daemon_stop" : "operator");
+  if (was_stopping) {  // stopping -> stopped: it went while we were away
+    move(a, AgentEvent::lost, a.rec.want_running ? "daemon_stop" : "operator");
     events.push_back(event(a, "agent.stopped", {{"why", why}}));
     commit(a, std::move(events));
     return;
   }
-  set_status(a, AgentStatus::lost, "daemon_restart");
+  move(a, AgentEvent::lost, "daemon_restart");
   events.push_back(event(a, "agent.lost", {{"why", why}}));
-  if (a.rec.role == AgentRole::worker || !a.rec.want_running) {
-    set_status(a, AgentStatus::stopped, "lost");
-    events.push_back(event(a, "agent.stopped", {}));
-    commit(a, std::move(events));
-    return;
-  }
-  ExitFacts facts;
-  auto decision = decide_restart(config_.restart, config_.operations.restart_on_failure, facts, a.history, Clock::now());
+  // Handled as an exit. A worker is not restarted here: the dispatcher's reconciliation
+  // decides about its slot. Past the start limit it stays down too (no alert for a loss).
+  RestartDecision decision;
+  if (a.rec.role != AgentRole::worker && a.rec.want_running)
+    decision = decide_restart(config_.restart, config_.operations.restart_on_failure, ExitFacts{}, a.history,
+                              Clock::now());
   if (decision.action == RestartDecision::Action::restart) {
-    set_status(a, AgentStatus::backoff, "lost");
+    move(a, AgentEvent::exit_restart, "lost");  // lost -> backoff
     events.push_back(event(a, "agent.restarting", {{"delay_seconds", decision.delay_seconds}}));
     commit(a, std::move(events));
     schedule_restart(a, decision.delay_seconds);
   } else {
-    set_status(a, AgentStatus::stopped, "lost");
+    move(a, AgentEvent::exit_stays_down, "lost");  // lost -> stopped
     events.push_back(event(a, "agent.stopped", {}));
     commit(a, std::move(events));
   }
@@ -594,40 +599,33 @@ asio::awaitable<void> Supervisor::launch(std::string id) {
   Agent* a = find(id);
   if (!a) co_return;
   const AgentStatus from = a->rec.status;
+  // The launch failed (starting -> backoff or failed): the restart policy says which.
   auto fail_start = [this](Agent& ag, const std::string& why, AgentStatus prior) {
     ag.busy = false;
     spdlog::warn("agent {}: cannot start: {}", ag.rec.id, why);
     std::vector<EventDraft> events;
     ag.rec.last_exit = "start failed: " + why;
     ++ag.rec.error_streak;
-    if (ag.rec.role == AgentRole::worker || ag.intent != Intent::none) {
-      set_status(ag, AgentStatus::failed, "start_error");
-      ag.intent = Intent::none;
-      events.push_back(event(ag, "agent.start_failed", {{"error", why}, {"from", to_string(prior)}}));
-      commit(ag, std::move(events));
-      // A worker that cannot start gives its slot (and its work order) back.
-      if (ag.rec.role == AgentRole::worker && hooks_.stopped)
-        asio::post(io_, [this, id = ag.rec.id] { hooks_.stopped(id, "failed"); });
-      return;
-    }
-    ExitFacts facts;
-    auto d = decide_restart(config_.restart, config_.operations.restart_on_failure, facts, ag.history, Clock::now());
-    if (d.action == RestartDecision::Action::restart) {
-      set_status(ag, AgentStatus::backoff, "start_error");
-      events.push_back(event(ag, "agent.start_failed", {{"error", why}, {"from", to_string(prior)}}));
-      events.push_back(event(ag, "agent.restarting", {{"delay_seconds", d.delay_seconds}}));
-      commit(ag, std::move(events));
-      schedule_restart(ag, d.delay_seconds);
-      return;
-    }
-    set_status(ag, AgentStatus::failed, d.action == RestartDecision::Action::give_up ? "start_limit" : "start_error");
+    RestartDecision d;
+    if (ag.rec.role != AgentRole::worker && ag.intent == Intent::none)
+      d = decide_restart(config_.restart, config_.operations.restart_on_failure, ExitFacts{}, ag.history, Clock::now());
+    ag.intent = Intent::none;
+    const bool retry = d.action == RestartDecision::Action::restart;
+    const AgentMove m = retry ? move(ag, AgentEvent::spawn_retry, "start_error")  // -> backoff
+                              : move(ag, AgentEvent::spawn_failed,                // -> failed
+                                     d.action == RestartDecision::Action::give_up ? "start_limit" : "start_error");
     events.push_back(event(ag, "agent.start_failed", {{"error", why}, {"from", to_string(prior)}}));
+    if (retry) events.push_back(event(ag, "agent.restarting", {{"delay_seconds", d.delay_seconds}}));
     commit(ag, std::move(events));
+    if (m.effects & effect::arm_backoff) schedule_restart(ag, d.delay_seconds);
+    // A worker that cannot start gives its slot (and its work order) back.
+    if ((m.effects & effect::hand_back) && ag.rec.role == AgentRole::worker && hooks_.stopped)
+      asio::post(io_, [this, id = ag.rec.id] { hooks_.stopped(id, "failed"); });
   };
 
   if (!admit_start(config_.restart, a->history, Clock::now())) {
     a->busy = false;
-    set_status(*a, AgentStatus::failed, "start_limit");
+    move(*a, AgentEvent::start_limit, "start_limit");  // -> failed, with an alert
     const std::string msg = a->rec.id + " was started more than " + std::to_string(config_.restart.start_limit_burst) +
                             " times in " + std::to_string(config_.restart.start_limit_interval_seconds) +
                             " s; not restarting until an operator starts it (co agent start " + a->rec.id + ")";
@@ -640,6 +638,8 @@ asio::awaitable<void> Supervisor::launch(std::string id) {
     co_return;
   }
 
+  // stopped | failed | lost -> starting (start), backoff -> starting (backoff_elapsed)
+  move(*a, from == AgentStatus::backoff ? AgentEvent::backoff_elapsed : AgentEvent::start, "start");
   std::string error;
   a->rec.runner = runner_name_for(a->rec.factory.value_or(""), a->rec.role);
   LaunchRequest req = launch_request(*a, error);
@@ -647,7 +647,6 @@ asio::awaitable<void> Supervisor::launch(std::string id) {
     fail_start(*a, error, from);
     co_return;
   }
-  a->rec.status = AgentStatus::starting;
   Runner& runner = runner_for(a->rec.runner);
   LaunchResult res = co_await runner.launch(req);
   a = find(id);
@@ -656,7 +655,6 @@ asio::awaitable<void> Supervisor::launch(std::string id) {
     co_return;
   }
   if (!res.launched) {
-    a->rec.status = from;
     fail_start(*a, res.error, from);
     co_return;
   }
@@ -664,10 +662,8 @@ asio::awaitable<void> Supervisor::launch(std::string id) {
   const bool is_restart = from == AgentStatus::backoff || from == AgentStatus::lost ||
                           a->intent == Intent::restart || a->rec.last_exit.has_value();
   if (is_restart) ++a->rec.restart_count;
-  a->rec.status = from;  // the table runs from the committed status: X -> starting -> running
-  set_status(*a, AgentStatus::starting, "start");
   attach_process(*a, *res.launched);
-  set_status(*a, AgentStatus::running, "started");
+  move(*a, AgentEvent::spawned, "started");  // starting -> running
   a->restart_at.reset();
   a->pending.push_back(event(*a, "agent.started",
                              {{"pid", a->rec.pid}, {"runner", a->rec.runner}, {"session", a->rec.session},
@@ -733,6 +729,9 @@ asio::awaitable<void> Supervisor::finish_exit(std::string id, std::uint64_t gene
   handle_exit(*a, refined);
 }
 
+// An exit: classify_exit names the lifecycle event from everything that decides it (what
+// was asked for, the worker's work, the restart policy), the table gives the status and the
+// effects, and the exit is committed (row, events, alert) before any effect runs.
 void Supervisor::handle_exit(Agent& a, const proc::ExitInfo& exit) {
   const double ran = std::chrono::duration<double>(Clock::now() - a.started_steady).count();
   by_pid_.erase(a.rec.pid);
@@ -740,103 +739,82 @@ void Supervisor::handle_exit(Agent& a, const proc::ExitInfo& exit) {
   a.rec.last_exit = exit.describe();
   const Intent intent = a.intent;
   a.intent = Intent::none;
-  json data = exit_data(exit, ran);
-  std::vector<EventDraft> events;
-  spdlog::info("agent {}: {} after {:.3f} s", a.rec.id, exit.describe(), ran);
-
-  auto finish = [&] {
-    commit(a, std::move(events));
-    if (shutting_down_) stop_phase(shutdown_phase_);
-    pump_starts();
-  };
-
   const bool worker = a.rec.role == AgentRole::worker;
   const std::string id = a.rec.id;
-  // Tell the slot owner once the exit is committed, and after this agent's own handling.
-  auto worker_gone = [&](const char* how) {
-    if (worker && hooks_.stopped) asio::post(io_, [this, id, how = std::string(how)] { hooks_.stopped(id, how); });
-  };
+  spdlog::info("agent {}: {} after {:.3f} s", id, exit.describe(), ran);
 
-  if (intent == Intent::stop || intent == Intent::kill) {
-    set_status(a, AgentStatus::stopped, "operator");
-    events.push_back(event(a, "agent.stopped", data, "operator"));
-    worker_gone("operator");
-    return finish();
+  ExitContext ctx;
+  ctx.status = a.rec.status;
+  ctx.intent = intent == Intent::stop       ? ExitIntent::stop
+               : intent == Intent::kill     ? ExitIntent::kill
+               : intent == Intent::restart  ? ExitIntent::restart
+               : intent == Intent::shutdown ? ExitIntent::shutdown
+                                            : ExitIntent::none;
+  ctx.worker = worker;
+  ctx.worker_has_work = worker && !shutting_down_ && hooks_.has_work && hooks_.has_work(id);
+  ctx.shutting_down = shutting_down_;
+  const bool asked = intent != Intent::none || a.rec.status == AgentStatus::stopping;
+  // The restart policy is asked (and counts the failure) only about an exit it may restart.
+  RestartDecision d;
+  const bool consulted =
+      !asked && !shutting_down_ && a.rec.status != AgentStatus::quarantined && (!worker || ctx.worker_has_work);
+  if (consulted) {
+    ExitFacts facts;
+    facts.clean = exit.success();
+    facts.ran_seconds = ran;
+    d = decide_restart(config_.restart, config_.operations.restart_on_failure, facts, a.history, Clock::now());
+    ctx.policy = d.action;
+    if (facts.clean) a.rec.error_streak = 0; else ++a.rec.error_streak;
+    if (ran >= config_.restart.reset_after_stable_seconds && !facts.clean) a.rec.error_streak = 1;
   }
-  if (intent == Intent::shutdown) {
-    set_status(a, AgentStatus::stopped, "daemon_stop");
-    events.push_back(event(a, "agent.stopped", data));
-    return finish();
-  }
-  if (intent == Intent::restart) {
-    set_status(a, AgentStatus::stopped, "operator_restart");
-    events.push_back(event(a, "agent.stopped", data, "operator"));
-    a.history = {};
-    a.intent = Intent::restart;  // counted as a restart by launch()
-    commit(a, std::move(events));
-    enqueue_start(a);
-    return;
-  }
+  const AgentEvent ev = classify_exit(ctx);
 
-  // An unexpected exit: `agent.exited` (with the status it leads to), then what follows.
-  const std::string reason = exit_reason(exit);
-  // A worker whose work order is still in its hands is restarted like a supervisor (its
-  // slot, branch and WORK_ORDER stay); any other worker exit frees the slot.
-  const bool restart_worker = worker && !shutting_down_ && hooks_.has_work && hooks_.has_work(id);
-  if ((worker && !restart_worker) || shutting_down_) {
-    set_status(a, AgentStatus::stopped, shutting_down_ ? "daemon_stop" : reason);
-    if (worker) a.rec.want_running = false;
+  std::string reason = exit_reason(exit);
+  switch (ev) {
+    case AgentEvent::exit_as_asked: reason = "operator"; break;
+    case AgentEvent::exit_at_shutdown: reason = "daemon_stop"; break;
+    case AgentEvent::exit_for_restart: reason = "operator_restart"; break;
+    case AgentEvent::exit_failed: reason = "start_limit"; break;
+    default: break;
+  }
+  const AgentMove m = move(a, ev, reason);
+
+  json data = exit_data(exit, ran);
+  std::vector<EventDraft> events;
+  std::optional<alerts::Draft> alert;
+  if (asked) {
+    const bool by_operator = ev != AgentEvent::exit_at_shutdown && intent != Intent::none;
+    events.push_back(event(a, "agent.stopped", data, by_operator ? "operator" : "operations"));
+  } else {
+    if (consulted && ev == AgentEvent::exit_stays_down) data["policy"] = config_.restart.policy;
     events.push_back(event(a, "agent.exited", data));
-    if (!shutting_down_) worker_gone("exited");
-    return finish();
   }
+  if (m.effects & effect::arm_backoff)
+    events.push_back(event(a, "agent.restarting",
+                           {{"delay_seconds", d.delay_seconds}, {"attempt", a.history.consecutive_failures}}));
+  if (m.effects & effect::raise_alert) {
+    events.push_back(event(a, "agent.failed", {{"starts", a.history.starts.size()},
+                                               {"window_seconds", config_.restart.start_limit_interval_seconds}}));
+    const std::string msg = id + " crashed " + std::to_string(a.history.starts.size()) + " times within " +
+                            std::to_string(static_cast<long>(config_.restart.start_limit_interval_seconds)) +
+                            " s (last: " + exit.describe() + "); it stays failed until: co agent start " + id;
+    spdlog::error("{}", msg);
+    alert = alerts::Draft{"critical", "start_limit", id, a.rec.factory, msg, {{"last_exit", exit.describe()}}};
+  }
+  // An exit the policy leaves down is final: the patrol must agree (and so must a worker's slot).
+  if (ev == AgentEvent::exit_stays_down && (worker || consulted)) a.rec.want_running = false;
+  if (ev == AgentEvent::exit_for_restart) a.intent = Intent::restart;  // counted as a restart by launch()
+  commit(a, std::move(events), alert);
 
-  ExitFacts facts;
-  facts.clean = exit.success();
-  facts.ran_seconds = ran;
-  auto d = decide_restart(config_.restart, config_.operations.restart_on_failure, facts, a.history, Clock::now());
-  if (facts.clean) a.rec.error_streak = 0; else ++a.rec.error_streak;
-  if (ran >= config_.restart.reset_after_stable_seconds && !facts.clean) a.rec.error_streak = 1;
-  switch (d.action) {
-    case RestartDecision::Action::restart:
-      set_status(a, AgentStatus::backoff, reason);
-      events.push_back(event(a, "agent.exited", data));
-      events.push_back(event(a, "agent.restarting",
-                             {{"delay_seconds", d.delay_seconds}, {"attempt", a.history.consecutive_failures}}));
-      commit(a, std::move(events));
-      schedule_restart(a, d.delay_seconds);
-      pump_starts();
-      return;
-    case RestartDecision::Action::give_up: {
-      set_status(a, AgentStatus::failed, "start_limit");
-      events.push_back(event(a, "agent.exited", data));
-      events.push_back(event(a, "agent.failed", {{"starts", a.history.starts.size()},
-                                                 {"window_seconds", config_.restart.start_limit_interval_seconds}}));
-      const std::string msg = a.rec.id + " crashed " + std::to_string(a.history.starts.size()) + " times within " +
-                              std::to_string(static_cast<long>(config_.restart.start_limit_interval_seconds)) +
-                              " s (last: " + exit.describe() + "); it stays failed until: co agent start " + a.rec.id;
-      events.insert(events.begin(), std::make_move_iterator(a.pending.begin()), std::make_move_iterator(a.pending.end()));
-      a.pending.clear();
-      journal_.commit([&](Store::Tx& tx) {
-        agent_table::save(tx, a.rec);
-        for (auto& e : events) tx.append(std::move(e));
-        alerts::raise(tx, {"critical", "start_limit", a.rec.id, a.rec.factory, msg,
-                           {{"last_exit", exit.describe()}}});
-      });
-      spdlog::error("{}", msg);
-      wake(a);
-      worker_gone("failed");
-      pump_starts();
-      return;
-    }
-    case RestartDecision::Action::stay_stopped:
-      set_status(a, AgentStatus::stopped, reason);
-      a.rec.want_running = false;  // the policy says so; the patrol must agree
-      data["policy"] = config_.restart.policy;
-      events.push_back(event(a, "agent.exited", data));
-      worker_gone("exited");
-      return finish();
+  // Effects, once the exit is on disk.
+  if (m.effects & effect::arm_backoff) schedule_restart(a, d.delay_seconds);
+  if (m.effects & effect::enqueue_start) enqueue_start(a);
+  if ((m.effects & effect::hand_back) && worker && hooks_.stopped) {
+    const std::string how = ev == AgentEvent::exit_as_asked ? "operator" : ev == AgentEvent::exit_failed ? "failed" : "exited";
+    asio::post(io_, [this, id, how] { hooks_.stopped(id, how); });
   }
+  if (shutting_down_) stop_phase(shutdown_phase_);
+  pump_starts();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -851,14 +829,17 @@ void Supervisor::begin_stop(Agent& a, Intent intent, const std::string& actor, c
     start_queue_.erase(std::remove(start_queue_.begin(), start_queue_.end(), a.rec.id), start_queue_.end());
   }
   const std::string status_reason = intent == Intent::shutdown ? "daemon_stop" : intent == Intent::restart ? "operator_restart" : "operator";
+  const AgentEvent ev = intent == Intent::kill ? AgentEvent::kill : intent == Intent::restart ? AgentEvent::restart : AgentEvent::stop;
   if (a.proc) {
+    const bool was_stopping = a.rec.status == AgentStatus::stopping;
+    const AgentMove m = move(a, ev, status_reason);  // -> stopping
     a.intent = intent;
     a.intent_reason = reason;
-    const auto grace = intent == Intent::kill ? std::chrono::milliseconds(0) : to_ms(config_.operations.stop_timeout_seconds);
+    const auto grace = (m.effects & effect::kill_now) ? std::chrono::milliseconds(0)
+                                                      : to_ms(config_.operations.stop_timeout_seconds);
     // Signal first, record after: the stop must not wait for an fsync (nor ten of them).
     a.proc->process.stop(grace);
-    if (a.rec.status != AgentStatus::stopping) {
-      set_status(a, AgentStatus::stopping, status_reason);
+    if (!was_stopping) {
       a.pending.push_back(event(a, "agent.stopping", {{"signal", intent == Intent::kill ? "SIGKILL" : "SIGTERM"},
                                                       {"grace_seconds", std::chrono::duration<double>(grace).count()}},
                                 actor));
@@ -867,16 +848,18 @@ void Supervisor::begin_stop(Agent& a, Intent intent, const std::string& actor, c
     }
     return;
   }
-  if (a.busy) {  // launching: stopped as soon as it runs
+  if (a.busy) {  // launching: stopped as soon as it runs (launch() calls us again)
     a.intent = intent;
     a.intent_reason = reason;
     return;
   }
-  if (a.rec.status == AgentStatus::stopped || a.rec.status == AgentStatus::failed) {
+  // No process: backoff and lost become stopped; stopped and failed stay as they are.
+  const AgentStatus before = a.rec.status;
+  move(a, ev, status_reason);
+  if (a.rec.status == before) {
     commit(a, {});  // only want_running may have changed
     return;
   }
-  set_status(a, AgentStatus::stopped, status_reason);
   commit(a, {event(a, "agent.stopped", {}, actor)});
 }
 
@@ -1004,6 +987,11 @@ asio::awaitable<json> Supervisor::restart_agent(std::string id, std::string acto
     json j = co_await start_agent(id, actor);
     co_return j;
   }
+  if (!next(a.rec.status, AgentEvent::restart))
+    throw rpc::Error(rpc::code::conflict,
+                     id + " is " + to_string(a.rec.status) + ": it cannot be restarted now" +
+                         (a.rec.status == AgentStatus::quarantined ? " (release it first)" : ""),
+                     json{{"id", id}, {"status", to_string(a.rec.status)}});
   a.rec.want_running = true;
   begin_stop(a, Intent::restart, actor, "operator_restart");
   const auto deadline = Clock::now() + to_ms(config_.operations.stop_timeout_seconds) + kStartWait;

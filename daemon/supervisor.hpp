@@ -25,7 +25,9 @@
 
 #include "common/config.hpp"
 #include "common/paths.hpp"
+#include "daemon/agent_lifecycle.hpp"
 #include "daemon/agent_record.hpp"
+#include "daemon/alerts.hpp"
 #include "daemon/factories.hpp"
 #include "daemon/journal.hpp"
 #include "daemon/restart_policy.hpp"
@@ -119,8 +121,10 @@ class Supervisor {
 
   // Applies `to` (checked against the status table), saves the row and appends the
   // events in one transaction, then wakes anyone waiting on the agent.
-  void commit(Agent& a, std::vector<EventDraft> events);
-  void set_status(Agent& a, AgentStatus to, std::string reason);
+  void commit(Agent& a, std::vector<EventDraft> events, const std::optional<alerts::Draft>& alert = std::nullopt);
+  // The one way an agent's status changes: the lifecycle table's move for `e`, or a
+  // std::logic_error when the table refuses it. Clears the history when the move says so.
+  AgentMove move(Agent& a, AgentEvent e, std::string reason);
   EventDraft event(const Agent& a, std::string type, nlohmann::json data, std::string actor = "operations") const;
 
   void enqueue_start(Agent& a);
