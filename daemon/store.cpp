@@ -134,9 +134,114 @@ CREATE TABLE alerts(
 CREATE INDEX alerts_open ON alerts(resolved_at);
 )sql",
       // 3: work orders. Their tables are projections of the log (daemon/projections.cpp):
-      // the live set and the checkpoint that stands in for archived events.
-      "CREATE INDEX events_subject ON events(subject);\n" + projections::create_tables(projections::kLive, true) +
-          projections::create_tables(projections::kCheckpoint, false),
+      // the live set and the checkpoint that stands in for archived events. Frozen text: a
+      // migration is history. projections::create_tables() is the current shape (rebuilds
+      // use it); test_store.cpp checks that the migrations produce exactly that shape.
+      R"sql(
+CREATE INDEX events_subject ON events(subject);
+CREATE TABLE work_orders(
+  id TEXT PRIMARY KEY,
+  title TEXT NOT NULL,
+  description TEXT NOT NULL,
+  type TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  factory TEXT,
+  assignee TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  artifacts TEXT NOT NULL,
+  transitions INTEGER NOT NULL,
+  review_cycles INTEGER NOT NULL,
+  interventions INTEGER NOT NULL,
+  first_review_at TEXT,
+  review_clean INTEGER,
+  done_at TEXT,
+  last_event_id INTEGER NOT NULL
+);
+CREATE TABLE wo_checks(
+  work_order TEXT NOT NULL,
+  name TEXT NOT NULL,
+  passed INTEGER NOT NULL,
+  objective INTEGER NOT NULL,
+  note TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  ts TEXT NOT NULL,
+  event_id INTEGER NOT NULL,
+  PRIMARY KEY(work_order, name)
+) WITHOUT ROWID;
+CREATE TABLE wo_keys(
+  scope TEXT NOT NULL,
+  key TEXT NOT NULL,
+  event_id INTEGER NOT NULL,
+  result TEXT NOT NULL,
+  PRIMARY KEY(scope, key)
+) WITHOUT ROWID;
+CREATE TABLE slots(
+  factory TEXT NOT NULL,
+  slot INTEGER NOT NULL,
+  work_order TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  branch TEXT NOT NULL,
+  worktree TEXT NOT NULL,
+  team TEXT,
+  assigned_at TEXT NOT NULL,
+  event_id INTEGER NOT NULL,
+  PRIMARY KEY(factory, slot)
+) WITHOUT ROWID;
+CREATE INDEX work_orders_status ON work_orders(status, updated_at);
+CREATE INDEX work_orders_factory ON work_orders(factory, status);
+CREATE TABLE checkpoint_work_orders(
+  id TEXT PRIMARY KEY,
+  title TEXT NOT NULL,
+  description TEXT NOT NULL,
+  type TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  factory TEXT,
+  assignee TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  artifacts TEXT NOT NULL,
+  transitions INTEGER NOT NULL,
+  review_cycles INTEGER NOT NULL,
+  interventions INTEGER NOT NULL,
+  first_review_at TEXT,
+  review_clean INTEGER,
+  done_at TEXT,
+  last_event_id INTEGER NOT NULL
+);
+CREATE TABLE checkpoint_wo_checks(
+  work_order TEXT NOT NULL,
+  name TEXT NOT NULL,
+  passed INTEGER NOT NULL,
+  objective INTEGER NOT NULL,
+  note TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  ts TEXT NOT NULL,
+  event_id INTEGER NOT NULL,
+  PRIMARY KEY(work_order, name)
+) WITHOUT ROWID;
+CREATE TABLE checkpoint_wo_keys(
+  scope TEXT NOT NULL,
+  key TEXT NOT NULL,
+  event_id INTEGER NOT NULL,
+  result TEXT NOT NULL,
+  PRIMARY KEY(scope, key)
+) WITHOUT ROWID;
+CREATE TABLE checkpoint_slots(
+  factory TEXT NOT NULL,
+  slot INTEGER NOT NULL,
+  work_order TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  branch TEXT NOT NULL,
+  worktree TEXT NOT NULL,
+  team TEXT,
+  assigned_at TEXT NOT NULL,
+  event_id INTEGER NOT NULL,
+  PRIMARY KEY(factory, slot)
+) WITHOUT ROWID;
+)sql",
   };
   return migrations;
 }

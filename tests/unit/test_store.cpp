@@ -5,9 +5,11 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <stdexcept>
 #include <string>
 
+#include "daemon/projections.hpp"
 #include "daemon/store.hpp"
 #include "tests/catch.hpp"
 #include "tests/unit/temp_dir.hpp"
@@ -387,4 +389,36 @@ TEST_CASE("event type patterns: exact, or a prefix ending in '.' or '*'") {
   CHECK(event_type_matches("agent*", "agents.x"));  // a bare '*' is a byte prefix, as in SQL
   CHECK(event_type_matches("*", "anything"));
   CHECK(!event_type_matches("config.", "operations.started"));
+}
+
+TEST_CASE("store: the frozen migrations give the projections' current shape", "[store]") {
+  // A change to projections::create_tables() needs a migration of its own (and this test
+  // says so), never an edit of an old migration's text.
+  TempDir dir;
+  Store store(dir.path / "operations.db");
+  sqlite3* scratch = nullptr;
+  REQUIRE(sqlite3_open(":memory:", &scratch) == SQLITE_OK);
+  const std::string shape = vermas::projections::create_tables(vermas::projections::kLive, true) +
+                            vermas::projections::create_tables(vermas::projections::kCheckpoint, false);
+  REQUIRE(exec_rc(scratch, shape.c_str()) == SQLITE_OK);
+  auto schema = [](sqlite3* db) {
+    std::map<std::string, std::string> out;
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL", -1, &stmt, nullptr) ==
+            SQLITE_OK);
+    while (sqlite3_step(stmt) == SQLITE_ROW)
+      out[reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))] =
+          reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1));
+    sqlite3_finalize(stmt);
+    return out;
+  };
+  const auto want = schema(scratch);
+  const auto have = schema(store.db());
+  sqlite3_close(scratch);
+  REQUIRE(want.size() >= 10);
+  for (const auto& [name, sql] : want) {
+    INFO(name);
+    REQUIRE(have.count(name) == 1);
+    CHECK(have.at(name) == sql);
+  }
 }
