@@ -173,7 +173,7 @@ const Table& table() {
   return t;
 }
 
-constexpr std::array<const char*, kAgentEventCount> kNames = {
+constexpr std::array<const char*, kAgentEventCount> kEventNames = {
     "start",          "backoff_elapsed", "spawned",       "spawn_retry",     "spawn_failed", "start_limit",
     "exit_restart",   "exit_failed",     "exit_stays_down", "exit_as_asked", "exit_at_shutdown",
     "exit_for_restart", "stop",          "kill",          "restart",         "adopt",        "lost",
@@ -182,11 +182,11 @@ constexpr std::array<const char*, kAgentEventCount> kNames = {
 
 }  // namespace
 
-const char* to_string(AgentEvent event) { return kNames[static_cast<std::size_t>(event)]; }
+const char* to_string(AgentEvent event) { return kEventNames[static_cast<std::size_t>(event)]; }
 
 std::optional<AgentEvent> parse_agent_event(std::string_view text) {
-  for (std::size_t i = 0; i < kNames.size(); ++i)
-    if (text == kNames[i]) return static_cast<AgentEvent>(i);
+  for (std::size_t i = 0; i < kEventNames.size(); ++i)
+    if (text == kEventNames[i]) return static_cast<AgentEvent>(i);
   return std::nullopt;
 }
 

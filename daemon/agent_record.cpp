@@ -13,7 +13,7 @@ constexpr std::array<const char*, 4> kRoles = {"supervisor", "qa", "worker", "ce
 const char* kColumns =
     "id, factory, role, slot, status, reason, desired, runner, session, pid, start_time, boot_id, pane, "
     "started_at, last_heartbeat, last_activity, activity, restart_count, error_streak, current_work_order, "
-    "last_exit, updated_at";
+    "last_exit, updated_at, worktree";
 
 nlohmann::json opt(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
 }  // namespace
@@ -95,6 +95,7 @@ std::vector<AgentRecord> load_all(const Store& store) {
     r.error_streak = static_cast<int>(s.int64(18));
     r.current_work_order = s.opt_text(19);
     r.last_exit = s.opt_text(20);
+    r.worktree = s.opt_text(22);
     out.push_back(std::move(r));
   }
   return out;
@@ -103,7 +104,7 @@ std::vector<AgentRecord> load_all(const Store& store) {
 void save(Store::Tx& tx, const AgentRecord& r) {
   sql::Stmt s(tx.statements(),
               std::string("INSERT OR REPLACE INTO agents(") + kColumns +
-                  ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                  ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
               "saving agent " + r.id);
   s.bind(1, r.id).bind(2, r.factory).bind(3, to_string(r.role));
   if (r.slot) s.bind(4, *r.slot); else s.bind_null(4);
@@ -117,7 +118,7 @@ void save(Store::Tx& tx, const AgentRecord& r) {
   s.bind(12, r.boot_id).bind(13, r.pane);
   s.bind(14, r.started_at).bind(15, r.last_heartbeat).bind(16, r.last_activity).bind(17, r.activity);
   s.bind(18, r.restart_count).bind(19, r.error_streak).bind(20, r.current_work_order).bind(21, r.last_exit);
-  s.bind(22, now_rfc3339_ms());
+  s.bind(22, now_rfc3339_ms()).bind(23, r.worktree);
   s.run();
 }
 

@@ -41,6 +41,7 @@ struct AgentRecord {
   int error_streak = 0;
   std::optional<std::string> current_work_order;
   std::optional<std::string> last_exit;
+  std::optional<std::string> worktree;  // a worker's directory when it is not its slot's own
 };
 
 // Ids and session names of spec §2.

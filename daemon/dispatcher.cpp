@@ -70,41 +70,68 @@ Dispatcher::~Dispatcher() {
 }
 
 void Dispatcher::attach() {
-  WorkerHooks hooks;
-  hooks.has_work = [this](const std::string& agent) {
-    auto row = slot_for_agent(agent);
-    if (!row) return false;
-    auto w = work_orders_.find(row->work_order);
-    return w && held(*w);
-  };
-  hooks.worktree = [this](const std::string& agent) -> std::optional<std::string> {
-    auto row = slot_for_agent(agent);
-    if (!row) return std::nullopt;
-    return row->worktree;
-  };
-  hooks.slot_taken = [this](const std::string& factory, int slot) {
-    return reserved_.count({factory, slot}) > 0 || slot_of(factory, slot).has_value();
-  };
-  hooks.stopped = [this](const std::string& agent, const std::string& how) {
-    auto row = slot_for_agent(agent);
-    if (!row || stopping_) return;
-    // The worker is gone for good: the work order goes back to the pool.
-    release_soon(row->factory, row->slot, "worker_" + how, how == "operator" ? WoActor{} : WoActor::operations(), true);
-  };
-  supervisor_.set_worker_hooks(std::move(hooks));
   subscription_ = journal_.subscribe([this](const Event& e) {
     on_event(e);
     return true;
   });
 }
 
+// The dispatcher learns what happened to its workers and work orders from the log: the
+// supervisor never calls it.
 void Dispatcher::on_event(const Event& e) {
-  if (e.event_type != "wo.transitioned" || !e.subject || stopping_) return;
-  auto to = wo::parse_status(e.data.value("to", ""));
-  if (!to || wo::held_by_worker(*to)) return;
-  // The work left the worker's hands: free its slot (after this commit's answer).
-  if (auto row = slot_for_work_order(*e.subject))
-    release_soon(row->factory, row->slot, std::string("work_order_") + wo::to_string(*to), WoActor::operations(), false);
+  if (!e.subject || stopping_) return;
+  if (e.event_type == "wo.transitioned") {
+    auto to = wo::parse_status(e.data.value("to", ""));
+    if (!to || wo::held_by_worker(*to)) return;
+    // The work left the worker's hands: a crash from now on is not restarted, and its slot
+    // is freed (after this commit's answer).
+    if (auto row = slot_for_work_order(*e.subject)) {
+      supervisor_.assign_work(row->agent, std::nullopt);
+      release_soon(row->factory, row->slot, std::string("work_order_") + wo::to_string(*to), WoActor::operations(),
+                   false);
+    }
+    return;
+  }
+  // A worker gone for good (not a restart, not a daemon stop): "exited", "operator" or
+  // "failed". Its work order goes back to the pool and its slot is freed.
+  if (e.data.is_object() && e.data.contains("gone") && e.data["gone"].is_string()) {
+    const std::string how = e.data["gone"];
+    if (auto row = slot_for_agent(*e.subject))
+      release_soon(row->factory, row->slot, "worker_" + how, how == "operator" ? WoActor{} : WoActor::operations(),
+                   true);
+  }
+}
+
+// The lowest slot neither assigned, nor being prepared or released, nor running a worker
+// (one spawned without work); -32002 when there is none or max_agents run.
+int Dispatcher::lowest_free_slot(const std::string& factory) const {
+  const int slots = slot_count(factory);
+  int slot = -1;
+  for (int n = 0; n < slots && slot < 0; ++n)
+    if (!reserved_.count({factory, n}) && !slot_of(factory, n) &&
+        !supervisor_.is_live(agent_id_for(factory, AgentRole::worker, n)))
+      slot = n;
+  if (slot < 0)
+    throw rpc::Error(rpc::code::conflict,
+                     "no free slot: all " + std::to_string(slots) + " worker slots of " + factory + " are taken",
+                     json{{"factory", factory}, {"max_slots_per_factory", slots}});
+  if (supervisor_.live_process_count() >= config_.operations.max_agents)
+    throw rpc::Error(rpc::code::conflict,
+                     "max_agents (" + std::to_string(config_.operations.max_agents) + ") agents are running",
+                     json{{"max_agents", config_.operations.max_agents}});
+  return slot;
+}
+
+asio::awaitable<json> Dispatcher::spawn_worker(std::string factory, std::string actor) {
+  if (stopping_) throw rpc::Error(rpc::code::unavailable, "the daemon is shutting down");
+  factories_.require(factory);
+  const int slot = lowest_free_slot(factory);
+  Reservation reservation(reserved_, {factory, slot});  // the slot is ours while git makes the worktree
+  std::string error;
+  std::string worktree = co_await factories_.ensure_slot_worktree(factory, slot, &error);
+  if (worktree.empty()) throw rpc::Error(rpc::code::conflict, "cannot prepare the worker's worktree: " + error);
+  json started = co_await supervisor_.start_worker(factory, slot, std::nullopt, "", actor);
+  co_return started;
 }
 
 void Dispatcher::release_soon(const std::string& factory, int slot, std::string reason, WoActor actor,
@@ -218,20 +245,7 @@ asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, 
       throw rpc::Error(rpc::code::not_found, "no team '" + *team + "' in factory " + factory + " (see: co team list)",
                        json{{"team", *team}, {"factory", factory}});
   }
-  const int slots = slot_count(factory);
-  int slot = -1;
-  for (int n = 0; n < slots && slot < 0; ++n)
-    if (!reserved_.count({factory, n}) && !slot_of(factory, n) &&
-        !supervisor_.is_live(agent_id_for(factory, AgentRole::worker, n)))
-      slot = n;
-  if (slot < 0)
-    throw rpc::Error(rpc::code::conflict,
-                     "no free slot: all " + std::to_string(slots) + " worker slots of " + factory + " are taken",
-                     json{{"factory", factory}, {"max_slots_per_factory", slots}});
-  if (supervisor_.live_process_count() >= config_.operations.max_agents)
-    throw rpc::Error(rpc::code::conflict,
-                     "max_agents (" + std::to_string(config_.operations.max_agents) + ") agents are running",
-                     json{{"max_agents", config_.operations.max_agents}});
+  const int slot = lowest_free_slot(factory);
   Reservation reservation(reserved_, {factory, slot});
   const std::string agent = agent_id_for(factory, AgentRole::worker, slot);
   const std::string worktree = team_record ? team_record->path : default_worktree(factory, slot);
@@ -262,7 +276,7 @@ asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, 
     throw;
   }
   reservation.release();
-  json worker = co_await supervisor_.start_worker(factory, slot, id, actor.id);
+  json worker = co_await supervisor_.start_worker(factory, slot, id, worktree, actor.id);
   const std::string status = worker.value("status", "");
   if (status == "failed" || status == "stopped") {
     release_soon(factory, slot, "worker_start_failed", WoActor::operations(), true);
@@ -403,7 +417,8 @@ asio::awaitable<void> Dispatcher::reconcile() {
       }
       if (!supervisor_.is_live(row.agent)) {
         found.push_back("worker not running");
-        json started = co_await supervisor_.start_worker(row.factory, row.slot, row.work_order, "operations");
+        json started =
+            co_await supervisor_.start_worker(row.factory, row.slot, row.work_order, row.worktree, "operations");
         fixed.push_back("worker started (" + started.value("status", std::string("?")) + ")");
       }
     }

@@ -46,7 +46,7 @@ class Dispatcher {
              Factories& factories, Supervisor& supervisor, WorkOrders& work_orders);
   ~Dispatcher();
 
-  // Registers the supervisor hooks and the journal subscription.
+  // Subscribes to the journal: work leaving a worker's hands, and workers gone for good.
   void attach();
   boost::asio::awaitable<nlohmann::json> dispatch(std::string work_order, std::string factory,
                                                   std::optional<std::string> team, WoActor actor);
@@ -55,6 +55,8 @@ class Dispatcher {
   boost::asio::awaitable<nlohmann::json> release(std::string factory, int slot, std::string reason, WoActor actor,
                                                  bool kill);
   boost::asio::awaitable<void> reconcile();
+  // worker.spawn: a worker without a work order in the lowest free slot, in its own worktree.
+  boost::asio::awaitable<nlohmann::json> spawn_worker(std::string factory, std::string actor);
 
   std::optional<SlotRow> slot_of(const std::string& factory, int slot) const;
   std::optional<SlotRow> slot_for_agent(const std::string& agent) const;
@@ -64,6 +66,7 @@ class Dispatcher {
 
  private:
   void on_event(const Event& e);
+  int lowest_free_slot(const std::string& factory) const;
   void release_soon(const std::string& factory, int slot, std::string reason, WoActor actor, bool return_work);
   boost::asio::awaitable<nlohmann::json> free_slot(std::string factory, int slot, std::string reason, WoActor actor,
                                                    bool kill, bool return_work);

@@ -242,6 +242,11 @@ CREATE TABLE checkpoint_slots(
   PRIMARY KEY(factory, slot)
 ) WITHOUT ROWID;
 )sql",
+      // 4: the directory a worker runs in (a team's worktree is not its slot's), so a worker
+      // restarted after a crash, even by the next daemon, starts where it was dispatched.
+      R"sql(
+ALTER TABLE agents ADD COLUMN worktree TEXT;
+)sql",
   };
   return migrations;
 }

@@ -249,7 +249,7 @@ void register_supervision_methods(Router& router, Daemon& d) {
     c.params.allow_only({"factory"});
     auto factory = c.params.required_str("factory", 64);
     refuse_spawn_by_other_agents(c, factory);
-    json out = co_await d.supervisor().spawn_worker(factory, c.actor());
+    json out = co_await d.dispatcher().spawn_worker(factory, c.actor());
     co_return out;
   });
 

@@ -526,8 +526,7 @@ LaunchRequest Supervisor::launch_request(const Agent& a, std::string& error) con
   req.argv = ac.command;
   req.cwd = a.rec.role == AgentRole::worker ? fs::path(f->path) / ".worktrees" / ("slot" + std::to_string(a.rec.slot.value_or(0)))
                                             : fs::path(f->path);
-  if (a.rec.role == AgentRole::worker && hooks_.worktree)
-    if (auto wt = hooks_.worktree(a.rec.id)) req.cwd = *wt;
+  if (a.rec.role == AgentRole::worker && a.rec.worktree) req.cwd = *a.rec.worktree;
   req.env = {{"AGENT_ID", a.rec.id},
              {"COMPANY_ROOT", paths_.root.string()},
              {"VERMAS_SOCKET", socket_path_},
@@ -614,24 +613,26 @@ asio::awaitable<void> Supervisor::launch(std::string id) {
     const AgentMove m = retry ? move(ag, AgentEvent::spawn_retry, "start_error")  // -> backoff
                               : move(ag, AgentEvent::spawn_failed,                // -> failed
                                      d.action == RestartDecision::Action::give_up ? "start_limit" : "start_error");
-    events.push_back(event(ag, "agent.start_failed", {{"error", why}, {"from", to_string(prior)}}));
+    json data = {{"error", why}, {"from", to_string(prior)}};
+    // A worker that cannot start gives its slot (and its work order) back.
+    if ((m.effects & effect::hand_back) && ag.rec.role == AgentRole::worker) data["gone"] = "failed";
+    events.push_back(event(ag, "agent.start_failed", std::move(data)));
     if (retry) events.push_back(event(ag, "agent.restarting", {{"delay_seconds", d.delay_seconds}}));
     commit(ag, std::move(events));
     if (m.effects & effect::arm_backoff) schedule_restart(ag, d.delay_seconds);
-    // A worker that cannot start gives its slot (and its work order) back.
-    if ((m.effects & effect::hand_back) && ag.rec.role == AgentRole::worker && hooks_.stopped)
-      asio::post(io_, [this, id = ag.rec.id] { hooks_.stopped(id, "failed"); });
   };
 
   if (!admit_start(config_.restart, a->history, Clock::now())) {
     a->busy = false;
-    move(*a, AgentEvent::start_limit, "start_limit");  // -> failed, with an alert
+    const AgentMove m = move(*a, AgentEvent::start_limit, "start_limit");  // -> failed, with an alert
+    json data = {{"starts", a->history.starts.size()}};
+    if ((m.effects & effect::hand_back) && a->rec.role == AgentRole::worker) data["gone"] = "failed";
     const std::string msg = a->rec.id + " was started more than " + std::to_string(config_.restart.start_limit_burst) +
                             " times in " + std::to_string(config_.restart.start_limit_interval_seconds) +
                             " s; not restarting until an operator starts it (co agent start " + a->rec.id + ")";
     journal_.commit([&](Store::Tx& tx) {
       agent_table::save(tx, a->rec);
-      tx.append(event(*a, "agent.failed", {{"starts", a->history.starts.size()}}));
+      tx.append(event(*a, "agent.failed", std::move(data)));
       alerts::raise(tx, {"critical", "start_limit", a->rec.id, a->rec.factory, msg, {}});
     });
     wake(*a);
@@ -751,7 +752,7 @@ void Supervisor::handle_exit(Agent& a, const proc::ExitInfo& exit) {
                : intent == Intent::shutdown ? ExitIntent::shutdown
                                             : ExitIntent::none;
   ctx.worker = worker;
-  ctx.worker_has_work = worker && !shutting_down_ && hooks_.has_work && hooks_.has_work(id);
+  ctx.worker_has_work = worker && !shutting_down_ && a.rec.current_work_order.has_value();
   ctx.shutting_down = shutting_down_;
   const bool asked = intent != Intent::none || a.rec.status == AgentStatus::stopping;
   // The restart policy is asked (and counts the failure) only about an exit it may restart.
@@ -780,6 +781,9 @@ void Supervisor::handle_exit(Agent& a, const proc::ExitInfo& exit) {
   const AgentMove m = move(a, ev, reason);
 
   json data = exit_data(exit, ran);
+  // A worker gone for good says so in its exit event: the dispatcher hands its slot back.
+  if ((m.effects & effect::hand_back) && worker)
+    data["gone"] = ev == AgentEvent::exit_as_asked ? "operator" : ev == AgentEvent::exit_failed ? "failed" : "exited";
   std::vector<EventDraft> events;
   std::optional<alerts::Draft> alert;
   if (asked) {
@@ -809,10 +813,6 @@ void Supervisor::handle_exit(Agent& a, const proc::ExitInfo& exit) {
   // Effects, once the exit is on disk.
   if (m.effects & effect::arm_backoff) schedule_restart(a, d.delay_seconds);
   if (m.effects & effect::enqueue_start) enqueue_start(a);
-  if ((m.effects & effect::hand_back) && worker && hooks_.stopped) {
-    const std::string how = ev == AgentEvent::exit_as_asked ? "operator" : ev == AgentEvent::exit_failed ? "failed" : "exited";
-    asio::post(io_, [this, id, how] { hooks_.stopped(id, how); });
-  }
   if (shutting_down_) stop_phase(shutdown_phase_);
   pump_starts();
 }
@@ -1009,45 +1009,8 @@ asio::awaitable<json> Supervisor::restart_agent(std::string id, std::string acto
   co_return agent_json(id);
 }
 
-asio::awaitable<json> Supervisor::spawn_worker(std::string factory, std::string actor) {
-  if (shutting_down_) throw rpc::Error(rpc::code::unavailable, "the daemon is shutting down");
-  factories_.require(factory);
-  auto fc = factories_.config(factory);
-  const int slots = fc.value.worker.max_slots_per_factory.value_or(config_.worker.max_slots_per_factory);
-  int slot = -1;
-  for (int n = 0; n < slots && slot < 0; ++n) {
-    if (hooks_.slot_taken && hooks_.slot_taken(factory, n)) continue;
-    if (!is_live(agent_id_for(factory, AgentRole::worker, n))) slot = n;
-  }
-  if (slot < 0)
-    throw rpc::Error(rpc::code::conflict,
-                     "no free slot: all " + std::to_string(slots) + " worker slots of " + factory + " are taken",
-                     json{{"factory", factory}, {"max_slots_per_factory", slots}});
-  if (live_process_count() >= config_.operations.max_agents)
-    throw rpc::Error(rpc::code::conflict,
-                     "max_agents (" + std::to_string(config_.operations.max_agents) + ") agents are running",
-                     json{{"max_agents", config_.operations.max_agents}});
-  Agent& a = ensure_agent(factory, AgentRole::worker, slot);
-  const std::string id = a.rec.id;
-  a.busy = true;  // the slot is ours while git makes the worktree
-  std::string error;
-  std::string worktree = co_await factories_.ensure_slot_worktree(factory, slot, &error);
-  Agent* cur = find(id);
-  if (!cur) throw rpc::Error(rpc::code::not_found, "factory " + factory + " was removed");
-  cur->busy = false;
-  if (worktree.empty()) throw rpc::Error(rpc::code::conflict, "cannot prepare the worker's worktree: " + error);
-  cur->rec.want_running = true;
-  cur->history = {};
-  cur->rec.last_exit.reset();
-  cur->rec.restart_count = 0;
-  cur->rec.error_streak = 0;
-  commit(*cur, {event(*cur, "worker.spawned", {{"slot", slot}, {"worktree", worktree}}, actor)});
-  json started = co_await start_agent(id, actor);
-  co_return started;
-}
-
-asio::awaitable<json> Supervisor::start_worker(std::string factory, int slot, std::string work_order,
-                                               std::string actor) {
+asio::awaitable<json> Supervisor::start_worker(std::string factory, int slot, std::optional<std::string> work_order,
+                                               std::string worktree, std::string actor) {
   if (shutting_down_) throw rpc::Error(rpc::code::unavailable, "the daemon is shutting down");
   Agent& a = ensure_agent(factory, AgentRole::worker, slot);
   a.rec.want_running = true;
@@ -1056,7 +1019,13 @@ asio::awaitable<json> Supervisor::start_worker(std::string factory, int slot, st
   a.rec.restart_count = 0;
   a.rec.error_streak = 0;
   a.rec.current_work_order = work_order;
-  commit(a, {event(a, "worker.spawned", {{"slot", slot}, {"work_order", work_order}}, actor)});
+  a.rec.worktree = worktree.empty() ? std::nullopt : std::optional<std::string>(worktree);
+  json data = {{"slot", slot}};
+  if (work_order) data["work_order"] = *work_order;
+  if (const FactoryRecord* f = factories_.find(factory))
+    data["worktree"] = worktree.empty() ? (fs::path(f->path) / ".worktrees" / ("slot" + std::to_string(slot))).string()
+                                        : worktree;
+  commit(a, {event(a, "worker.spawned", std::move(data), actor)});
   json started = co_await start_agent(a.rec.id, actor);
   co_return started;
 }

@@ -1,7 +1,12 @@
 #pragma once
 // The supervisor: every agent's record and process, the patrol that keeps each factory's
 // supervisor and QA running, restarts with backoff and a start limit, operator stops that
-// stay stopped, worker slots, re-adoption after a daemon restart and the ordered stop.
+// stay stopped, re-adoption after a daemon restart and the ordered stop.
+//
+// It knows nothing of slots and work orders beyond what it is told: the dispatcher calls it
+// (start_worker, assign_work, stop_agent, is_live), never the other way round. A worker gone
+// for good is news in the log: its exit event carries data.gone ("exited", "operator",
+// "failed"), which the dispatcher, a journal subscriber, acts on.
 //
 // Everything runs on the daemon's io_context thread. A process exit arrives as an event
 // (pidfd); the exit is committed (row + event in one transaction) before anything reacts
@@ -44,19 +49,6 @@ struct AgentFilter {
   std::string sort = "id";         // id | status | started_at | restarts | last_heartbeat | today_spend
 };
 
-// What the supervisor asks of the slot owner (the dispatcher) about workers.
-struct WorkerHooks {
-  // The worker holds a work order still in its hands: an unexpected exit is restarted.
-  std::function<bool(const std::string& agent)> has_work;
-  // The worker's cwd when it is not R/<f>/.worktrees/slot<N> (a team's worktree).
-  std::function<std::optional<std::string>(const std::string& agent)> worktree;
-  // The slot is assigned or being prepared: worker.spawn must not take it.
-  std::function<bool(const std::string& factory, int slot)> slot_taken;
-  // A worker's process is gone for good (not a restart, not a daemon stop): "exited",
-  // "operator" (stopped or killed) or "failed" (start limit). Called after the commit.
-  std::function<void(const std::string& agent, const std::string& how)> stopped;
-};
-
 class Supervisor {
  public:
   // `config` is read at each use, so a reload takes effect at the next decision.
@@ -76,15 +68,16 @@ class Supervisor {
   boost::asio::awaitable<nlohmann::json> start_agent(std::string id, std::string actor);
   boost::asio::awaitable<nlohmann::json> stop_agent(std::string id, std::string actor, bool kill);
   boost::asio::awaitable<nlohmann::json> restart_agent(std::string id, std::string actor);
-  boost::asio::awaitable<nlohmann::json> spawn_worker(std::string factory, std::string actor);
-  // Starts the worker of a slot for a work order (dispatch); answers once it runs.
-  boost::asio::awaitable<nlohmann::json> start_worker(std::string factory, int slot, std::string work_order,
+  // Starts the worker of a slot (dispatch, worker.spawn) in `worktree` (empty: the slot's
+  // own), holding `work_order` (its WORK_ORDER at every start); answers once it runs.
+  boost::asio::awaitable<nlohmann::json> start_worker(std::string factory, int slot,
+                                                      std::optional<std::string> work_order, std::string worktree,
                                                       std::string actor);
-  // Records (or clears) the work order a worker holds: its WORK_ORDER at every start.
+  // Records (or clears) the work order a worker holds. A worker that holds one is restarted
+  // when it crashes; once the work leaves its hands (the dispatcher says so), it is not.
   void assign_work(const std::string& id, const std::optional<std::string>& work_order);
   // A process runs or is about to (launching, queued, waiting to restart).
   bool is_live(const std::string& id) const;
-  void set_worker_hooks(WorkerHooks hooks) { hooks_ = std::move(hooks); }
   // Stops every agent of a factory and forgets them (factory.remove); returns their ids.
   boost::asio::awaitable<std::vector<std::string>> retire_factory(std::string factory, std::string actor);
 
@@ -178,7 +171,6 @@ class Supervisor {
   std::function<void()> shutdown_done_;
   std::size_t shutdown_phase_ = 0;
   std::uint64_t next_generation_ = 1;
-  WorkerHooks hooks_;
 };
 
 }  // namespace vermas
