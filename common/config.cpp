@@ -182,7 +182,8 @@ class Reader {
     if (!table) return error(at, path, got("a table", node));
     for (auto&& [key, value] : *table) {
       const std::string name = path + "." + std::string(key.str());
-      auto field = std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.name == key.str(); });
+      // Captured by name: clang before 16 cannot capture a structured binding (the fuzz build).
+      auto field = std::find_if(fields.begin(), fields.end(), [&, &k = key](const Field& f) { return f.name == k.str(); });
       if (field == fields.end()) {
         error(key.source(), name, "unknown key");
       } else if (std::string why = field->apply(value); !why.empty()) {

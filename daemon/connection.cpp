@@ -110,7 +110,9 @@ void Connection::close_after_flush() {
   closing_ = true;
   boost::system::error_code ec;
   socket_.shutdown(Socket::shutdown_receive, ec);  // wakes the reader with EOF
-  if (queue_.empty()) close("shutdown");
+  // Not while a write is in flight: the writer closes once it is done and the queue is
+  // empty (closing here cut off answers larger than the socket buffer).
+  if (queue_.empty() && !writing_) close("shutdown");
   writer_wake_.cancel();
 }
 

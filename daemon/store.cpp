@@ -339,8 +339,16 @@ Event Store::Tx::append(EventDraft draft) {
   e.factory = std::move(draft.factory);
   e.subject = std::move(draft.subject);
   e.data = draft.data.is_null() ? Json::object() : std::move(draft.data);
-  // replace: invalid UTF-8 in agent-supplied strings becomes U+FFFD instead of throwing.
-  const std::string data = e.data.dump(-1, ' ', false, Json::error_handler_t::replace);
+  // Invalid UTF-8 (a path, a name from a file) is stored as U+FFFD rather than thrown on. The
+  // projections must fold what is stored, or a replay of the log would differ from them:
+  // in that rare case the event continues as the text it was stored as.
+  std::string data;
+  try {
+    data = e.data.dump(-1, ' ', false, Json::error_handler_t::strict);
+  } catch (const Json::type_error&) {
+    data = e.data.dump(-1, ' ', false, Json::error_handler_t::replace);
+    e.data = Json::parse(data);
+  }
   {
     sql::Stmt s(store_.statements(), "INSERT INTO events(ts, event_type, actor, factory, subject, data) VALUES(?,?,?,?,?,?)",
            "appending an event");

@@ -207,7 +207,7 @@ TEST_CASE("connect/close churn leaks no descriptor, connection slot or memory", 
   const double took = ms_since(t0);
   CHECK(wait_until([&] { return d.connections() == 1 && fd_count(d.pid) <= fds_before; }, 5s));
   const long rss_after = rss_kib(d.pid);
-  CHECK(fd_count(d.pid) == fds_before);
+  CHECK(fd_count(d.pid) <= fds_before);  // the baseline may have held a closing connection's fd
   CHECK(rss_after - rss_before < 4096);  // KiB: no per-connection leak (2000 × 2 KiB would show)
   figure(std::to_string(kCycles) + " connect/close cycles in " + std::to_string(took) + " ms; daemon fds " +
          std::to_string(fds_before) + " -> " + std::to_string(fd_count(d.pid)) + ", RSS " + std::to_string(rss_before) +
@@ -557,4 +557,29 @@ TEST_CASE("kill -9 rounds under write load: nothing acknowledged lost, agents re
          std::to_string(errors.load()) + " error answers; " + std::to_string(db.size()) + " events, " + (feed == db ? "feed equal" : "feed DIFFERS") + "; " +
          std::to_string(repaired) + " restarts repaired the feed");
   c.root.stop();
+}
+
+TEST_CASE("an answer larger than the socket buffer reaches a peer that half-closed after asking", "[hostile]") {
+  // Found by fuzz_dispatch: close_after_flush closed the socket while a write was in flight,
+  // so `echo … | socat` lost the end of any answer past the send buffer (~200 KB).
+  Running d;
+  RawClient op(d.root.socket_path());
+  const std::string description(60 * 1024, 'd');
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(op.call("wo.create", {{"title", "big " + std::to_string(i)}, {"description", description}})
+                .contains("result"));
+  for (int round = 0; round < 5; ++round) {
+    RawClient c(d.root.socket_path());
+    REQUIRE(c.send(request_line(1, "events.query", {{"type", "wo.*"}, {"limit", 100}})) > 0);
+    REQUIRE(::shutdown(c.fd(), SHUT_WR) == 0);
+    auto line = c.read_line(5s);
+    REQUIRE(line.has_value());
+    INFO("round " << round << ": " << line->size() << " bytes");
+    auto j = parse_json(*line);
+    REQUIRE(!j.is_discarded());
+    CHECK(j["result"]["events"].size() == 5);
+    CHECK(line->size() > 300000);
+    CHECK(c.wait_eof(5s));
+  }
+  d.root.stop();
 }

@@ -372,3 +372,19 @@ TEST_CASE("a rebuild while events keep arriving compares at one position and swa
   CHECK(again["matched_live"] == true);
   CHECK(b.differences_from_snapshot() == 0);
 }
+
+TEST_CASE("invalid UTF-8 in an event: the live projections fold what is stored, so replay agrees", "[work_orders]") {
+  // Found by fuzz_work_order: the store kept U+FFFD while the projection took the raw bytes.
+  Bench b;
+  LogMaintenance maintenance(b.io, b.journal, b.paths);
+  WoActor op;
+  json w = b.wos.create({"caf\xe9", "task", 2, std::nullopt, "d\xff", std::nullopt}, op);
+  b.journal.record({"slot.assigned", "operator", std::string("f"), w["id"].get<std::string>(),
+                    {{"factory", "f"}, {"slot", 0}, {"work_order", w["id"]}, {"agent", "f/workers/slot0"},
+                     {"branch", "work/x"}, {"worktree", "/r\xc3/w"}, {"team", nullptr}}});
+  b.snapshot();
+  json r = b.run(maintenance.rebuild("operator"));
+  CHECK(r["matched_live"] == true);
+  CHECK(r["differences"] == 0);
+  CHECK(b.differences_from_snapshot() == 0);
+}
