@@ -1,5 +1,5 @@
 // co agent list|show|start|stop|restart|kill|logs, co worker list|status|spawn|kill,
-// co heartbeat, co attach.
+// co heartbeat, co attach: their bodies and their entries in the command table.
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,6 +20,12 @@ namespace {
 constexpr double kActionSeconds = 120;
 
 constexpr const char* kAgentHint = "co agent list";
+
+// The values --role, --status and --sort accept.
+constexpr const char* kAgentRoles[] = {"supervisor", "qa", "worker", "ceo"};
+constexpr const char* kAgentStatuses[] = {"starting", "running", "idle", "stuck", "backoff", "paused",
+                                          "quarantined", "stopping", "stopped", "failed", "lost"};
+constexpr const char* kAgentSortKeys[] = {"id", "status", "started_at", "restarts", "last_heartbeat", "today_spend"};
 
 // "3", "slot3" or "workers/slot3" -> 3
 std::optional<int> parse_slot(std::string text) {
@@ -70,7 +76,12 @@ void print_event_line(std::ostream& out, const json& e) {
   out << "\n";
 }
 
-}  // namespace
+// The ID argument of the commands that act on one agent.
+void declare_agent_id(Args& a, std::string& id) { a.positional("ID", id, "agent id (see: co agent list)").required(); }
+
+struct AgentListOptions {
+  std::optional<std::string> factory, role, status, sort;
+};
 
 int cmd_agent_list(Context& ctx, const AgentListOptions& opts) {
   json params = json::object();
@@ -98,7 +109,8 @@ int cmd_agent_show(Context& ctx, const std::string& id) {
   return ctx.print(r, [](const json& a) { print_agent_detail(std::cout, a); });
 }
 
-int cmd_agent_action(Context& ctx, const std::string& action, const std::string& id) {
+// action: start | stop | restart | kill (the method agent.<action>)
+int agent_action(Context& ctx, const std::string& action, const std::string& id) {
   ctx.set_not_found_hint(kAgentHint);
   auto r = ctx.call_waiting("agent." + action, {{"id", id}}, kActionSeconds);
   return ctx.print(r, [&](const json& a) {
@@ -114,6 +126,17 @@ int cmd_agent_action(Context& ctx, const std::string& action, const std::string&
   });
 }
 
+int cmd_agent_start(Context& ctx, const std::string& id) { return agent_action(ctx, "start", id); }
+int cmd_agent_stop(Context& ctx, const std::string& id) { return agent_action(ctx, "stop", id); }
+int cmd_agent_restart(Context& ctx, const std::string& id) { return agent_action(ctx, "restart", id); }
+int cmd_agent_kill(Context& ctx, const std::string& id) { return agent_action(ctx, "kill", id); }
+
+struct AgentLogsOptions {
+  std::string id;
+  int lines = 50;
+  bool follow = false;
+};
+
 int cmd_agent_logs(Context& ctx, const AgentLogsOptions& opts) {
   ctx.set_not_found_hint(kAgentHint);
   if (opts.follow) return follow_agent_log(ctx, ctx.call("agent.get", {{"id", opts.id}}), opts.lines);
@@ -123,6 +146,12 @@ int cmd_agent_logs(Context& ctx, const AgentLogsOptions& opts) {
       std::cout << (l.is_string() ? l.get<std::string>() : l.dump()) << "\n";
   });
 }
+
+struct WorkerListOptions {
+  std::optional<std::string> factory;
+  bool all = false;
+  std::optional<std::string> status;
+};
 
 int cmd_worker_list(Context& ctx, const WorkerListOptions& opts) {
   json params = json::object();
@@ -145,16 +174,33 @@ int cmd_worker_list(Context& ctx, const WorkerListOptions& opts) {
   });
 }
 
-int cmd_worker_status(Context& ctx, const std::string& factory, const std::string& slot_text) {
-  if (int rc = check_factory_name(ctx, factory); rc != kOk) return rc;
-  auto slot = parse_slot(slot_text);
-  if (!slot) return fail(ctx, kUsage, "SLOT must be a slot number such as 0 or slot0, not '" + slot_text + "'");
-  ctx.set_not_found_hint("co worker list " + factory + " --all");
-  auto r = ctx.call("worker.status", {{"factory", factory}, {"slot", *slot}});
+// The worker in one slot: FACTORY SLOT.
+struct WorkerSlotOptions {
+  std::string factory, slot;
+};
+
+void declare_worker_slot(Args& a, WorkerSlotOptions& o) {
+  a.positional("FACTORY", o.factory, "factory name").required();
+  a.positional("SLOT", o.slot, "slot number, e.g. 0").required();
+}
+
+int cmd_worker_status(Context& ctx, const WorkerSlotOptions& opts) {
+  if (int rc = check_factory_name(ctx, opts.factory); rc != kOk) return rc;
+  auto slot = parse_slot(opts.slot);
+  if (!slot) return fail(ctx, kUsage, "SLOT must be a slot number such as 0 or slot0, not '" + opts.slot + "'");
+  ctx.set_not_found_hint("co worker list " + opts.factory + " --all");
+  auto r = ctx.call("worker.status", {{"factory", opts.factory}, {"slot", *slot}});
   return ctx.print(r, [](const json& a) { print_agent_detail(std::cout, a); });
 }
 
-int cmd_worker_spawn(Context& ctx, const std::string& factory, bool verbose) {
+struct WorkerSpawnOptions {
+  std::string factory;
+  bool verbose = false;
+};
+
+int cmd_worker_spawn(Context& ctx, const WorkerSpawnOptions& opts) {
+  const std::string& factory = opts.factory;
+  const bool verbose = opts.verbose;
   if (int rc = check_factory_name(ctx, factory); rc != kOk) return rc;
   ctx.set_not_found_hint("co factory list");
   // --verbose: the events the spawn causes (worktree, start, failures) go to stderr. They
@@ -196,18 +242,22 @@ int cmd_worker_spawn(Context& ctx, const std::string& factory, bool verbose) {
   });
 }
 
-int cmd_worker_kill(Context& ctx, const std::string& factory, const std::string& slot_text) {
-  if (int rc = check_factory_name(ctx, factory); rc != kOk) return rc;
-  auto slot = parse_slot(slot_text);
-  if (!slot) return fail(ctx, kUsage, "SLOT must be a slot number such as 0 or slot0, not '" + slot_text + "'");
-  ctx.set_not_found_hint("co worker list " + factory + " --all");
-  auto r = ctx.call_waiting("worker.kill", {{"factory", factory}, {"slot", *slot}}, kActionSeconds);
+int cmd_worker_kill(Context& ctx, const WorkerSlotOptions& opts) {
+  if (int rc = check_factory_name(ctx, opts.factory); rc != kOk) return rc;
+  auto slot = parse_slot(opts.slot);
+  if (!slot) return fail(ctx, kUsage, "SLOT must be a slot number such as 0 or slot0, not '" + opts.slot + "'");
+  ctx.set_not_found_hint("co worker list " + opts.factory + " --all");
+  auto r = ctx.call_waiting("worker.kill", {{"factory", opts.factory}, {"slot", *slot}}, kActionSeconds);
   return ctx.print(r, [&](const json& a) {
     std::cout << "killed " << agent_summary(a) << "\n"
-              << "  its uncommitted and unpushed work, if any, is saved under refs/vermas/wip/" << factory << "/"
+              << "  its uncommitted and unpushed work, if any, is saved under refs/vermas/wip/" << opts.factory << "/"
               << *slot << "/ in the factory's repository\n";
   });
 }
+
+struct HeartbeatOptions {
+  std::optional<std::string> activity, id;
+};
 
 int cmd_heartbeat(Context& ctx, const HeartbeatOptions& opts) {
   json params = json::object();
@@ -220,7 +270,13 @@ int cmd_heartbeat(Context& ctx, const HeartbeatOptions& opts) {
   });
 }
 
-int cmd_attach(Context& ctx, const std::string& id, int lines) {
+struct AttachOptions {
+  std::string id;
+  int lines = 50;
+};
+
+int cmd_attach(Context& ctx, const AttachOptions& opts) {
+  const std::string& id = opts.id;
   ctx.set_not_found_hint(kAgentHint);
   auto a = ctx.call("agent.get", {{"id", id}});
   std::string session = field(a, "session", "");
@@ -248,7 +304,72 @@ int cmd_attach(Context& ctx, const std::string& id, int lines) {
   else
     std::cerr << program_name() << ": " << id
               << " runs without tmux (runner direct); following its output log (Ctrl-C to stop)\n";
-  return follow_agent_log(ctx, a, lines);
+  return follow_agent_log(ctx, a, opts.lines);
+}
+
+}  // namespace
+
+std::vector<Command> agent_commands() {
+  return {
+      {"agent", "inspect and control agents: supervisors, QA, workers, the CEO"},
+      {"agent list", "every agent with its status, pid, uptime, restarts and heartbeat",
+       [](Args& a, AgentListOptions& o) {
+         a.option("--factory", o.factory, "only this factory's agents");
+         a.option("--role", o.role, "only this role").one_of(kAgentRoles);
+         a.option("--status", o.status, "only agents in this status").one_of(kAgentStatuses);
+         a.option("--sort", o.sort, "order by this key").one_of(kAgentSortKeys);
+       },
+       cmd_agent_list},
+      {"agent show", "every detail of one agent",
+       [](Args& a, std::string& id) {
+         a.positional("ID", id, "agent id, e.g. ceo, myproject/supervisor, myproject/workers/slot0").required();
+       },
+       cmd_agent_show},
+      {"agent start", "start a stopped or failed agent (clears an operator stop) and wait until it runs",
+       declare_agent_id, cmd_agent_start},
+      {"agent stop", "stop an agent (SIGTERM, then SIGKILL after the stop timeout); it stays stopped until started",
+       declare_agent_id, cmd_agent_stop},
+      {"agent restart", "stop an agent and start it again", declare_agent_id, cmd_agent_restart},
+      {"agent kill", "SIGKILL an agent's process group at once, without the stop timeout", declare_agent_id,
+       cmd_agent_kill},
+      {"agent logs", "an agent's captured output; -f keeps following it",
+       [](Args& a, AgentLogsOptions& o) {
+         declare_agent_id(a, o.id);
+         a.option("-n,--lines", o.lines, "lines to show").range(0, 1000000);
+         a.flag("-f,--follow", o.follow,
+                "keep printing new output, like tail -F (Ctrl-C to stop); with --json, one JSON string per line");
+       },
+       cmd_agent_logs},
+      {"worker", "worker slots: list, inspect, spawn and kill workers"},
+      {"worker list", "workers holding a slot, of every factory or of one",
+       [](Args& a, WorkerListOptions& o) {
+         a.positional("FACTORY", o.factory, "only this factory's workers");
+         a.flag("--all", o.all, "include stopped and failed workers");
+         a.option("--status", o.status, "only workers in this status, e.g. idle").one_of(kAgentStatuses);
+       },
+       cmd_worker_list},
+      {"worker status", "every detail of the worker in one slot", declare_worker_slot, cmd_worker_status},
+      {"worker spawn", "start a worker in the factory's next free slot",
+       [](Args& a, WorkerSpawnOptions& o) {
+         a.positional("FACTORY", o.factory, "factory name").required();
+         a.flag("--verbose", o.verbose, "also print the events of the spawn (on stderr) and every detail");
+       },
+       cmd_worker_spawn},
+      {"worker kill", "save a worker's work to a git ref, stop it and free its slot", declare_worker_slot,
+       cmd_worker_kill},
+      {"heartbeat", "an agent reports it is alive (run from inside the agent)",
+       [](Args& a, HeartbeatOptions& o) {
+         a.option("--activity", o.activity, "what the agent is doing, shown in co agent show");
+         a.option("--id", o.id, "the agent (default: the agent this command runs in)");
+       },
+       cmd_heartbeat},
+      {"attach", "attach to an agent's tmux session, or follow its output log",
+       [](Args& a, AttachOptions& o) {
+         declare_agent_id(a, o.id);
+         a.option("-n,--lines", o.lines, "lines of output to show first when following the log").range(0, 1000000);
+       },
+       cmd_attach},
+  };
 }
 
 }  // namespace vermas::client

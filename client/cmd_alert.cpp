@@ -1,4 +1,4 @@
-// co alert list|resolve.
+// co alert list|resolve: their bodies and their entries in the command table.
 #include <iostream>
 
 #include "client/agent_view.hpp"
@@ -7,7 +7,14 @@
 
 namespace vermas::client {
 
-int cmd_alert_list(Context& ctx, bool all) {
+namespace {
+
+struct AlertListOptions {
+  bool all = false;
+};
+
+int cmd_alert_list(Context& ctx, const AlertListOptions& opts) {
+  const bool all = opts.all;
   json params = json::object();
   if (!all) params["resolved"] = false;  // the open ones; --all: every alert
   auto r = ctx.call("alert.list", params);
@@ -51,6 +58,19 @@ int cmd_alert_resolve(Context& ctx, const std::string& id) {
     std::cout << "resolved alert " << field(a, "id", id) << ": " << field(a, "kind", "") << " "
               << field(a, "message", "") << "\n";
   });
+}
+
+}  // namespace
+
+std::vector<Command> alert_commands() {
+  return {
+      {"alert", "alerts raised by the daemon (start limits, budgets, loops, ...)"},
+      {"alert list", "open alerts (--all: resolved ones too)",
+       [](Args& a, AlertListOptions& o) { a.flag("--all", o.all, "resolved ones too"); }, cmd_alert_list},
+      {"alert resolve", "mark an alert resolved",
+       [](Args& a, std::string& id) { a.positional("ID", id, "alert id (see: co alert list)").required(); },
+       cmd_alert_resolve},
+  };
 }
 
 }  // namespace vermas::client

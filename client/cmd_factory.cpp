@@ -1,4 +1,5 @@
-// co factory add|list|status|remove, co team add|list.
+// co factory add|list|status|remove, co team add|list: their bodies and their entries in the command
+// table.
 #include <unistd.h>
 
 #include <filesystem>
@@ -49,7 +50,11 @@ void print_flat(std::ostream& out, const json& v, const std::string& prefix) {
   out << "  " << prefix << " = " << v.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
 }
 
-}  // namespace
+struct FactoryAddOptions {
+  std::string name;
+  std::string url;
+  std::optional<std::string> prefix;
+};
 
 int cmd_factory_add(Context& ctx, const FactoryAddOptions& opts) {
   ctx.set_not_found_hint("co factory list");
@@ -130,14 +135,18 @@ int cmd_factory_remove(Context& ctx, const std::string& name) {
   });
 }
 
-int cmd_team_add(Context& ctx, const std::string& name, const std::string& factory) {
+struct TeamAddOptions {
+  std::string name, factory;
+};
+
+int cmd_team_add(Context& ctx, const TeamAddOptions& opts) {
   ctx.set_not_found_hint("co factory list");
-  if (int rc = check_factory_name(ctx, factory); rc != kOk) return rc;
+  if (int rc = check_factory_name(ctx, opts.factory); rc != kOk) return rc;
   // Creating a team may create a git worktree and branch.
-  auto r = ctx.call_waiting("team.add", {{"factory", factory}, {"name", name}}, 120);
+  auto r = ctx.call_waiting("team.add", {{"factory", opts.factory}, {"name", opts.name}}, 120);
   return ctx.print(r, [&](const json& t) {
-    std::cout << "added team " << field(t, "name", name) << " to factory " << field(t, "factory", factory) << " at "
-              << field(t, "path") << " (branch " << field(t, "branch") << ")\n";
+    std::cout << "added team " << field(t, "name", opts.name) << " to factory " << field(t, "factory", opts.factory)
+              << " at " << field(t, "path") << " (branch " << field(t, "branch") << ")\n";
   });
 }
 
@@ -161,6 +170,38 @@ int cmd_team_list(Context& ctx, const std::optional<std::string>& factory) {
              age_since(team.value("created_at", json())), field(team, "path")});
     t.print(std::cout);
   });
+}
+
+}  // namespace
+
+std::vector<Command> factory_commands() {
+  return {
+      {"factory", "add, list, inspect and remove factories (the repositories agents work on)"},
+      {"factory add", "clone a repository as a factory; its supervisor and QA start at the next patrol",
+       [](Args& a, FactoryAddOptions& o) {
+         a.positional("NAME", o.name, "factory name: lowercase letters, digits, - and _ (at most 32)").required();
+         a.positional("URL", o.url, "git URL or path to clone into ROOT/NAME").required();
+         a.option("--prefix", o.prefix, "work-order id prefix for this factory (default: the daemon's choice)");
+       },
+       cmd_factory_add},
+      {"factory list", "every factory with its agents' counts by status", cmd_factory_list},
+      {"factory status", "one factory: its repository, agents and configuration",
+       [](Args& a, std::string& name) { a.positional("NAME", name, "factory name").required(); }, cmd_factory_status},
+      {"factory remove", "stop a factory's agents and forget it (its clone stays on disk)",
+       [](Args& a, std::string& name) { a.positional("NAME", name, "factory name").required(); }, cmd_factory_remove},
+      {"team", "teams within a factory"},
+      {"team add", "add a team (its own worktree and branch) to a factory",
+       [](Args& a, TeamAddOptions& o) {
+         a.positional("NAME", o.name, "team name").required();
+         a.option("--factory", o.factory, "the factory it belongs to").required();
+       },
+       cmd_team_add},
+      {"team list", "teams, of every factory or of one",
+       [](Args& a, std::optional<std::string>& factory) {
+         a.option("--factory", factory, "only this factory's teams");
+       },
+       cmd_team_list},
+  };
 }
 
 }  // namespace vermas::client

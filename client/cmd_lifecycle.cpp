@@ -1,4 +1,4 @@
-// co init, co operations start|stop|status|logs.
+// co init, co operations start|stop|status|logs: their bodies and their entries in the command table.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -115,7 +115,9 @@ class AgentStopProgress {
   std::set<std::string> stopped_ids_;
 };
 
-}  // namespace
+struct InitOptions {
+  std::optional<std::string> name;
+};
 
 int cmd_init(Context& ctx, const InitOptions& opts) {
   const Paths& p = ctx.paths();
@@ -148,7 +150,11 @@ int cmd_init(Context& ctx, const InitOptions& opts) {
   });
 }
 
-int cmd_operations_start(Context& ctx, bool foreground) {
+struct OperationsStartOptions {
+  bool foreground = false;
+};
+
+int cmd_operations_start(Context& ctx, const OperationsStartOptions& opts) {
   if (auto h = try_health(ctx)) {
     json result{{"running", true}, {"already_running", true}, {"pid", (*h)["pid"]}, {"socket", ctx.socket_path()}};
     return ctx.print(result, [&](const json&) {
@@ -157,7 +163,7 @@ int cmd_operations_start(Context& ctx, bool foreground) {
   }
   std::string bin = daemon_binary();
   std::vector<std::string> args{bin, "--company-root", ctx.paths().root.string()};
-  if (foreground) args.push_back("--foreground");
+  if (opts.foreground) args.push_back("--foreground");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -167,7 +173,7 @@ int cmd_operations_start(Context& ctx, bool foreground) {
   if (int err = ::posix_spawnp(&pid, bin.c_str(), nullptr, nullptr, argv.data(), environ); err != 0)
     return fail(ctx, kDaemonError, "cannot run " + bin + ": " + std::strerror(err) +
                                        " (is vermas-operations installed, or set VERMAS_OPERATIONS_BIN)");
-  if (foreground) {
+  if (opts.foreground) {
     int status = 0;
     ::waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
@@ -186,7 +192,11 @@ int cmd_operations_start(Context& ctx, bool foreground) {
   });
 }
 
-int cmd_operations_stop(Context& ctx, bool keep_agents) {
+struct OperationsStopOptions {
+  bool keep_agents = false;
+};
+
+int cmd_operations_stop(Context& ctx, const OperationsStopOptions& opts) {
   auto h = try_health(ctx);
   if (!h) {
     json result{{"running", false}, {"stopped", false}};
@@ -198,8 +208,8 @@ int cmd_operations_stop(Context& ctx, bool keep_agents) {
   // Progress while the daemon stops its agents: count their stop events on a second
   // connection, subscribed before the shutdown so none is missed.
   AgentStopProgress progress;
-  if (!keep_agents) progress.watch(ctx);
-  ctx.call("shutdown", {{"stop_agents", !keep_agents}});
+  if (!opts.keep_agents) progress.watch(ctx);
+  ctx.call("shutdown", {{"stop_agents", !opts.keep_agents}});
   auto start = Clock::now();
   auto last_progress = start;
   bool progress_shown = false;
@@ -244,11 +254,12 @@ int cmd_operations_stop(Context& ctx, bool keep_agents) {
   }
   if (progress_shown && tty && human) std::cerr << "\n";
   double took = std::chrono::duration<double>(Clock::now() - start).count();
-  json result{{"running", false}, {"stopped", true}, {"pid", pid}, {"seconds", took}, {"kept_agents", keep_agents}};
-  if (!keep_agents) result["agents_stopped"] = progress.stopped();
+  json result{
+      {"running", false}, {"stopped", true}, {"pid", pid}, {"seconds", took}, {"kept_agents", opts.keep_agents}};
+  if (!opts.keep_agents) result["agents_stopped"] = progress.stopped();
   return ctx.print(result, [&](const json&) {
     std::cout << "vermas-operations (pid " << pid << ") stopped in " << fmt_seconds(took);
-    if (keep_agents)
+    if (opts.keep_agents)
       std::cout << "; agents left running";
     else if (progress.stopped() > 0)
       std::cout << "; " << progress.stopped() << " agent(s) stopped";
@@ -280,19 +291,49 @@ int cmd_operations_status(Context& ctx) {
   });
 }
 
-int cmd_operations_logs(Context& ctx, bool follow, int lines) {
+struct OperationsLogsOptions {
+  bool follow = false;
+  int lines = 50;
+};
+
+int cmd_operations_logs(Context& ctx, const OperationsLogsOptions& opts) {
   fs::path file = ctx.paths().log_file();
-  auto tail = last_lines(file, lines);
+  auto tail = last_lines(file, opts.lines);
   if (!tail) return fail(ctx, kDaemonError, "no log at " + file.string() + " (has the daemon run on this root?)");
-  if (ctx.json_output() && !follow) {
+  if (ctx.json_output() && !opts.follow) {
     ctx.print_json({{"file", file.string()}, {"lines", tail->lines}});
     return kOk;
   }
   for (const auto& l : tail->lines) std::cout << l << "\n";
   std::cout << std::flush;
-  if (!follow) return kOk;
+  if (!opts.follow) return kOk;
   // Like `tail -F`: survives rotation and truncation.
   follow_file(file, tail->end, [](const std::string& line) { std::cout << line << "\n" << std::flush; });
+}
+
+}  // namespace
+
+std::vector<Command> lifecycle_commands() {
+  return {
+      {"init", "create a company root here: .vermas/config.toml, .work/, logs/",
+       [](Args& a, InitOptions& o) { a.option("--name", o.name, "company name written to the config"); }, cmd_init},
+      {"operations", "start, stop and inspect the operations daemon"},
+      {"operations start", "start the daemon (detached) and wait until it answers",
+       [](Args& a, OperationsStartOptions& o) { a.flag("--foreground", o.foreground, "run in this terminal instead"); },
+       cmd_operations_start},
+      {"operations stop", "stop the daemon and wait for it to exit",
+       [](Args& a, OperationsStopOptions& o) {
+         a.flag("--keep-agents", o.keep_agents, "leave agents running (for an upgrade)");
+       },
+       cmd_operations_stop},
+      {"operations status", "is the daemon running? pid, uptime, socket", cmd_operations_status},
+      {"operations logs", "show the daemon's log",
+       [](Args& a, OperationsLogsOptions& o) {
+         a.flag("-f,--follow", o.follow, "keep printing new lines");
+         a.option("-n,--lines", o.lines, "lines to show").range(0, 1000000);
+       },
+       cmd_operations_logs},
+  };
 }
 
 }  // namespace vermas::client

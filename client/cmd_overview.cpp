@@ -1,4 +1,5 @@
-// co ping|status|health, co config check|reload|get, wo events tail|stats, co call.
+// co ping|status|health, co config check|reload|get, co call: their bodies and their entries in the
+// command table.
 #include <iostream>
 
 #include "client/agent_view.hpp"
@@ -14,17 +15,6 @@ namespace {
 std::string age_of(const json& seconds) {
   return seconds.is_number() ? format_age(std::chrono::duration<double>(seconds.get<double>())) : "-";
 }
-
-std::string event_line(const json& e) {
-  std::string s = e.value("ts", "") + "  #" + std::to_string(e.value("id", 0L)) + "  " + e.value("event_type", "") +
-                  "  " + e.value("actor", "");
-  if (e.contains("factory") && e["factory"].is_string()) s += "  factory=" + e["factory"].get<std::string>();
-  if (e.contains("subject") && e["subject"].is_string()) s += "  subject=" + e["subject"].get<std::string>();
-  if (e.contains("data") && !e["data"].empty()) s += "  " + e["data"].dump(-1, ' ', false, json::error_handler_t::replace);
-  return s;
-}
-
-}  // namespace
 
 int cmd_ping(Context& ctx) {
   auto r = ctx.call("ping");
@@ -110,58 +100,56 @@ int cmd_config_get(Context& ctx) {
   return ctx.print(r, [](const json& j) { std::cout << j["config"].dump(2) << "\n"; });
 }
 
-int cmd_events_tail(Context& ctx, const EventsTailOptions& opts) {
-  json filter = json::object();
-  if (opts.type) filter["types"] = json::array({*opts.type});
-  // Subscribe before the catch-up query so nothing falls between the two; ids dedupe.
-  if (opts.follow) ctx.call("events.subscribe", filter);
-  json q{{"limit", opts.lines}, {"newest_first", true}};
-  if (opts.type) q["type"] = *opts.type;
-  auto r = ctx.call("events.query", q);
-  std::int64_t last = 0;
-  for (const auto& e : r["events"]) {
-    if (ctx.json_output()) std::cout << e.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
-    else std::cout << event_line(e) << "\n";
-    last = std::max(last, e.value("id", std::int64_t{0}));
-  }
-  std::cout << std::flush;
-  if (!opts.follow) return kOk;
-  for (;;) {
-    auto n = ctx.rpc().next_notification(std::nullopt);
-    if (!n || n->value("method", "") != "event") continue;
-    const json& e = (*n)["params"];
-    if (e.value("id", std::int64_t{0}) <= last) continue;
-    last = e.value("id", std::int64_t{0});
-    if (ctx.json_output()) std::cout << e.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
-    else std::cout << event_line(e) << "\n";
-    std::cout << std::flush;
-  }
-}
+// Low-level escape hatch for tool authors and debugging: `co call METHOD [JSON]`.
+struct CallOptions {
+  std::string method;
+  std::optional<std::string> params;
+};
 
-int cmd_events_stats(Context& ctx, const std::optional<std::string>& since) {
-  json params = json::object();
-  if (since) params["since"] = *since;
-  auto r = ctx.call("events.stats", params);
-  return ctx.print(r, [&](const json& s) {
-    std::cout << s.value("total", 0L) << " event(s)";
-    if (s["since"].is_string()) std::cout << " since " << s["since"].get<std::string>();
-    std::cout << "\n";
-    Table t({"EVENT TYPE", "COUNT"});
-    for (const auto& [type, n] : s["by_type"].items()) t.add({type, std::to_string(n.get<long>())});
-    if (!t.empty()) t.print(std::cout, "  ");
-  });
-}
-
-int cmd_call(Context& ctx, const std::string& method, const std::optional<std::string>& params) {
+int cmd_call(Context& ctx, const CallOptions& opts) {
   ctx.set_raw_call();
   json p = json::object();
-  if (params) {
-    p = json::parse(*params, nullptr, false);
+  if (opts.params) {
+    p = json::parse(*opts.params, nullptr, false);
     if (p.is_discarded()) return fail(ctx, kUsage, "PARAMS is not valid JSON");
   }
-  auto r = ctx.call(method, p);
+  auto r = ctx.call(opts.method, p);
   std::cout << r.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
   return kOk;
+}
+
+}  // namespace
+
+std::vector<Command> overview_commands() {
+  return {
+      {"ping", "check that the daemon answers", cmd_ping},
+      {"status", "company overview: factories, agents, mail, alerts, spend", cmd_status},
+      {"health", "health of the daemon's services (exit 1 when degraded)", cmd_health},
+  };
+}
+
+std::vector<Command> config_commands() {
+  return {
+      {"config", "check, reload or show the configuration"},
+      {"config check", "validate the config file (no daemon needed)",
+       [](Args& a, std::optional<std::string>& file) {
+         a.positional("file", file, "file to check (default: ROOT/.vermas/config.toml)");
+       },
+       cmd_config_check},
+      {"config reload", "make the daemon re-read its config (a bad file keeps the old one)", cmd_config_reload},
+      {"config get", "the daemon's effective configuration", cmd_config_get},
+  };
+}
+
+std::vector<Command> call_commands() {
+  return {
+      {"call", "send one raw JSON-RPC call and print its result",
+       [](Args& a, CallOptions& o) {
+         a.positional("method", o.method, "method name, e.g. events.query").required();
+         a.positional("params", o.params, "named params as a JSON object");
+       },
+       cmd_call},
+  };
 }
 
 }  // namespace vermas::client

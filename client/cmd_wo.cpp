@@ -1,5 +1,6 @@
 // wo create|list|show|update|assign|transition|timeline|stats|verify|rebuild-projections|sync,
-// wo events archive, wo eval report, co dispatch, co sprint list.
+// wo events tail|stats|archive (also co events), wo eval report, co dispatch, co sprint list:
+// their bodies and their entries in the command table.
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "client/commands.hpp"
 #include "client/table.hpp"
 #include "common/paths.hpp"
+#include "common/time.hpp"
 #include "common/work_order.hpp"
 
 namespace vermas::client {
@@ -18,6 +20,7 @@ namespace vermas::client {
 namespace {
 
 constexpr const char* kWoHint = "wo list";
+constexpr const char* kWoIdHelp = "work order id, e.g. wo-abc123 (see: wo list)";
 
 // Replaying or archiving the whole event log, or a git push per factory, takes a while;
 // dispatch may spawn a worker and create its worktree first.
@@ -107,7 +110,25 @@ std::string percent(const json& share) {
   return buf;
 }
 
-}  // namespace
+// Durations are checked as the command line is parsed, so a typo is a usage error before any call.
+std::string check_duration(const std::string& s) {
+  return parse_duration(s) ? std::string() : "not a duration such as 90s, 30m, 12h or 7d: " + s;
+}
+
+std::string check_since(const std::string& s) {
+  return parse_since(s, std::chrono::system_clock::now())
+             ? std::string()
+             : "not a duration (7d) or an RFC 3339 time (2026-11-22T03:47:40Z): " + s;
+}
+
+// The ID argument of the commands that act on one work order.
+void declare_wo_id(Args& a, std::string& id) { a.positional("ID", id, kWoIdHelp).required(); }
+
+struct WoCreateOptions {
+  std::string title;
+  std::optional<std::string> type, factory, description, idempotency_key;
+  std::optional<int> priority;
+};
 
 int cmd_wo_create(Context& ctx, const WoCreateOptions& opts) {
   if (opts.title.empty()) return fail(ctx, kUsage, "--title must not be empty");
@@ -125,6 +146,12 @@ int cmd_wo_create(Context& ctx, const WoCreateOptions& opts) {
   // Only the id: scripts do id=$(wo create ...). A missing id is an error, never a blank line.
   return ctx.print(r, [](const json& wo) { std::cout << wo.at("id").get<std::string>() << "\n"; });
 }
+
+struct WoListOptions {
+  std::vector<std::string> status;  // any of these (--status=open,failed)
+  std::optional<std::string> factory, assignee, older_than;
+  std::optional<int> limit;
+};
 
 int cmd_wo_list(Context& ctx, const WoListOptions& opts) {
   json params = json::object();
@@ -207,6 +234,12 @@ int cmd_wo_show(Context& ctx, const std::string& id) {
   });
 }
 
+struct WoUpdateOptions {
+  std::string id;
+  std::optional<std::string> title, description;
+  std::optional<int> priority;
+};
+
 int cmd_wo_update(Context& ctx, const WoUpdateOptions& opts) {
   if (int rc = check_wo_id(ctx, opts.id); rc != kOk) return rc;
   if (!opts.title && !opts.description && !opts.priority)
@@ -218,6 +251,12 @@ int cmd_wo_update(Context& ctx, const WoUpdateOptions& opts) {
   auto r = ctx.call("wo.update", params);
   return ctx.print(r, [](const json& wo) { std::cout << "updated " << wo_summary(wo) << "\n"; });
 }
+
+struct WoAssignOptions {
+  std::string id;
+  std::optional<std::string> agent;
+  bool clear = false;  // instead of an agent: unassign
+};
 
 int cmd_wo_assign(Context& ctx, const WoAssignOptions& opts) {
   if (int rc = check_wo_id(ctx, opts.id); rc != kOk) return rc;
@@ -232,6 +271,11 @@ int cmd_wo_assign(Context& ctx, const WoAssignOptions& opts) {
       std::cout << id << " unassigned\n";
   });
 }
+
+struct WoTransitionOptions {
+  std::string id, to, reason;
+  std::optional<std::string> idempotency_key, actor;
+};
 
 int cmd_wo_transition(Context& ctx, const WoTransitionOptions& opts) {
   if (int rc = check_wo_id(ctx, opts.id); rc != kOk) return rc;
@@ -290,6 +334,13 @@ int cmd_wo_stats(Context& ctx, const std::optional<std::string>& factory) {
   });
 }
 
+struct WoVerifyOptions {
+  std::string id, check;
+  bool pass = false, fail = false;  // exactly one
+  bool subjective = false;
+  std::optional<std::string> note;
+};
+
 int cmd_wo_verify(Context& ctx, const WoVerifyOptions& opts) {
   if (int rc = check_wo_id(ctx, opts.id); rc != kOk) return rc;
   if (opts.pass == opts.fail) return fail(ctx, kUsage, "give exactly one of --pass or --fail");
@@ -331,6 +382,11 @@ int cmd_wo_rebuild_projections(Context& ctx) {
   });
 }
 
+struct WoSyncOptions {
+  std::optional<std::string> factory;
+  bool all_factories = false;  // also the default when no --factory is given
+};
+
 int cmd_wo_sync(Context& ctx, const WoSyncOptions& opts) {
   json params = json::object();
   if (opts.factory) {
@@ -355,6 +411,64 @@ int cmd_wo_sync(Context& ctx, const WoSyncOptions& opts) {
         std::cout << "; no changes";
       std::cout << "\n";
     }
+  });
+}
+
+// One event in human output: time, id, type, actor, then whatever it carries.
+std::string event_line(const json& e) {
+  std::string s = e.value("ts", "") + "  #" + std::to_string(e.value("id", 0L)) + "  " + e.value("event_type", "") +
+                  "  " + e.value("actor", "");
+  if (e.contains("factory") && e["factory"].is_string()) s += "  factory=" + e["factory"].get<std::string>();
+  if (e.contains("subject") && e["subject"].is_string()) s += "  subject=" + e["subject"].get<std::string>();
+  if (e.contains("data") && !e["data"].empty()) s += "  " + e["data"].dump(-1, ' ', false, json::error_handler_t::replace);
+  return s;
+}
+
+struct EventsTailOptions {
+  bool follow = false;
+  int lines = 20;
+  std::optional<std::string> type;
+};
+
+int cmd_events_tail(Context& ctx, const EventsTailOptions& opts) {
+  json filter = json::object();
+  if (opts.type) filter["types"] = json::array({*opts.type});
+  // Subscribe before the catch-up query so nothing falls between the two; ids dedupe.
+  if (opts.follow) ctx.call("events.subscribe", filter);
+  json q{{"limit", opts.lines}, {"newest_first", true}};
+  if (opts.type) q["type"] = *opts.type;
+  auto r = ctx.call("events.query", q);
+  std::int64_t last = 0;
+  for (const auto& e : r["events"]) {
+    if (ctx.json_output()) std::cout << e.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    else std::cout << event_line(e) << "\n";
+    last = std::max(last, e.value("id", std::int64_t{0}));
+  }
+  std::cout << std::flush;
+  if (!opts.follow) return kOk;
+  for (;;) {
+    auto n = ctx.rpc().next_notification(std::nullopt);
+    if (!n || n->value("method", "") != "event") continue;
+    const json& e = (*n)["params"];
+    if (e.value("id", std::int64_t{0}) <= last) continue;
+    last = e.value("id", std::int64_t{0});
+    if (ctx.json_output()) std::cout << e.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    else std::cout << event_line(e) << "\n";
+    std::cout << std::flush;
+  }
+}
+
+int cmd_events_stats(Context& ctx, const std::optional<std::string>& since) {
+  json params = json::object();
+  if (since) params["since"] = *since;
+  auto r = ctx.call("events.stats", params);
+  return ctx.print(r, [&](const json& s) {
+    std::cout << s.value("total", 0L) << " event(s)";
+    if (s["since"].is_string()) std::cout << " since " << s["since"].get<std::string>();
+    std::cout << "\n";
+    Table t({"EVENT TYPE", "COUNT"});
+    for (const auto& [type, n] : s["by_type"].items()) t.add({type, std::to_string(n.get<long>())});
+    if (!t.empty()) t.print(std::cout, "  ");
   });
 }
 
@@ -390,6 +504,11 @@ int cmd_eval_report(Context& ctx, const std::optional<std::string>& since) {
            w);
   });
 }
+
+struct DispatchOptions {
+  std::string work_order, factory;
+  std::optional<std::string> team;
+};
 
 int cmd_dispatch(Context& ctx, const DispatchOptions& opts) {
   if (int rc = check_wo_id(ctx, opts.work_order); rc != kOk) return rc;
@@ -439,6 +558,143 @@ int cmd_sprint_list(Context& ctx, const std::optional<std::string>& factory) {
       std::cout << "showing " << wos.size() << " of " << total << " (the rest: wo list --status=" << kInProgress
                 << " --limit N)\n";
   });
+}
+
+// `events` is the path of the group: "wo events" or "events".
+std::vector<Command> event_log_commands(const std::string& events) {
+  return {
+      {events, "the event log"},
+      {events + " tail", "the latest events; -f keeps following",
+       [](Args& a, EventsTailOptions& o) {
+         a.flag("-f,--follow", o.follow, "keep printing new events");
+         a.option("-n,--lines", o.lines, "events to show first").range(1, 10000);
+         a.option("--type", o.type, "only this event type, or a prefix such as agent.*");
+       },
+       cmd_events_tail},
+      {events + " stats", "event counts by type",
+       [](Args& a, std::optional<std::string>& since) {
+         a.option("--since", since, "a duration (1h, 30m, 7d) or an RFC 3339 time");
+       },
+       cmd_events_stats},
+      {events + " archive", "move old events out of the database into archive files",
+       [](Args& a, std::string& older_than) {
+         a.option("--older-than", older_than, "archive events older than this, e.g. 7d")
+             .required()
+             .check("DURATION", check_duration);
+       },
+       cmd_events_archive},
+  };
+}
+
+std::vector<Command> dispatch_commands() {
+  return {
+      {"dispatch", "give a work order to a worker of a factory (spawning one if needed)",
+       [](Args& a, DispatchOptions& o) {
+         a.positional("WO", o.work_order, kWoIdHelp).required();
+         a.positional("FACTORY", o.factory, "factory name (see: co factory list)").required();
+         a.option("--team", o.team, "work in this team's worktree and branch (see: co team list)");
+       },
+       cmd_dispatch},
+      {"sprint", "work in progress"},
+      {"sprint list", "work orders in progress, by factory and assignee",
+       [](Args& a, std::optional<std::string>& factory) {
+         a.option("--factory", factory, "only this factory's work orders");
+       },
+       cmd_sprint_list},
+  };
+}
+
+}  // namespace
+
+std::vector<Command> wo_commands() {
+  std::vector<Command> table = {
+      {"wo", "work-order commands (also available as `wo`)"},
+      {"wo create", "create a work order and print its id (id=$(wo create ...))",
+       [](Args& a, WoCreateOptions& o) {
+         a.option("--title", o.title, "one-line title").required();
+         a.option("--type", o.type, "kind of work").one_of(wo::kTypes);
+         a.option("--priority", o.priority, "0 (highest) to 4").range(wo::kMinPriority, wo::kMaxPriority);
+         a.option("--factory", o.factory, "the factory it belongs to");
+         a.option("--description", o.description, "longer description");
+         a.option("--idempotency-key", o.idempotency_key,
+                  "repeating a create with this key returns the first work order and creates nothing");
+       },
+       cmd_wo_create},
+      {"wo list", "work orders, optionally filtered",
+       [](Args& a, WoListOptions& o) {
+         a.option("--status", o.status, "only these statuses (comma-separated: --status=open,failed)")
+             .delimiter(',')
+             .one_of(wo::kStatusNames);
+         a.option("--factory", o.factory, "only this factory's work orders");
+         a.option("--assignee", o.assignee, "only those assigned to this agent");
+         a.option("--older-than", o.older_than, "only those not updated for this long, e.g. 30d")
+             .check("DURATION", check_duration);
+         a.option("--limit", o.limit, "at most this many").range(1, 1000000);
+       },
+       cmd_wo_list},
+      {"wo show", "every field of a work order, its checks and its worker slot", declare_wo_id, cmd_wo_show},
+      {"wo update", "change a work order's title, description or priority",
+       [](Args& a, WoUpdateOptions& o) {
+         declare_wo_id(a, o.id);
+         a.option("--title", o.title, "new title");
+         a.option("--description", o.description, "new description");
+         a.option("--priority", o.priority, "0 (highest) to 4").range(wo::kMinPriority, wo::kMaxPriority);
+       },
+       cmd_wo_update},
+      {"wo assign", "assign a work order to an agent (--clear: unassign it)",
+       [](Args& a, WoAssignOptions& o) {
+         declare_wo_id(a, o.id);
+         a.positional("AGENT", o.agent, "agent id, e.g. myproject/workers/slot0 (see: co agent list)");
+         a.flag("--clear", o.clear, "unassign instead").excludes("AGENT");
+       },
+       cmd_wo_assign},
+      {"wo transition", "move a work order to another status",
+       [](Args& a, WoTransitionOptions& o) {
+         declare_wo_id(a, o.id);
+         a.option("--to", o.to, "the new status").required().one_of(wo::kStatusNames);
+         a.option("--reason", o.reason, "why, recorded in the timeline").required();
+         a.option("--idempotency-key", o.idempotency_key,
+                  "repeating a transition with this key returns the first result and changes nothing");
+         a.option("--actor", o.actor, "who makes it (default: you, or the agent this runs in)");
+       },
+       cmd_wo_transition},
+      {"wo timeline", "a work order's events, one per line", declare_wo_id, cmd_wo_timeline},
+      {"wo stats", "work-order counts by status, type and factory; the oldest open one",
+       [](Args& a, std::optional<std::string>& factory) {
+         a.option("--factory", factory, "only this factory's work orders");
+       },
+       cmd_wo_stats},
+      {"wo verify", "record a verification check's result; prints the verdict",
+       [](Args& a, WoVerifyOptions& o) {
+         declare_wo_id(a, o.id);
+         a.option("--check", o.check, "check name, e.g. tests or lint").required();
+         a.flag("--pass", o.pass, "the check passed");
+         a.flag("--fail", o.fail, "the check failed").excludes("--pass");
+         a.flag("--subjective", o.subjective, "a judgement rather than an objective check");
+         a.option("--note", o.note, "details, e.g. what failed");
+       },
+       cmd_wo_verify},
+      {"wo rebuild-projections",
+       "rebuild work orders, slots and checks from the event log and compare with the live ones",
+       cmd_wo_rebuild_projections},
+      {"wo sync", "sync work orders with the factories' sync branches (default: all)",
+       [](Args& a, WoSyncOptions& o) {
+         a.option("--factory", o.factory, "only this factory");
+         a.flag("--all-factories", o.all_factories, "every factory (the default)").excludes("--factory");
+       },
+       cmd_wo_sync},
+      {"wo eval", "evaluation of how work orders went"},
+      {"wo eval report", "done, median time to done, review reached without intervention",
+       [](Args& a, std::optional<std::string>& since) {
+         a.option("--since", since, "a duration (7d) or an RFC 3339 time (default: the daemon's)")
+             .check("SINCE", check_since);
+       },
+       cmd_eval_report},
+  };
+  // The event log is both `wo events` and `co events`; dispatch and the sprint come after it.
+  for (const auto& part : {event_log_commands("wo events"), event_log_commands("events"), dispatch_commands()})
+    table.insert(table.end(), part.begin(), part.end());
+  return table;
 }
 
 }  // namespace vermas::client

@@ -1,146 +1,129 @@
 #pragma once
-// Command bodies, kept apart from the CLI11 wiring in main.cpp (CLI11 is slow to compile).
+// The client's commands as one table, like tmux's cmd_table: each entry (its path of names,
+// summary, flags and arguments, and body) sits beside its body in a cmd_*.cpp, and main.cpp
+// walks the table to build the CLI. Entries describe their flags here rather than on CLI11
+// objects so that main.cpp is the only file that includes CLI11 (slow to compile).
+#include <deque>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "client/context.hpp"
 
 namespace vermas::client {
 
-struct InitOptions {
-  std::optional<std::string> name;
-};
-int cmd_init(Context& ctx, const InitOptions& opts);
+// One flag, option or positional argument of a command, as main.cpp hands it to CLI11.
+struct Arg {
+  // A bool is a flag; anything else takes a value.
+  using Target = std::variant<bool*, int*, std::string*, std::optional<std::string>*, std::optional<int>*,
+                              std::vector<std::string>*>;
+  Arg(std::string arg_name, std::string arg_help, Target arg_target)
+      : name(std::move(arg_name)), help(std::move(arg_help)), target(arg_target) {}
 
-int cmd_operations_start(Context& ctx, bool foreground);
-int cmd_operations_stop(Context& ctx, bool keep_agents);
-int cmd_operations_status(Context& ctx);
-int cmd_operations_logs(Context& ctx, bool follow, int lines);
+  std::string name;  // "--factory", "-n,--lines"; without a dash ("ID") it is positional
+  std::string help;
+  Target target;
 
-int cmd_ping(Context& ctx);
-int cmd_status(Context& ctx);
-int cmd_health(Context& ctx);
-int cmd_config_check(Context& ctx, const std::optional<std::string>& file);
-int cmd_config_reload(Context& ctx);
-int cmd_config_get(Context& ctx);
+  // Set through the calls below; main.cpp reads them.
+  bool is_required = false;
+  char split_at = 0;                          // a list: values split at this character
+  std::vector<std::string> choices;           // the value must be one of these,
+  std::optional<std::pair<int, int>> bounds;  // or within [first, second],
+  std::string check_name;                     // or pass check_fn, shown in --help as check_name (DURATION):
+  std::function<std::string(const std::string&)> check_fn;  // "" when the value is fine, else why not
+  std::string excluded;                       // the name of an earlier arg that cannot be given with this one
 
-struct EventsTailOptions {
-  bool follow = false;
-  int lines = 20;
-  std::optional<std::string> type;
+  Arg& required() {
+    is_required = true;
+    return *this;
+  }
+  Arg& delimiter(char c) {
+    split_at = c;
+    return *this;
+  }
+  template <class Values>
+  Arg& one_of(const Values& values) {
+    for (const auto& v : values) choices.emplace_back(v);
+    return *this;
+  }
+  Arg& range(int min, int max) {
+    bounds = std::pair(min, max);
+    return *this;
+  }
+  Arg& check(std::string check_title, std::function<std::string(const std::string&)> fn) {
+    check_name = std::move(check_title);
+    check_fn = std::move(fn);
+    return *this;
+  }
+  Arg& excludes(std::string other) {
+    excluded = std::move(other);
+    return *this;
+  }
 };
-int cmd_events_tail(Context& ctx, const EventsTailOptions& opts);
-int cmd_events_stats(Context& ctx, const std::optional<std::string>& since);
 
-// --- factories and teams (cmd_factory.cpp)
-struct FactoryAddOptions {
-  std::string name;
-  std::string url;
-  std::optional<std::string> prefix;
-};
-int cmd_factory_add(Context& ctx, const FactoryAddOptions& opts);
-int cmd_factory_list(Context& ctx);
-int cmd_factory_status(Context& ctx, const std::string& name);
-int cmd_factory_remove(Context& ctx, const std::string& name);
-int cmd_team_add(Context& ctx, const std::string& name, const std::string& factory);
-int cmd_team_list(Context& ctx, const std::optional<std::string>& factory);
+// The flags and arguments one command declares, in the order --help lists them.
+class Args {
+ public:
+  template <class T>
+  Arg& option(std::string name, T& target, std::string help) {
+    return list_.emplace_back(std::move(name), std::move(help), &target);
+  }
+  template <class T>
+  Arg& positional(std::string name, T& target, std::string help) {
+    return option(std::move(name), target, std::move(help));
+  }
+  Arg& flag(std::string name, bool& target, std::string help) {
+    return option(std::move(name), target, std::move(help));
+  }
+  // A deque: an Arg& stays valid while later ones are declared.
+  const std::deque<Arg>& list() const { return list_; }
 
-// --- agents, workers, heartbeat, attach (cmd_agent.cpp)
-inline constexpr const char* kAgentRoles[] = {"supervisor", "qa", "worker", "ceo"};
-inline constexpr const char* kAgentStatuses[] = {"starting",    "running",  "idle",    "stuck",  "backoff", "paused",
-                                                 "quarantined", "stopping", "stopped", "failed", "lost"};
-inline constexpr const char* kAgentSortKeys[] = {"id",       "status",         "started_at",
-                                                 "restarts", "last_heartbeat", "today_spend"};
-struct AgentListOptions {
-  std::optional<std::string> factory, role, status, sort;
+ private:
+  std::deque<Arg> list_;
 };
-int cmd_agent_list(Context& ctx, const AgentListOptions& opts);
-int cmd_agent_show(Context& ctx, const std::string& id);
-// action: start | stop | restart | kill (the method agent.<action>)
-int cmd_agent_action(Context& ctx, const std::string& action, const std::string& id);
-struct AgentLogsOptions {
-  std::string id;
-  int lines = 50;
-  bool follow = false;
-};
-int cmd_agent_logs(Context& ctx, const AgentLogsOptions& opts);
-struct WorkerListOptions {
-  std::optional<std::string> factory;
-  bool all = false;
-  std::optional<std::string> status;
-};
-int cmd_worker_list(Context& ctx, const WorkerListOptions& opts);
-int cmd_worker_status(Context& ctx, const std::string& factory, const std::string& slot);
-int cmd_worker_spawn(Context& ctx, const std::string& factory, bool verbose);
-int cmd_worker_kill(Context& ctx, const std::string& factory, const std::string& slot);
-struct HeartbeatOptions {
-  std::optional<std::string> activity, id;
-};
-int cmd_heartbeat(Context& ctx, const HeartbeatOptions& opts);
-int cmd_attach(Context& ctx, const std::string& id, int lines);
 
-// --- alerts (cmd_alert.cpp)
-int cmd_alert_list(Context& ctx, bool all);
-int cmd_alert_resolve(Context& ctx, const std::string& id);
+using Run = std::function<int(Context&)>;
 
-// --- work orders, dispatch, sprint, event archive, eval report (cmd_wo.cpp)
-// Statuses, types and priorities: common/work_order.hpp, shared with the daemon.
-struct WoCreateOptions {
-  std::string title;
-  std::optional<std::string> type, factory, description, idempotency_key;
-  std::optional<int> priority;
-};
-int cmd_wo_create(Context& ctx, const WoCreateOptions& opts);
-struct WoListOptions {
-  std::vector<std::string> status;  // any of these (--status=open,failed)
-  std::optional<std::string> factory, assignee, older_than;
-  std::optional<int> limit;
-};
-int cmd_wo_list(Context& ctx, const WoListOptions& opts);
-int cmd_wo_show(Context& ctx, const std::string& id);
-struct WoUpdateOptions {
-  std::string id;
-  std::optional<std::string> title, description;
-  std::optional<int> priority;
-};
-int cmd_wo_update(Context& ctx, const WoUpdateOptions& opts);
-struct WoAssignOptions {
-  std::string id;
-  std::optional<std::string> agent;
-  bool clear = false;  // instead of an agent: unassign
-};
-int cmd_wo_assign(Context& ctx, const WoAssignOptions& opts);
-struct WoTransitionOptions {
-  std::string id, to, reason;
-  std::optional<std::string> idempotency_key, actor;
-};
-int cmd_wo_transition(Context& ctx, const WoTransitionOptions& opts);
-int cmd_wo_timeline(Context& ctx, const std::string& id);
-int cmd_wo_stats(Context& ctx, const std::optional<std::string>& factory);
-struct WoVerifyOptions {
-  std::string id, check;
-  bool pass = false, fail = false;  // exactly one
-  bool subjective = false;
-  std::optional<std::string> note;
-};
-int cmd_wo_verify(Context& ctx, const WoVerifyOptions& opts);
-int cmd_wo_rebuild_projections(Context& ctx);
-struct WoSyncOptions {
-  std::optional<std::string> factory;
-  bool all_factories = false;  // also the default when no --factory is given
-};
-int cmd_wo_sync(Context& ctx, const WoSyncOptions& opts);
-int cmd_events_archive(Context& ctx, const std::string& older_than);
-int cmd_eval_report(Context& ctx, const std::optional<std::string>& since);
-struct DispatchOptions {
-  std::string work_order, factory;
-  std::optional<std::string> team;
-};
-int cmd_dispatch(Context& ctx, const DispatchOptions& opts);
-int cmd_sprint_list(Context& ctx, const std::optional<std::string>& factory);
+struct Command {
+  std::string path;     // names from the top, space-separated: "agent stop", "wo events tail"
+  std::string summary;  // one line for --help
+  // Declares the flags and arguments into Args, bound to storage of their own, and returns the
+  // body bound to the same storage. Empty for a group, which needs one of its subcommands.
+  std::function<Run(Args&)> bind;
 
-// Low-level escape hatch for tool authors and debugging: `co call METHOD [JSON]`.
-int cmd_call(Context& ctx, const std::string& method, const std::optional<std::string>& params);
+  // A group, e.g. "agent".
+  Command(std::string names, std::string help) : path(std::move(names)), summary(std::move(help)) {}
+  // A command without flags or arguments.
+  Command(std::string names, std::string help, int (*run)(Context&)) : Command(std::move(names), std::move(help)) {
+    bind = [run](Args&) { return Run(run); };
+  }
+  // A command whose flags and arguments fill one Opts (a struct, or a single value) for `run`;
+  // `declare` may be a lambda: Opts is taken from `run`.
+  template <class Opts>
+  Command(std::string names, std::string help, std::type_identity_t<void (*)(Args&, Opts&)> declare,
+          int (*run)(Context&, const Opts&))
+      : Command(std::move(names), std::move(help)) {
+    bind = [declare, run](Args& args) -> Run {
+      auto opts = std::make_shared<Opts>();
+      declare(args, *opts);
+      return [opts, run](Context& ctx) { return run(ctx, *opts); };
+    };
+  }
+};
+
+// The table, in parts by topic; main.cpp joins them in the order of `co --help`.
+std::vector<Command> lifecycle_commands();  // cmd_lifecycle.cpp: init, operations
+std::vector<Command> overview_commands();   // cmd_overview.cpp: ping, status, health
+std::vector<Command> factory_commands();    // cmd_factory.cpp: factory, team
+std::vector<Command> agent_commands();      // cmd_agent.cpp: agent, worker, heartbeat, attach
+std::vector<Command> alert_commands();      // cmd_alert.cpp: alert
+std::vector<Command> config_commands();     // cmd_overview.cpp: config
+std::vector<Command> wo_commands();         // cmd_wo.cpp: wo, events, dispatch, sprint
+std::vector<Command> call_commands();       // cmd_overview.cpp: call
 
 }  // namespace vermas::client

@@ -72,6 +72,7 @@ int guarded(Context& ctx, const std::function<int()>& body);
 int fail(const Context& ctx, int exit_code, const std::string& message, const json& error = nullptr);
 
 std::string program_name();  // "co" or "wo"
+void set_program_name(std::string name);
 
 // A factory name typed on the command line: kOk, or the usage error (exit 2) already printed.
 int check_factory_name(const Context& ctx, const std::string& name);

@@ -173,19 +173,28 @@ const json* Params::find(const char* name) const {
   return &*it;
 }
 
-void Params::allow_only(std::initializer_list<std::string_view> names) const {
-  for (const auto& [key, _] : p_.items()) {
+namespace {
+
+template <class Names>
+void refuse_unknown(const json& params, const Names& names) {
+  for (const auto& [key, _] : params.items()) {
     bool known = false;
-    for (auto n : names) known = known || n == key;
+    for (const auto& n : names) known = known || n == key;
     if (!known) {
       std::string list;
-      for (auto n : names) list += (list.empty() ? "" : ", ") + std::string(n);
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + std::string(n);
       throw Error(code::invalid_params,
                   "unknown parameter '" + key + "'" + (list.empty() ? " (takes none)" : " (takes: " + list + ")"),
                   json{{"field", key}});
     }
   }
 }
+
+}  // namespace
+
+void Params::allow_only(std::initializer_list<std::string_view> names) const { refuse_unknown(p_, names); }
+
+void Params::allow_only(const std::vector<std::string>& names) const { refuse_unknown(p_, names); }
 
 bool Params::has(const char* name) const { return find(name) != nullptr; }
 

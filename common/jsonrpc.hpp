@@ -84,6 +84,7 @@ class Params {
   explicit Params(const json& params) : p_(params) {}
   // Unknown names are refused, so a typo never silently does nothing.
   void allow_only(std::initializer_list<std::string_view> names) const;
+  void allow_only(const std::vector<std::string>& names) const;  // the router's, from a method's spec
   bool has(const char* name) const;
   std::optional<std::string> str(const char* name, std::size_t max_len = 4096) const;
   std::string required_str(const char* name, std::size_t max_len = 4096) const;

@@ -113,6 +113,17 @@ void Daemon::start() {
   watch_signals();
 }
 
+void add_methods(Router& router, Daemon& daemon, std::span<const DaemonMethod> table) {
+  for (const DaemonMethod& m : table) {
+    if (auto sync = m.handler.sync) {
+      router.add(m.spec, [&daemon, sync](Call& c) { return sync(daemon, c); });
+    } else {
+      auto async = m.handler.async;
+      router.add_async(m.spec, [&daemon, async](Call& c) { return async(daemon, c); });
+    }
+  }
+}
+
 std::optional<std::string> Daemon::identify_caller(Connection& conn) {
   if (!conn.caller()) conn.set_caller(supervisor_->agent_for_pid(conn.peer().pid));
   const auto& agent = *conn.caller();

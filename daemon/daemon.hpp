@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -110,7 +111,24 @@ class Daemon {
   std::string stop_reason_;
 };
 
-// Registers ping, health, status, shutdown, config.*, events.* on the router.
+// One row of a registration file's method table: the spec's columns (name, params, access,
+// summary), then the handler, a plain function given the daemon, sync or async.
+struct DaemonHandler {
+  using Sync = nlohmann::json (*)(Daemon&, Call&);
+  using Async = boost::asio::awaitable<nlohmann::json> (*)(Daemon&, Call&);
+  DaemonHandler(Sync f) : sync(f) {}  // implicit: a row names just the function
+  DaemonHandler(Async f) : async(f) {}
+  Sync sync = nullptr;
+  Async async = nullptr;
+};
+struct DaemonMethod {
+  MethodSpec spec;
+  DaemonHandler handler;
+};
+void add_methods(Router& router, Daemon& daemon, std::span<const DaemonMethod> table);
+
+// The three tables: methods.cpp has ping, health, status, shutdown, config.*, events.*
+// (but archive) and rpc.methods
 void register_core_methods(Router& router, Daemon& daemon);
 // factory.*, team.*, agent.*, worker.*, alert.*
 void register_supervision_methods(Router& router, Daemon& daemon);

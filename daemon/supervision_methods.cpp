@@ -14,18 +14,11 @@ using rpc::json;
 
 constexpr std::size_t kMaxId = 128;
 
-std::string required_id(const Call& c) { return c.params.required_str("id", kMaxId); }
+// The refusal's wording from before the router checked it, kept.
+constexpr const char* kSpawnRefusal =
+    "only an operator, the CEO or {factory}/supervisor may spawn a worker in {factory}; agent {agent} may not";
 
-// Spec §6: an agent acts for itself only, and §4: it never changes its own status. So
-// starting, stopping, killing and restarting agents are operator methods (Access below).
-// Spawning a worker is a supervisor's (or the CEO's) job in its own factory, as dispatch is.
-void refuse_spawn_by_other_agents(const Call& c, const std::string& factory) {
-  if (c.agent && *c.agent != "ceo" && *c.agent != factory + "/supervisor")
-    throw rpc::Error(rpc::code::permission_denied,
-                     "only an operator, the CEO or " + factory + "/supervisor may spawn a worker in " + factory +
-                         "; agent " + *c.agent + " may not",
-                     json{{"agent", *c.agent}, {"method", c.request.method}});
-}
+std::string required_id(const Call& c) { return c.params.required_str("id", kMaxId); }
 
 std::string worker_id(const Call& c) {
   auto factory = c.params.required_str("factory", 64);
@@ -87,222 +80,223 @@ boost::asio::awaitable<json> stop_agent_or_free_slot(Daemon& d, std::string id, 
   co_return out;
 }
 
+// ---- factories and teams
+
+boost::asio::awaitable<json> rpc_factory_add(Daemon& d, Call& c) {
+  auto name = c.params.required_str("name", 64);
+  auto url = c.params.required_str("url", 4096);
+  auto prefix = c.params.str("prefix", 16);
+  FactoryRecord f = co_await d.factories().add(name, url, prefix, c.actor());
+  d.supervisor().patrol_soon();
+  json out = to_json(f);
+  out["agents"] = d.supervisor().counts(name);
+  co_return out;
+}
+
+json rpc_factory_list(Daemon& d, Call&) {
+  json list = json::array();
+  for (const auto& [name, f] : d.factories().all()) {
+    json j = to_json(f);
+    j["agents"] = d.supervisor().counts(name);
+    list.push_back(j);
+  }
+  return {{"factories", list}};
+}
+
+json rpc_factory_status(Daemon& d, Call& c) {
+  auto name = c.params.required_str("name", 64);
+  json f = to_json(d.factories().require(name));
+  f["agents"] = d.supervisor().counts(name);
+  AgentFilter filter;
+  filter.factory = name;
+  auto cfg = d.factories().config(name);
+  json errors = json::array();
+  for (const auto& e : cfg.errors) errors.push_back(e.to_string());
+  json teams = json::array();
+  for (const auto& t : d.factories().teams(name)) teams.push_back(to_json(t));
+  return {{"factory", f}, {"agents", d.supervisor().list(filter)}, {"config", to_json(cfg.value)},
+          {"config_errors", errors}, {"teams", teams}};
+}
+
+boost::asio::awaitable<json> rpc_factory_remove(Daemon& d, Call& c) {
+  auto name = c.params.required_str("name", 64);
+  const FactoryRecord f = d.factories().require(name);
+  auto stopped = co_await d.supervisor().retire_factory(name, c.actor());
+  d.factories().remove(name, c.actor(), stopped);
+  co_return json{{"removed", name}, {"stopped", stopped}, {"kept_directory", f.path}};
+}
+
+boost::asio::awaitable<json> rpc_team_add(Daemon& d, Call& c) {
+  auto factory = c.params.required_str("factory", 64);
+  auto name = c.params.required_str("name", 64);
+  TeamRecord t = co_await d.factories().add_team(factory, name, c.actor());
+  co_return to_json(t);
+}
+
+json rpc_team_list(Daemon& d, Call& c) {
+  json list = json::array();
+  for (const auto& t : d.factories().teams(c.params.str("factory", 64))) list.push_back(to_json(t));
+  return {{"teams", list}};
+}
+
+// ---- agents
+
+json rpc_agent_list(Daemon& d, Call& c) {
+  AgentFilter f;
+  f.factory = c.params.str("factory", 64);
+  if (auto role = c.params.str("role", 32)) {
+    f.role = parse_agent_role(*role);
+    if (!f.role)
+      throw rpc::Error(rpc::code::invalid_params, "role: expected supervisor, qa, worker or ceo", json{{"field", "role"}});
+  }
+  if (auto status = c.params.str("status", 32)) {
+    f.status = parse_agent_status(*status);
+    if (!f.status)
+      throw rpc::Error(rpc::code::invalid_params, "status: not an agent status (running, backoff, failed, ...)",
+                       json{{"field", "status"}});
+  }
+  f.sort = c.params.str("sort", 32).value_or("id");
+  static const char* sorts[] = {"id", "status", "started_at", "restarts", "last_heartbeat", "today_spend"};
+  if (std::find(std::begin(sorts), std::end(sorts), f.sort) == std::end(sorts))
+    throw rpc::Error(rpc::code::invalid_params,
+                     "sort: expected id, status, started_at, restarts, last_heartbeat or today_spend",
+                     json{{"field", "sort"}});
+  return {{"agents", d.supervisor().list(f)}};
+}
+
+json rpc_agent_get(Daemon& d, Call& c) { return d.supervisor().agent_json(required_id(c)); }
+
+boost::asio::awaitable<json> rpc_agent_start(Daemon& d, Call& c) {
+  auto id = required_id(c);
+  json out = co_await d.supervisor().start_agent(id, c.actor());
+  co_return out;
+}
+
+boost::asio::awaitable<json> rpc_agent_stop(Daemon& d, Call& c) {
+  auto id = required_id(c);
+  json out = co_await stop_agent_or_free_slot(d, id, c.actor(), false);
+  co_return out;
+}
+
+boost::asio::awaitable<json> rpc_agent_kill(Daemon& d, Call& c) {
+  auto id = required_id(c);
+  json out = co_await stop_agent_or_free_slot(d, id, c.actor(), true);
+  co_return out;
+}
+
+boost::asio::awaitable<json> rpc_agent_restart(Daemon& d, Call& c) {
+  auto id = required_id(c);
+  json out = co_await d.supervisor().restart_agent(id, c.actor());
+  co_return out;
+}
+
+// Another agent's id from an agent never gets here (agent_self).
+json rpc_agent_heartbeat(Daemon& d, Call& c) {
+  auto id = c.params.str("id", kMaxId);
+  auto activity = c.params.str("activity", 1024);
+  if (!id && !c.agent)
+    throw rpc::Error(rpc::code::invalid_params,
+                     "id is required when the caller is not an agent (run inside an agent, or pass --id)",
+                     json{{"field", "id"}});
+  return d.supervisor().heartbeat(id ? *id : *c.agent, activity);
+}
+
+json rpc_agent_logs(Daemon& d, Call& c) {
+  auto id = required_id(c);
+  auto lines = c.params.integer("lines", 1, 10000).value_or(50);
+  auto file = d.supervisor().log_file(id);
+  if (!file) throw rpc::Error(rpc::code::not_found, "no agent '" + id + "' (see: co agent list)", json{{"id", id}});
+  return {{"id", id}, {"file", *file}, {"lines", tail_lines(*file, static_cast<std::size_t>(lines))}};
+}
+
+// ---- workers
+
+boost::asio::awaitable<json> rpc_worker_spawn(Daemon& d, Call& c) {
+  auto factory = c.params.required_str("factory", 64);
+  json out = co_await d.dispatcher().spawn_worker(factory, c.actor());
+  co_return out;
+}
+
+json rpc_worker_list(Daemon& d, Call& c) {
+  AgentFilter f;
+  f.factory = c.params.str("factory", 64);
+  f.role = AgentRole::worker;
+  f.slot_holders_only = !c.params.boolean("all").value_or(false);
+  if (auto status = c.params.str("status", 32)) {
+    f.status = parse_agent_status(*status);
+    if (!f.status)
+      throw rpc::Error(rpc::code::invalid_params, "status: not an agent status (running, idle, stopped, ...)",
+                       json{{"field", "status"}});
+    f.slot_holders_only = false;
+  }
+  return {{"workers", d.supervisor().list(f)}};
+}
+
+json rpc_worker_status(Daemon& d, Call& c) { return d.supervisor().agent_json(worker_id(c)); }
+
+boost::asio::awaitable<json> rpc_worker_kill(Daemon& d, Call& c) {
+  auto id = worker_id(c);
+  auto factory = c.params.required_str("factory", 64);
+  const int slot = static_cast<int>(*c.params.integer("slot", 0, 1000));
+  // Saved to a wip ref before the kill; the slot is freed and its work order returned.
+  WoActor actor;
+  actor.id = c.actor();
+  json freed = co_await d.dispatcher().release(factory, slot, "operator_kill", actor, true);
+  json out = d.supervisor().agent_json(id);
+  out["freed"] = freed;
+  co_return out;
+}
+
+// ---- alerts
+
+json rpc_alert_list(Daemon& d, Call& c) { return {{"alerts", alerts::list(d.store(), c.params.boolean("resolved"))}}; }
+
+json rpc_alert_resolve(Daemon& d, Call& c) {
+  auto id = c.params.integer("id", 1, INT64_MAX);
+  if (!id) throw rpc::Error(rpc::code::invalid_params, "id is required", json{{"field", "id"}});
+  return alerts::resolve(d.journal(), *id, c.actor());
+}
+
 }  // namespace
 
+// Spec §6: an agent acts for itself only, and §4: it never changes its own status. So
+// starting, stopping, killing and restarting agents are operator methods, and so is
+// reshaping the company. Spawning a worker is a supervisor's (or the CEO's) job in its own
+// factory, as dispatch is.
 void register_supervision_methods(Router& router, Daemon& d) {
-  // ---- factories and teams
-  router.add_async(
-      "factory.add",
-      [&d](Call& c) -> boost::asio::awaitable<json> {
-        c.params.allow_only({"name", "url", "prefix"});
-        auto name = c.params.required_str("name", 64);
-        auto url = c.params.required_str("url", 4096);
-        auto prefix = c.params.str("prefix", 16);
-        FactoryRecord f = co_await d.factories().add(name, url, prefix, c.actor());
-        d.supervisor().patrol_soon();
-        json out = to_json(f);
-        out["agents"] = d.supervisor().counts(name);
-        co_return out;
-      },
-      Access::operator_only);
-
-  router.add("factory.list", [&d](Call& c) -> json {
-    c.params.allow_only({});
-    json list = json::array();
-    for (const auto& [name, f] : d.factories().all()) {
-      json j = to_json(f);
-      j["agents"] = d.supervisor().counts(name);
-      list.push_back(j);
-    }
-    return {{"factories", list}};
-  });
-
-  router.add("factory.status", [&d](Call& c) -> json {
-    c.params.allow_only({"name"});
-    auto name = c.params.required_str("name", 64);
-    json f = to_json(d.factories().require(name));
-    f["agents"] = d.supervisor().counts(name);
-    AgentFilter filter;
-    filter.factory = name;
-    auto cfg = d.factories().config(name);
-    json errors = json::array();
-    for (const auto& e : cfg.errors) errors.push_back(e.to_string());
-    json teams = json::array();
-    for (const auto& t : d.factories().teams(name)) teams.push_back(to_json(t));
-    return {{"factory", f}, {"agents", d.supervisor().list(filter)}, {"config", to_json(cfg.value)},
-            {"config_errors", errors}, {"teams", teams}};
-  });
-
-  router.add_async(
-      "factory.remove",
-      [&d](Call& c) -> boost::asio::awaitable<json> {
-        c.params.allow_only({"name"});
-        auto name = c.params.required_str("name", 64);
-        const FactoryRecord f = d.factories().require(name);
-        auto stopped = co_await d.supervisor().retire_factory(name, c.actor());
-        d.factories().remove(name, c.actor(), stopped);
-        co_return json{{"removed", name}, {"stopped", stopped}, {"kept_directory", f.path}};
-      },
-      Access::operator_only);
-
-  router.add_async(
-      "team.add",
-      [&d](Call& c) -> boost::asio::awaitable<json> {
-        c.params.allow_only({"factory", "name"});
-        auto factory = c.params.required_str("factory", 64);
-        auto name = c.params.required_str("name", 64);
-        TeamRecord t = co_await d.factories().add_team(factory, name, c.actor());
-        co_return to_json(t);
-      },
-      Access::operator_only);
-
-  router.add("team.list", [&d](Call& c) -> json {
-    c.params.allow_only({"factory"});
-    json list = json::array();
-    for (const auto& t : d.factories().teams(c.params.str("factory", 64))) list.push_back(to_json(t));
-    return {{"teams", list}};
-  });
-
-  // ---- agents
-  router.add("agent.list", [&d](Call& c) -> json {
-    c.params.allow_only({"factory", "role", "status", "sort"});
-    AgentFilter f;
-    f.factory = c.params.str("factory", 64);
-    if (auto role = c.params.str("role", 32)) {
-      f.role = parse_agent_role(*role);
-      if (!f.role)
-        throw rpc::Error(rpc::code::invalid_params, "role: expected supervisor, qa, worker or ceo", json{{"field", "role"}});
-    }
-    if (auto status = c.params.str("status", 32)) {
-      f.status = parse_agent_status(*status);
-      if (!f.status)
-        throw rpc::Error(rpc::code::invalid_params, "status: not an agent status (running, backoff, failed, ...)",
-                         json{{"field", "status"}});
-    }
-    f.sort = c.params.str("sort", 32).value_or("id");
-    static const char* sorts[] = {"id", "status", "started_at", "restarts", "last_heartbeat", "today_spend"};
-    if (std::find(std::begin(sorts), std::end(sorts), f.sort) == std::end(sorts))
-      throw rpc::Error(rpc::code::invalid_params,
-                       "sort: expected id, status, started_at, restarts, last_heartbeat or today_spend",
-                       json{{"field", "sort"}});
-    return {{"agents", d.supervisor().list(f)}};
-  });
-
-  router.add("agent.get", [&d](Call& c) -> json {
-    c.params.allow_only({"id"});
-    return d.supervisor().agent_json(required_id(c));
-  });
-
-  router.add_async("agent.start", [&d](Call& c) -> boost::asio::awaitable<json> {
-    c.params.allow_only({"id"});
-    auto id = required_id(c);
-    json out = co_await d.supervisor().start_agent(id, c.actor());
-    co_return out;
-  }, Access::operator_only);
-
-  router.add_async("agent.stop", [&d](Call& c) -> boost::asio::awaitable<json> {
-    c.params.allow_only({"id"});
-    auto id = required_id(c);
-    json out = co_await stop_agent_or_free_slot(d, id, c.actor(), false);
-    co_return out;
-  }, Access::operator_only);
-
-  router.add_async("agent.kill", [&d](Call& c) -> boost::asio::awaitable<json> {
-    c.params.allow_only({"id"});
-    auto id = required_id(c);
-    json out = co_await stop_agent_or_free_slot(d, id, c.actor(), true);
-    co_return out;
-  }, Access::operator_only);
-
-  router.add_async("agent.restart", [&d](Call& c) -> boost::asio::awaitable<json> {
-    c.params.allow_only({"id"});
-    auto id = required_id(c);
-    json out = co_await d.supervisor().restart_agent(id, c.actor());
-    co_return out;
-  }, Access::operator_only);
-
-  router.add("agent.heartbeat", [&d](Call& c) -> json {
-    c.params.allow_only({"id", "activity"});
-    auto id = c.params.str("id", kMaxId);
-    auto activity = c.params.str("activity", 1024);
-    if (c.agent && id && *id != *c.agent)
-      throw rpc::Error(rpc::code::permission_denied,
-                       "agent " + *c.agent + " cannot heartbeat for " + *id, json{{"agent", *c.agent}});
-    if (!id && !c.agent)
-      throw rpc::Error(rpc::code::invalid_params,
-                       "id is required when the caller is not an agent (run inside an agent, or pass --id)",
-                       json{{"field", "id"}});
-    return d.supervisor().heartbeat(id ? *id : *c.agent, activity);
-  });
-
-  router.add("agent.logs", [&d](Call& c) -> json {
-    c.params.allow_only({"id", "lines"});
-    auto id = required_id(c);
-    auto lines = c.params.integer("lines", 1, 10000).value_or(50);
-    auto file = d.supervisor().log_file(id);
-    if (!file) throw rpc::Error(rpc::code::not_found, "no agent '" + id + "' (see: co agent list)", json{{"id", id}});
-    return {{"id", id}, {"file", *file}, {"lines", tail_lines(*file, static_cast<std::size_t>(lines))}};
-  });
-
-  // ---- workers
-  router.add_async("worker.spawn", [&d](Call& c) -> boost::asio::awaitable<json> {
-    c.params.allow_only({"factory"});
-    auto factory = c.params.required_str("factory", 64);
-    refuse_spawn_by_other_agents(c, factory);
-    json out = co_await d.dispatcher().spawn_worker(factory, c.actor());
-    co_return out;
-  });
-
-  router.add("worker.list", [&d](Call& c) -> json {
-    c.params.allow_only({"factory", "all", "status"});
-    AgentFilter f;
-    f.factory = c.params.str("factory", 64);
-    f.role = AgentRole::worker;
-    f.slot_holders_only = !c.params.boolean("all").value_or(false);
-    if (auto status = c.params.str("status", 32)) {
-      f.status = parse_agent_status(*status);
-      if (!f.status)
-        throw rpc::Error(rpc::code::invalid_params, "status: not an agent status (running, idle, stopped, ...)",
-                         json{{"field", "status"}});
-      f.slot_holders_only = false;
-    }
-    return {{"workers", d.supervisor().list(f)}};
-  });
-
-  router.add("worker.status", [&d](Call& c) -> json {
-    c.params.allow_only({"factory", "slot"});
-    return d.supervisor().agent_json(worker_id(c));
-  });
-
-  router.add_async("worker.kill", [&d](Call& c) -> boost::asio::awaitable<json> {
-    c.params.allow_only({"factory", "slot"});
-    auto id = worker_id(c);
-    auto factory = c.params.required_str("factory", 64);
-    const int slot = static_cast<int>(*c.params.integer("slot", 0, 1000));
-    // Saved to a wip ref before the kill; the slot is freed and its work order returned.
-    WoActor actor;
-    actor.id = c.actor();
-    json freed = co_await d.dispatcher().release(factory, slot, "operator_kill", actor, true);
-    json out = d.supervisor().agent_json(id);
-    out["freed"] = freed;
-    co_return out;
-  }, Access::operator_only);
-
-  // ---- alerts
-  router.add("alert.list", [&d](Call& c) -> json {
-    c.params.allow_only({"resolved"});
-    return {{"alerts", alerts::list(d.store(), c.params.boolean("resolved"))}};
-  });
-
-  router.add(
-      "alert.resolve",
-      [&d](Call& c) -> json {
-        c.params.allow_only({"id"});
-        auto id = c.params.integer("id", 1, INT64_MAX);
-        if (!id) throw rpc::Error(rpc::code::invalid_params, "id is required", json{{"field", "id"}});
-        return alerts::resolve(d.journal(), *id, c.actor());
-      },
-      Access::operator_only);
+  using namespace access;
+  static const DaemonMethod kMethods[] = {
+      {"factory.add", {"name", "url", "prefix"}, operator_only, "clone a repository as a factory; its agents start",
+       rpc_factory_add},
+      {"factory.list", {}, anyone, "every factory with its agent counts", rpc_factory_list},
+      {"factory.status", {"name"}, anyone, "one factory: agents, configuration, teams", rpc_factory_status},
+      {"factory.remove", {"name"}, operator_only, "stop a factory's agents and forget it (the clone stays)",
+       rpc_factory_remove},
+      {"team.add", {"factory", "name"}, operator_only, "a team: its own worktree and branch in a factory",
+       rpc_team_add},
+      {"team.list", {"factory"}, anyone, "the teams, of one factory or all", rpc_team_list},
+      {"agent.list", {"factory", "role", "status", "sort"}, anyone, "every agent, filtered and sorted",
+       rpc_agent_list},
+      {"agent.get", {"id"}, anyone, "one agent", rpc_agent_get},
+      {"agent.start", {"id"}, operator_only, "start a stopped agent (and want it running again)", rpc_agent_start},
+      {"agent.stop", {"id"}, operator_only, "stop an agent until agent.start (a worker's work is saved first)",
+       rpc_agent_stop},
+      {"agent.kill", {"id"}, operator_only, "agent.stop with SIGKILL", rpc_agent_kill},
+      {"agent.restart", {"id"}, operator_only, "stop and start an agent", rpc_agent_restart},
+      {"agent.heartbeat", {"id", "activity"}, agent_self("id"), "an agent says it is alive (id: the caller)",
+       rpc_agent_heartbeat},
+      {"agent.logs", {"id", "lines"}, anyone, "the last lines of an agent's output", rpc_agent_logs},
+      {"worker.spawn", {"factory"}, factory_roles("factory", {"ceo", "supervisor"}, kSpawnRefusal),
+       "a worker in the factory's lowest free slot", rpc_worker_spawn},
+      {"worker.list", {"factory", "all", "status"}, anyone, "workers holding slots (all: every worker)",
+       rpc_worker_list},
+      {"worker.status", {"factory", "slot"}, anyone, "the worker of one slot", rpc_worker_status},
+      {"worker.kill", {"factory", "slot"}, operator_only, "kill a slot's worker; its work is saved, the slot freed",
+       rpc_worker_kill},
+      {"alert.list", {"resolved"}, anyone, "alerts, open or resolved", rpc_alert_list},
+      {"alert.resolve", {"id"}, operator_only, "mark an alert resolved", rpc_alert_resolve},
+  };
+  add_methods(router, d, kMethods);
 }
 
 }  // namespace vermas

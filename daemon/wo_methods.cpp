@@ -100,151 +100,153 @@ std::string ago(const rpc::Params& p, const char* field, const std::optional<std
   return format_rfc3339_ms(*t);
 }
 
+// The refusals' wording from before the router checked them, kept.
+constexpr const char* kDispatchRefusal = "only a supervisor, the CEO or an operator may dispatch work";
+constexpr const char* kDispatchElsewhere = "{agent} may only dispatch into its own factory";
+
+json rpc_wo_create(Daemon& d, Call& c) {
+  WoCreate r;
+  r.title = text(c.params, "title", kMaxTitle, true);
+  r.type = c.params.str("type", 16).value_or("task");
+  if (!wo::valid_type(r.type)) bad("type", "expected bug, feature, task or chore");
+  r.priority = static_cast<int>(c.params.integer("priority", wo::kMinPriority, wo::kMaxPriority).value_or(wo::kDefaultPriority));
+  r.factory = factory_param(c.params);
+  r.description = text(c.params, "description", kMaxDescription, false);
+  r.idempotency_key = idempotency_key(c.params);
+  return d.work_orders().create(r, actor_of(c));
+}
+
+json rpc_wo_list(Daemon& d, Call& c) {
+  WoListFilter f;
+  if (auto s = c.params.str("status", 256)) {
+    std::size_t start = 0;
+    while (start <= s->size()) {
+      auto end = s->find(',', start);
+      if (end == std::string::npos) end = s->size();
+      std::string one = s->substr(start, end - start);
+      if (!one.empty()) f.statuses.push_back(status_param(one, "status"));
+      start = end + 1;
+    }
+  }
+  f.factory = factory_param(c.params);
+  if (auto a = checked_name(c.params, "assignee", 128, false); !a.empty()) f.assignee = a;
+  if (auto t = ago(c.params, "older_than", std::nullopt); !t.empty()) f.updated_before = t;
+  f.limit = static_cast<int>(c.params.integer("limit", 1, 10000).value_or(1000));
+  return d.work_orders().list(f);
+}
+
+json rpc_wo_show(Daemon& d, Call& c) { return d.work_orders().show(work_order_id(c.params)); }
+
+json rpc_wo_timeline(Daemon& d, Call& c) { return d.work_orders().timeline(work_order_id(c.params)); }
+
+json rpc_wo_update(Daemon& d, Call& c) {
+  const std::string id = work_order_id(c.params);
+  json set = json::object();
+  if (c.params.has("title")) set["title"] = text(c.params, "title", kMaxTitle, true);
+  if (c.params.has("description")) set["description"] = text(c.params, "description", kMaxDescription, false);
+  if (auto p = c.params.integer("priority", wo::kMinPriority, wo::kMaxPriority)) set["priority"] = *p;
+  if (c.params.raw().contains("assignee")) {
+    if (c.params.raw()["assignee"].is_null()) set["assignee"] = nullptr;
+    else set["assignee"] = checked_name(c.params, "assignee", 128, true);
+  }
+  return d.work_orders().update(id, set, actor_of(c));
+}
+
+json rpc_wo_transition(Daemon& d, Call& c) {
+  WoTransition t;
+  t.id = work_order_id(c.params);
+  t.to = status_param(c.params.required_str("to", 32), "to");
+  t.reason = text(c.params, "reason", kMaxReason, true);
+  t.idempotency_key = idempotency_key(c.params);
+  return d.work_orders().transition(t, actor_of(c));
+}
+
+json rpc_wo_verify(Daemon& d, Call& c) {
+  const std::string id = work_order_id(c.params);
+  const std::string check = checked_name(c.params, "check", 128, true);
+  auto passed = c.params.boolean("passed");
+  if (!passed) bad("passed", "required: true (--pass) or false (--fail)");
+  const bool objective = c.params.boolean("objective").value_or(true);
+  const std::string note = text(c.params, "note", kMaxReason, false);
+  return d.work_orders().verify(id, check, *passed, objective, note, actor_of(c));
+}
+
+json rpc_wo_stats(Daemon& d, Call& c) { return d.work_orders().stats(factory_param(c.params)); }
+
+json rpc_report_eval(Daemon& d, Call& c) { return d.work_orders().eval(ago(c.params, "since", std::string("7d"))); }
+
+boost::asio::awaitable<json> rpc_wo_rebuild_projections(Daemon& d, Call& c) {
+  json out = co_await d.log_maintenance().rebuild(c.actor());
+  co_return out;
+}
+
+boost::asio::awaitable<json> rpc_events_archive(Daemon& d, Call& c) {
+  if (!c.params.has("older_than")) bad("older_than", "required, e.g. 7d");
+  const std::string cutoff = ago(c.params, "older_than", std::nullopt);
+  json out = co_await d.log_maintenance().archive(cutoff, d.config().events.partition_by_day, c.actor());
+  co_return out;
+}
+
+boost::asio::awaitable<json> rpc_wo_sync(Daemon& d, Call& c) {
+  std::vector<std::string> names;
+  if (auto f = factory_param(c.params)) {
+    d.factories().require(*f);
+    names.push_back(*f);
+  } else {
+    for (const auto& [name, rec] : d.factories().all()) names.push_back(name);
+  }
+  json results = json::array();
+  for (const auto& name : names) {
+    json one = co_await d.wo_sync().sync(name, c.actor());
+    results.push_back(one);
+  }
+  co_return json{{"factories", results}};
+}
+
+// Only the CEO and the factory's own supervisor get here from an agent (factory_roles).
+boost::asio::awaitable<json> rpc_dispatch(Daemon& d, Call& c) {
+  const std::string id = work_order_id(c.params, "work_order");
+  auto factory = factory_param(c.params);
+  if (!factory) bad("factory", "required");
+  std::optional<std::string> team;
+  if (auto t = checked_name(c.params, "team", 64, false); !t.empty()) team = t;
+  WoActor actor = actor_of(c);
+  json out = co_await d.dispatcher().dispatch(id, *factory, team, actor);
+  co_return out;
+}
+
 }  // namespace
 
 void register_work_order_methods(Router& router, Daemon& d) {
-  router.add("wo.create", [&d](Call& c) -> json {
-    c.params.allow_only({"title", "type", "priority", "factory", "description", "idempotency_key", "actor"});
-    WoCreate r;
-    r.title = text(c.params, "title", kMaxTitle, true);
-    r.type = c.params.str("type", 16).value_or("task");
-    if (!wo::valid_type(r.type)) bad("type", "expected bug, feature, task or chore");
-    r.priority = static_cast<int>(c.params.integer("priority", wo::kMinPriority, wo::kMaxPriority).value_or(wo::kDefaultPriority));
-    r.factory = factory_param(c.params);
-    r.description = text(c.params, "description", kMaxDescription, false);
-    r.idempotency_key = idempotency_key(c.params);
-    return d.work_orders().create(r, actor_of(c));
-  });
-
-  router.add("wo.list", [&d](Call& c) -> json {
-    c.params.allow_only({"status", "factory", "assignee", "older_than", "limit"});
-    WoListFilter f;
-    if (auto s = c.params.str("status", 256)) {
-      std::size_t start = 0;
-      while (start <= s->size()) {
-        auto end = s->find(',', start);
-        if (end == std::string::npos) end = s->size();
-        std::string one = s->substr(start, end - start);
-        if (!one.empty()) f.statuses.push_back(status_param(one, "status"));
-        start = end + 1;
-      }
-    }
-    f.factory = factory_param(c.params);
-    if (auto a = checked_name(c.params, "assignee", 128, false); !a.empty()) f.assignee = a;
-    if (auto t = ago(c.params, "older_than", std::nullopt); !t.empty()) f.updated_before = t;
-    f.limit = static_cast<int>(c.params.integer("limit", 1, 10000).value_or(1000));
-    return d.work_orders().list(f);
-  });
-
-  router.add("wo.show", [&d](Call& c) -> json {
-    c.params.allow_only({"id"});
-    return d.work_orders().show(work_order_id(c.params));
-  });
-
-  router.add("wo.timeline", [&d](Call& c) -> json {
-    c.params.allow_only({"id"});
-    return d.work_orders().timeline(work_order_id(c.params));
-  });
-
-  router.add("wo.update", [&d](Call& c) -> json {
-    c.params.allow_only({"id", "title", "description", "priority", "assignee", "actor"});
-    const std::string id = work_order_id(c.params);
-    json set = json::object();
-    if (c.params.has("title")) set["title"] = text(c.params, "title", kMaxTitle, true);
-    if (c.params.has("description")) set["description"] = text(c.params, "description", kMaxDescription, false);
-    if (auto p = c.params.integer("priority", wo::kMinPriority, wo::kMaxPriority)) set["priority"] = *p;
-    if (c.params.raw().contains("assignee")) {
-      if (c.params.raw()["assignee"].is_null()) set["assignee"] = nullptr;
-      else set["assignee"] = checked_name(c.params, "assignee", 128, true);
-    }
-    return d.work_orders().update(id, set, actor_of(c));
-  });
-
-  router.add("wo.transition", [&d](Call& c) -> json {
-    c.params.allow_only({"id", "to", "actor", "reason", "idempotency_key"});
-    WoTransition t;
-    t.id = work_order_id(c.params);
-    t.to = status_param(c.params.required_str("to", 32), "to");
-    t.reason = text(c.params, "reason", kMaxReason, true);
-    t.idempotency_key = idempotency_key(c.params);
-    return d.work_orders().transition(t, actor_of(c));
-  });
-
-  router.add("wo.verify", [&d](Call& c) -> json {
-    c.params.allow_only({"id", "check", "passed", "objective", "note", "actor"});
-    const std::string id = work_order_id(c.params);
-    const std::string check = checked_name(c.params, "check", 128, true);
-    auto passed = c.params.boolean("passed");
-    if (!passed) bad("passed", "required: true (--pass) or false (--fail)");
-    const bool objective = c.params.boolean("objective").value_or(true);
-    const std::string note = text(c.params, "note", kMaxReason, false);
-    return d.work_orders().verify(id, check, *passed, objective, note, actor_of(c));
-  });
-
-  router.add("wo.stats", [&d](Call& c) -> json {
-    c.params.allow_only({"factory"});
-    return d.work_orders().stats(factory_param(c.params));
-  });
-
-  router.add("report.eval", [&d](Call& c) -> json {
-    c.params.allow_only({"since"});
-    return d.work_orders().eval(ago(c.params, "since", std::string("7d")));
-  });
-
-  router.add_async(
-      "wo.rebuild_projections",
-      [&d](Call& c) -> boost::asio::awaitable<json> {
-        c.params.allow_only({});
-        json out = co_await d.log_maintenance().rebuild(c.actor());
-        co_return out;
-      },
-      Access::operator_only);
-
-  router.add_async(
-      "events.archive",
-      [&d](Call& c) -> boost::asio::awaitable<json> {
-        c.params.allow_only({"older_than"});
-        if (!c.params.has("older_than")) bad("older_than", "required, e.g. 7d");
-        const std::string cutoff = ago(c.params, "older_than", std::nullopt);
-        json out = co_await d.log_maintenance().archive(cutoff, d.config().events.partition_by_day, c.actor());
-        co_return out;
-      },
-      Access::operator_only);
-
-  router.add_async("wo.sync", [&d](Call& c) -> boost::asio::awaitable<json> {
-    c.params.allow_only({"factory", "all"});
-    std::vector<std::string> names;
-    if (auto f = factory_param(c.params)) {
-      d.factories().require(*f);
-      names.push_back(*f);
-    } else {
-      for (const auto& [name, rec] : d.factories().all()) names.push_back(name);
-    }
-    json results = json::array();
-    for (const auto& name : names) {
-      json one = co_await d.wo_sync().sync(name, c.actor());
-      results.push_back(one);
-    }
-    co_return json{{"factories", results}};
-  });
-
-  router.add_async("dispatch", [&d](Call& c) -> boost::asio::awaitable<json> {
-    c.params.allow_only({"work_order", "factory", "team"});
-    const std::string id = work_order_id(c.params, "work_order");
-    auto factory = factory_param(c.params);
-    if (!factory) bad("factory", "required");
-    std::optional<std::string> team;
-    if (auto t = checked_name(c.params, "team", 64, false); !t.empty()) team = t;
-    WoActor actor = actor_of(c);
-    if (actor.is_agent() && *actor.role != "supervisor" && *actor.role != "ceo")
-      throw rpc::Error(rpc::code::permission_denied, "only a supervisor, the CEO or an operator may dispatch work",
-                       json{{"agent", actor.id}});
-    if (actor.role == std::string("supervisor") && actor.factory != factory)
-      throw rpc::Error(rpc::code::permission_denied, actor.id + " may only dispatch into its own factory",
-                       json{{"agent", actor.id}});
-    json out = co_await d.dispatcher().dispatch(id, *factory, team, actor);
-    co_return out;
-  });
+  using namespace access;
+  static const DaemonMethod kMethods[] = {
+      {"wo.create", {"title", "type", "priority", "factory", "description", "idempotency_key", "actor"}, agent_scoped,
+       "create a work order (agents: not a worker)", rpc_wo_create},
+      {"wo.list", {"status", "factory", "assignee", "older_than", "limit"}, anyone, "work orders, filtered",
+       rpc_wo_list},
+      {"wo.show", {"id"}, anyone, "one work order with its checks, slot and verdict", rpc_wo_show},
+      {"wo.timeline", {"id"}, anyone, "every event of one work order", rpc_wo_timeline},
+      {"wo.update", {"id", "title", "description", "priority", "assignee", "actor"}, agent_scoped,
+       "edit a work order (agents: the CEO, and supervisors for their own factory's)", rpc_wo_update},
+      {"wo.transition", {"id", "to", "actor", "reason", "idempotency_key"}, agent_scoped,
+       "move a work order along spec §5's table (agents: a worker only its own assigned work order, "
+       "supervisors and QA only their own factory's)",
+       rpc_wo_transition},
+      {"wo.verify", {"id", "check", "passed", "objective", "note", "actor"}, agent_scoped,
+       "record a check on a work order (agents: not a worker; QA and supervisors only their own factory's)",
+       rpc_wo_verify},
+      {"wo.stats", {"factory"}, anyone, "work orders counted by status, type and factory", rpc_wo_stats},
+      {"report.eval", {"since"}, anyone, "time to done and reviews reached without intervention", rpc_report_eval},
+      {"wo.rebuild_projections", {}, operator_only, "replay the event log into fresh tables and swap them in",
+       rpc_wo_rebuild_projections},
+      {"events.archive", {"older_than"}, operator_only, "move old events to day files and the checkpoint",
+       rpc_events_archive},
+      {"wo.sync", {"factory", "all"}, anyone, "work orders to and from each factory's sync branch", rpc_wo_sync},
+      {"dispatch", {"work_order", "factory", "team"},
+       factory_roles("factory", {"ceo", "supervisor"}, kDispatchRefusal, kDispatchElsewhere),
+       "give a work order to a worker slot of the factory", rpc_dispatch},
+  };
+  add_methods(router, d, kMethods);
 }
 
 }  // namespace vermas
