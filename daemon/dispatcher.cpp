@@ -1,4 +1,5 @@
 #include "daemon/dispatcher.hpp"
+#include "common/json.hpp"
 
 #include <fstream>
 
@@ -15,7 +16,6 @@ namespace vermas {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 
 namespace {
 

@@ -1,4 +1,5 @@
 #include "daemon/factories.hpp"
+#include "common/json.hpp"
 
 #include <unistd.h>
 
@@ -15,7 +16,6 @@
 namespace vermas {
 
 namespace fs = std::filesystem;
-using rpc::json;
 
 namespace {
 

@@ -1,4 +1,5 @@
 #include "daemon/log_maintenance.hpp"
+#include "common/json.hpp"
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -28,7 +29,6 @@ namespace vermas {
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 namespace P = projections;
-using json = nlohmann::json;
 
 namespace {
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/time.hpp"
+#include "common/json.hpp"
 #include "daemon/connection.hpp"
 #include "daemon/daemon.hpp"
 #include "version.hpp"
@@ -12,7 +13,6 @@ namespace vermas {
 
 namespace {
 
-using rpc::json;
 
 // `since`/`until` accept an RFC 3339 time or a duration meaning "that long ago".
 std::optional<std::string> time_param(const rpc::Params& p, const char* name) {

@@ -1,4 +1,5 @@
 #include "daemon/projections.hpp"
+#include "common/json.hpp"
 
 #include <vector>
 
@@ -8,7 +9,6 @@ namespace vermas::projections {
 
 namespace {
 
-using json = nlohmann::json;
 
 std::string str(const json& data, const char* key) {
   auto it = data.find(key);

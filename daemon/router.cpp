@@ -1,4 +1,5 @@
 #include "daemon/router.hpp"
+#include "common/json.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -11,7 +12,6 @@ namespace vermas {
 
 namespace {
 
-using rpc::json;
 
 // An agent id's role and factory: ceo | <f>/supervisor | <f>/qa | <f>/workers/slot<N>.
 // Anything else has no role, so no role-restricted method admits it.

@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "daemon/alerts.hpp"
+#include "common/json.hpp"
 #include "daemon/connection.hpp"
 #include "daemon/daemon.hpp"
 
@@ -10,7 +11,6 @@ namespace vermas {
 
 namespace {
 
-using rpc::json;
 
 constexpr std::size_t kMaxId = 128;
 

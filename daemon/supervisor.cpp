@@ -1,4 +1,5 @@
 #include "daemon/supervisor.hpp"
+#include "common/json.hpp"
 
 #include <unistd.h>
 
@@ -21,7 +22,6 @@ namespace vermas {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {

@@ -2,6 +2,7 @@
 // parse and validate every parameter, find out who is asking (from the peer, never from
 // a parameter), and leave the work to WorkOrders, Dispatcher, WoSync and LogMaintenance.
 #include "common/time.hpp"
+#include "common/json.hpp"
 #include "common/work_order.hpp"
 #include "daemon/connection.hpp"
 #include "daemon/daemon.hpp"
@@ -10,7 +11,6 @@ namespace vermas {
 
 namespace {
 
-using rpc::json;
 
 constexpr std::size_t kMaxTitle = 500;
 constexpr std::size_t kMaxDescription = 64 * 1024;

@@ -1,4 +1,5 @@
 #include "daemon/wo_sync.hpp"
+#include "common/json.hpp"
 
 #include <fstream>
 
@@ -14,7 +15,6 @@ namespace vermas {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 
 namespace {
 

@@ -1,4 +1,5 @@
 #include "daemon/work_orders.hpp"
+#include "common/json.hpp"
 
 #include <algorithm>
 
@@ -11,7 +12,6 @@ namespace vermas {
 
 namespace {
 
-using json = nlohmann::json;
 namespace P = projections;
 
 std::string status_list(const std::vector<wo::Status>& v) {

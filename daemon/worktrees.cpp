@@ -1,4 +1,5 @@
 #include "daemon/worktrees.hpp"
+#include "common/json.hpp"
 
 #include <unistd.h>
 
@@ -9,7 +10,6 @@
 namespace vermas::worktrees {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 
 namespace {
 
