@@ -8,7 +8,7 @@
 //
 // It makes a throw-away company root under /tmp (`co init`, `co operations start`), stops
 // the daemon and appends the 1M events straight into the company's database through the
-// project's own Store (daemon/store.hpp: every append runs the projection reducer, so the
+// project's own Store (daemon/store/store.hpp: every append runs the projection reducer, so the
 // live projections are those of the log), starts the daemon again and measures over its
 // socket. The root is removed and the daemon stopped also when a step fails or on Ctrl-C
 // (the daemon is then killed by pid, after checking that the pid is still our
@@ -38,7 +38,7 @@
 #include "bench_harness.hpp"
 #include "common/time.hpp"
 #include "common/work_order.hpp"
-#include "daemon/store.hpp"
+#include "daemon/store/store.hpp"
 
 namespace {
 

@@ -13,10 +13,10 @@
 #include <boost/asio/co_spawn.hpp>
 
 #include "common/time.hpp"
-#include "daemon/alerts.hpp"
-#include "daemon/connection.hpp"
+#include "daemon/patrol/alerts.hpp"
+#include "daemon/rpc/connection.hpp"
 #include "daemon/logging.hpp"
-#include "daemon/process.hpp"
+#include "daemon/agents/process.hpp"
 #include "version.hpp"
 
 namespace vermas {

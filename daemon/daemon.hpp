@@ -15,18 +15,18 @@
 
 #include "common/config.hpp"
 #include "common/paths.hpp"
-#include "daemon/dispatcher.hpp"
+#include "daemon/work/dispatcher.hpp"
 #include "daemon/factories.hpp"
-#include "daemon/feed.hpp"
-#include "daemon/journal.hpp"
-#include "daemon/log_maintenance.hpp"
+#include "daemon/store/feed.hpp"
+#include "daemon/store/journal.hpp"
+#include "daemon/store/log_maintenance.hpp"
 #include "daemon/pidfile.hpp"
-#include "daemon/router.hpp"
-#include "daemon/server.hpp"
-#include "daemon/store.hpp"
-#include "daemon/supervisor.hpp"
-#include "daemon/wo_sync.hpp"
-#include "daemon/work_orders.hpp"
+#include "daemon/rpc/router.hpp"
+#include "daemon/rpc/server.hpp"
+#include "daemon/store/store.hpp"
+#include "daemon/agents/supervisor.hpp"
+#include "daemon/work/wo_sync.hpp"
+#include "daemon/work/work_orders.hpp"
 
 namespace vermas {
 

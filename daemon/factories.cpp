@@ -10,8 +10,8 @@
 
 #include "common/jsonrpc.hpp"
 #include "common/time.hpp"
-#include "daemon/git.hpp"
-#include "daemon/sqlite.hpp"
+#include "daemon/work/git.hpp"
+#include "daemon/store/sqlite.hpp"
 
 namespace vermas {
 

@@ -13,7 +13,7 @@
 
 #include "common/config.hpp"
 #include "common/paths.hpp"
-#include "daemon/journal.hpp"
+#include "daemon/store/journal.hpp"
 
 namespace vermas {
 

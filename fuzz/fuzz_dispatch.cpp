@@ -75,9 +75,9 @@
 #include "common/config.hpp"
 #include "common/jsonrpc.hpp"
 #include "common/paths.hpp"
-#include "daemon/connection.hpp"
+#include "daemon/rpc/connection.hpp"
 #include "daemon/daemon.hpp"
-#include "daemon/router.hpp"
+#include "daemon/rpc/router.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// fuzz_framer: vermas::LineFramer (daemon/line_framer.hpp) fed a byte stream in chunks.
+// fuzz_framer: vermas::LineFramer (daemon/rpc/line_framer.hpp) fed a byte stream in chunks.
 //
 // Input layout: byte 0 picks max_line (0..47); byte 1 picks how many chunk sizes follow
 // (1..8); those bytes are the chunk sizes (0..64, cycled; 0 is an empty append()); the
@@ -25,7 +25,7 @@
 #include <string_view>
 #include <vector>
 
-#include "daemon/line_framer.hpp"
+#include "daemon/rpc/line_framer.hpp"
 
 namespace {
 

@@ -49,13 +49,13 @@
 #include "common/paths.hpp"
 #include "common/work_order.hpp"
 #include "daemon/factories.hpp"
-#include "daemon/feed.hpp"
-#include "daemon/journal.hpp"
-#include "daemon/projections.hpp"
-#include "daemon/sqlite.hpp"
-#include "daemon/store.hpp"
-#include "daemon/wo_sync.hpp"
-#include "daemon/work_orders.hpp"
+#include "daemon/store/feed.hpp"
+#include "daemon/store/journal.hpp"
+#include "daemon/store/projections.hpp"
+#include "daemon/store/sqlite.hpp"
+#include "daemon/store/store.hpp"
+#include "daemon/work/wo_sync.hpp"
+#include "daemon/work/work_orders.hpp"
 
 namespace {
 

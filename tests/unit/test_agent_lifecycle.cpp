@@ -6,7 +6,7 @@
 #include <sstream>
 #include <string>
 
-#include "daemon/agent_lifecycle.hpp"
+#include "daemon/agents/agent_lifecycle.hpp"
 #include "tests/catch.hpp"
 
 using namespace vermas;

@@ -1,7 +1,7 @@
 #include "tests/catch.hpp"
 
-#include "daemon/agent_state.hpp"
-#include "daemon/restart_policy.hpp"
+#include "daemon/agents/agent_state.hpp"
+#include "daemon/agents/restart_policy.hpp"
 
 using namespace vermas;
 using namespace std::chrono_literals;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/feed.hpp"
+#include "daemon/store/feed.hpp"
 #include "tests/catch.hpp"
 #include "tests/unit/temp_dir.hpp"
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "daemon/feed.hpp"
-#include "daemon/journal.hpp"
-#include "daemon/store.hpp"
+#include "daemon/store/feed.hpp"
+#include "daemon/store/journal.hpp"
+#include "daemon/store/store.hpp"
 #include "tests/catch.hpp"
 #include "tests/unit/temp_dir.hpp"
 

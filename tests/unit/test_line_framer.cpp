@@ -1,7 +1,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/line_framer.hpp"
+#include "daemon/rpc/line_framer.hpp"
 #include "tests/catch.hpp"
 
 using vermas::LineFramer;

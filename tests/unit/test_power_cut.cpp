@@ -22,9 +22,9 @@
 #include <string>
 #include <vector>
 
-#include "daemon/projections.hpp"
-#include "daemon/sqlite.hpp"
-#include "daemon/store.hpp"
+#include "daemon/store/projections.hpp"
+#include "daemon/store/sqlite.hpp"
+#include "daemon/store/store.hpp"
 #include "tests/catch.hpp"
 #include "tests/unit/crash_vfs.hpp"
 #include "tests/unit/temp_dir.hpp"

@@ -1,4 +1,4 @@
-// Spawning, watching and stopping real processes (daemon/process.hpp).
+// Spawning, watching and stopping real processes (daemon/agents/process.hpp).
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -21,7 +21,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "daemon/process.hpp"
+#include "daemon/agents/process.hpp"
 #include "tests/catch.hpp"
 #include "tests/unit/helpers.hpp"
 #include "tests/unit/temp_dir.hpp"

@@ -13,8 +13,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "daemon/connection.hpp"
-#include "daemon/router.hpp"
+#include "daemon/rpc/connection.hpp"
+#include "daemon/rpc/router.hpp"
 #include "tests/unit/helpers.hpp"
 
 // One namespace for everything here: the unit tests build as unity batches.

@@ -1,4 +1,4 @@
-// The tmux runner (daemon/runner_tmux.cpp) against a real tmux server: a private one per
+// The tmux runner (daemon/agents/runner_tmux.cpp) against a real tmux server: a private one per
 // test case (TMUX_TMPDIR in a temporary directory), killed at the end.
 #include <fcntl.h>
 #include <signal.h>
@@ -21,7 +21,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "daemon/runner.hpp"
+#include "daemon/agents/runner.hpp"
 #include "tests/catch.hpp"
 #include "tests/unit/helpers.hpp"
 #include "tests/unit/temp_dir.hpp"

@@ -9,8 +9,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "daemon/projections.hpp"
-#include "daemon/store.hpp"
+#include "daemon/store/projections.hpp"
+#include "daemon/store/store.hpp"
 #include "tests/catch.hpp"
 #include "tests/unit/temp_dir.hpp"
 

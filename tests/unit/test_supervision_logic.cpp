@@ -3,12 +3,12 @@
 
 #include <filesystem>
 
-#include "daemon/agent_record.hpp"
-#include "daemon/alerts.hpp"
-#include "daemon/feed.hpp"
-#include "daemon/journal.hpp"
-#include "daemon/spawn_throttle.hpp"
-#include "daemon/store.hpp"
+#include "daemon/agents/agent_record.hpp"
+#include "daemon/patrol/alerts.hpp"
+#include "daemon/store/feed.hpp"
+#include "daemon/store/journal.hpp"
+#include "daemon/agents/spawn_throttle.hpp"
+#include "daemon/store/store.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 namespace fs = std::filesystem;

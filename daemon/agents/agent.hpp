@@ -1,0 +1,43 @@
+#pragma once
+// One supervised agent as the daemon holds it: the stored record (what a restart of the
+// daemon finds again) and the live state beside it (its process, timers, who waits on it).
+// The registry owns every Agent; the other parts of supervision hold ids, never an Agent&
+// across a co_await (an agent can be removed meanwhile: factory.remove).
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "daemon/agents/agent_lifecycle.hpp"
+#include "daemon/agents/agent_record.hpp"
+#include "daemon/agents/restart_policy.hpp"
+#include "daemon/agents/runner.hpp"
+#include "daemon/store/store.hpp"
+
+namespace vermas {
+
+struct Agent {
+  using Clock = std::chrono::steady_clock;
+
+  AgentRecord rec;
+  std::optional<Launched> proc;
+  std::uint64_t generation = 0;  // of the current process: a stale exit callback is ignored
+  RestartHistory history;
+  Clock::time_point started_steady{};
+  std::unique_ptr<boost::asio::steady_timer> restart_timer;
+  std::optional<Clock::time_point> restart_at;
+  bool queued = false;
+  bool busy = false;  // launching, adopting or preparing a worktree: the patrol leaves it alone
+  bool deferred_noted = false;
+  ExitIntent intent = ExitIntent::none;  // what the coming exit was asked for
+  std::string intent_reason;
+  std::string log;
+  std::vector<std::shared_ptr<boost::asio::steady_timer>> waiters;
+  std::vector<EventDraft> pending;  // events of a change signalled but not yet committed
+};
+
+}  // namespace vermas

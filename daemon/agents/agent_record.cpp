@@ -1,0 +1,140 @@
+#include "daemon/agents/agent_record.hpp"
+
+#include <array>
+
+#include "common/time.hpp"
+#include "daemon/store/sqlite.hpp"
+
+namespace vermas {
+
+namespace {
+constexpr std::array<const char*, 4> kRoles = {"supervisor", "qa", "worker", "ceo"};
+
+const char* kAgentColumns =
+    "id, factory, role, slot, status, reason, desired, runner, session, pid, start_time, boot_id, pane, "
+    "started_at, last_heartbeat, last_activity, activity, restart_count, error_streak, current_work_order, "
+    "last_exit, updated_at, worktree";
+
+nlohmann::json opt(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+}  // namespace
+
+const char* to_string(AgentRole role) { return kRoles[static_cast<std::size_t>(role)]; }
+
+std::optional<AgentRole> parse_agent_role(std::string_view text) {
+  for (std::size_t i = 0; i < kRoles.size(); ++i)
+    if (text == kRoles[i]) return static_cast<AgentRole>(i);
+  return std::nullopt;
+}
+
+std::string agent_id_for(const std::string& factory, AgentRole role, int slot) {
+  switch (role) {
+    case AgentRole::supervisor: return factory + "/supervisor";
+    case AgentRole::qa: return factory + "/qa";
+    case AgentRole::worker: return factory + "/workers/slot" + std::to_string(slot);
+    case AgentRole::ceo: return "ceo";
+  }
+  return {};
+}
+
+std::string session_for(const std::string& factory, AgentRole role, int slot) {
+  switch (role) {
+    case AgentRole::supervisor: return "supervisor-" + factory;
+    case AgentRole::qa: return "qa-" + factory;
+    case AgentRole::worker: return "worker-" + factory + "-slot" + std::to_string(slot);
+    case AgentRole::ceo: return "ceo";
+  }
+  return {};
+}
+
+nlohmann::json to_json(const AgentRecord& r) {
+  return {{"id", r.id},
+          {"factory", opt(r.factory)},
+          {"role", to_string(r.role)},
+          {"slot", r.slot ? nlohmann::json(*r.slot) : nlohmann::json(nullptr)},
+          {"status", to_string(r.status)},
+          {"reason", r.reason},
+          {"desired", r.want_running ? "running" : "stopped"},
+          {"runner", r.runner},
+          {"session", r.session},
+          {"pid", has_process(r.status) && r.pid > 0 ? nlohmann::json(r.pid) : nlohmann::json(nullptr)},
+          {"started_at", opt(r.started_at)},
+          {"last_heartbeat", opt(r.last_heartbeat)},
+          {"last_activity", opt(r.last_activity)},
+          {"activity", opt(r.activity)},
+          {"restart_count", r.restart_count},
+          {"error_streak", r.error_streak},
+          {"current_work_order", opt(r.current_work_order)},
+          {"last_exit", opt(r.last_exit)}};
+}
+
+namespace agent_table {
+
+std::vector<AgentRecord> load_all(const Store& store) {
+  std::vector<AgentRecord> out;
+  sql::Stmt s(store.statements(), std::string("SELECT ") + kAgentColumns + " FROM agents ORDER BY id", "loading agents");
+  while (s.step()) {
+    AgentRecord r;
+    r.id = s.text(0);
+    r.factory = s.opt_text(1);
+    r.role = parse_agent_role(s.text(2)).value_or(AgentRole::worker);
+    if (auto slot = s.opt_int64(3)) r.slot = static_cast<int>(*slot);
+    r.status = parse_agent_status(s.text(4)).value_or(AgentStatus::lost);
+    r.reason = s.text(5);
+    r.want_running = s.text(6) != "stopped";
+    r.runner = s.text(7);
+    r.session = s.text(8);
+    r.pid = static_cast<pid_t>(s.opt_int64(9).value_or(0));
+    r.start_time = static_cast<std::uint64_t>(s.opt_int64(10).value_or(0));
+    r.boot_id = s.opt_text(11).value_or("");
+    r.pane = s.opt_text(12).value_or("");
+    r.started_at = s.opt_text(13);
+    r.last_heartbeat = s.opt_text(14);
+    r.last_activity = s.opt_text(15);
+    r.activity = s.opt_text(16);
+    r.restart_count = static_cast<int>(s.int64(17));
+    r.error_streak = static_cast<int>(s.int64(18));
+    r.current_work_order = s.opt_text(19);
+    r.last_exit = s.opt_text(20);
+    r.worktree = s.opt_text(22);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void save(Store::Tx& tx, const AgentRecord& r) {
+  sql::Stmt s(tx.statements(),
+              std::string("INSERT OR REPLACE INTO agents(") + kAgentColumns +
+                  ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+              "saving agent " + r.id);
+  s.bind(1, r.id).bind(2, r.factory).bind(3, to_string(r.role));
+  if (r.slot) s.bind(4, *r.slot); else s.bind_null(4);
+  s.bind(5, to_string(r.status)).bind(6, r.reason).bind(7, r.want_running ? "running" : "stopped");
+  s.bind(8, r.runner).bind(9, r.session);
+  if (r.pid > 0) {
+    s.bind(10, static_cast<std::int64_t>(r.pid)).bind(11, static_cast<std::int64_t>(r.start_time));
+  } else {
+    s.bind_null(10).bind_null(11);
+  }
+  s.bind(12, r.boot_id).bind(13, r.pane);
+  s.bind(14, r.started_at).bind(15, r.last_heartbeat).bind(16, r.last_activity).bind(17, r.activity);
+  s.bind(18, r.restart_count).bind(19, r.error_streak).bind(20, r.current_work_order).bind(21, r.last_exit);
+  s.bind(22, now_rfc3339_ms()).bind(23, r.worktree);
+  s.run();
+}
+
+void remove(Store::Tx& tx, const std::string& id) {
+  sql::Stmt s(tx.statements(), "DELETE FROM agents WHERE id = ?", "removing agent " + id);
+  s.bind(1, id).run();
+}
+
+void save_heartbeat(Store& store, const std::string& id, const std::string& ts,
+                    const std::optional<std::string>& activity) {
+  sql::Stmt s(store.statements(),
+              "UPDATE agents SET last_heartbeat = ?1, last_activity = ?1, activity = COALESCE(?2, activity) WHERE id = ?3",
+              "recording a heartbeat of " + id);
+  s.bind(1, ts).bind(2, activity).bind(3, id).run();
+}
+
+}  // namespace agent_table
+
+}  // namespace vermas

@@ -1,0 +1,63 @@
+#pragma once
+// The stored agent record (spec §6 agent fields) and its table. A row is rewritten in the
+// same transaction as the event that describes the change, so the two never disagree.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/agents/agent_state.hpp"
+#include "daemon/store/store.hpp"
+
+namespace vermas {
+
+enum class AgentRole { supervisor, qa, worker, ceo };
+const char* to_string(AgentRole role);
+std::optional<AgentRole> parse_agent_role(std::string_view text);
+
+struct AgentRecord {
+  std::string id;                      // ceo | <f>/supervisor | <f>/qa | <f>/workers/slot<N>
+  std::optional<std::string> factory;
+  AgentRole role = AgentRole::worker;
+  std::optional<int> slot;             // workers only
+  AgentStatus status = AgentStatus::stopped;
+  std::string reason;                  // why it is in this status: exit, operator, start_limit ...
+  bool want_running = true;            // false once an operator stopped it, until agent.start
+  std::string runner;                  // direct | tmux
+  std::string session;                 // tmux session name and log directory name
+  pid_t pid = 0;                       // with start_time and boot_id: the process identity
+  std::uint64_t start_time = 0;
+  std::string boot_id;
+  std::string pane;
+  std::optional<std::string> started_at;
+  std::optional<std::string> last_heartbeat;
+  std::optional<std::string> last_activity;
+  std::optional<std::string> activity;
+  int restart_count = 0;
+  int error_streak = 0;
+  std::optional<std::string> current_work_order;
+  std::optional<std::string> last_exit;
+  std::optional<std::string> worktree;  // a worker's directory when it is not its slot's own
+};
+
+// Ids and session names of spec §2.
+std::string agent_id_for(const std::string& factory, AgentRole role, int slot = 0);
+std::string session_for(const std::string& factory, AgentRole role, int slot = 0);
+
+// The stored fields as JSON (the supervisor adds live ones such as uptime).
+nlohmann::json to_json(const AgentRecord& record);
+
+namespace agent_table {
+std::vector<AgentRecord> load_all(const Store& store);
+void save(Store::Tx& tx, const AgentRecord& record);  // insert or replace
+void remove(Store::Tx& tx, const std::string& id);
+// Heartbeats are not events (one per agent per minute would drown the log): only the row.
+void save_heartbeat(Store& store, const std::string& id, const std::string& ts,
+                    const std::optional<std::string>& activity);
+}  // namespace agent_table
+
+}  // namespace vermas

@@ -1,0 +1,330 @@
+#include "daemon/agents/lifecycle.hpp"
+
+#include <utility>
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/json.hpp"
+#include "common/time.hpp"
+
+namespace vermas {
+
+namespace asio = boost::asio;
+using Clock = Agent::Clock;
+
+namespace {
+
+json exit_data(const proc::ExitInfo& e, double ran_seconds) {
+  json d = {{"exit", e.describe()}, {"status_known", e.status_known}, {"ran_seconds", ran_seconds}};
+  if (e.status_known && !e.lost) {
+    if (e.signaled) d["signal"] = e.code; else d["code"] = e.code;
+  }
+  if (!e.detail.empty()) d["detail"] = e.detail;
+  return d;
+}
+
+const char* exit_reason(const proc::ExitInfo& e) {
+  if (e.lost) return "lost";
+  if (e.status_known && e.signaled) return "signal";
+  return "exit";
+}
+
+int shutdown_phase_of(AgentRole role) {
+  switch (role) {
+    case AgentRole::worker: return 0;
+    case AgentRole::qa: return 1;
+    default: return 2;
+  }
+}
+
+}  // namespace
+
+Lifecycle::Lifecycle(asio::io_context& io, const Config& config, AgentRegistry& registry, Launcher& launcher)
+    : io_(io), config_(config), registry_(registry), launcher_(launcher) {
+  launcher_.set_reports({[this](Agent& a) { refused(a); },
+                         [this](Agent& a, const std::string& why, AgentStatus from) { failed(a, why, from); },
+                         [this](Agent& a) { started(a); },
+                         [this](Agent& a, const proc::ExitInfo& e) { exited(a, e); }});
+}
+
+// ---------------------------------------------------------------------------------------
+// Starts, as the launcher reports them
+
+// About to start, but it started too often within the window: failed, with an alert.
+void Lifecycle::refused(Agent& a) {
+  const AgentMove m = registry_.move(a, AgentEvent::start_limit, "start_limit");
+  json data = {{"starts", a.history.starts.size()}};
+  if ((m.effects & effect::hand_back) && a.rec.role == AgentRole::worker) data["gone"] = "failed";
+  const std::string msg = a.rec.id + " was started more than " + std::to_string(config_.restart.start_limit_burst) +
+                          " times in " + std::to_string(config_.restart.start_limit_interval_seconds) +
+                          " s; not restarting until an operator starts it (co agent start " + a.rec.id + ")";
+  registry_.commit(a, {registry_.event(a, "agent.failed", std::move(data))},
+                   alerts::Draft{"critical", "start_limit", a.rec.id, a.rec.factory, msg, {}});
+}
+
+// The launch failed (starting -> backoff or failed): the restart policy says which.
+void Lifecycle::failed(Agent& a, const std::string& why, AgentStatus from) {
+  spdlog::warn("agent {}: cannot start: {}", a.rec.id, why);
+  a.rec.last_exit = "start failed: " + why;
+  ++a.rec.error_streak;
+  RestartDecision d;
+  if (a.rec.role != AgentRole::worker && a.intent == ExitIntent::none)
+    d = decide_restart(config_.restart, config_.operations.restart_on_failure, ExitFacts{}, a.history, Clock::now());
+  a.intent = ExitIntent::none;
+  const bool retry = d.action == RestartDecision::Action::restart;
+  const AgentMove m = retry ? registry_.move(a, AgentEvent::spawn_retry, "start_error")  // -> backoff
+                            : registry_.move(a, AgentEvent::spawn_failed,                // -> failed
+                                             d.action == RestartDecision::Action::give_up ? "start_limit" : "start_error");
+  json data = {{"error", why}, {"from", to_string(from)}};
+  // A worker that cannot start gives its slot (and its work order) back.
+  if ((m.effects & effect::hand_back) && a.rec.role == AgentRole::worker) data["gone"] = "failed";
+  std::vector<EventDraft> events;
+  events.push_back(registry_.event(a, "agent.start_failed", std::move(data)));
+  if (retry) events.push_back(registry_.event(a, "agent.restarting", {{"delay_seconds", d.delay_seconds}}));
+  registry_.commit(a, std::move(events));
+  if (m.effects & effect::arm_backoff) schedule_restart(a, d.delay_seconds);
+}
+
+// Running now: a stop asked for while it was launching is carried out.
+void Lifecycle::started(Agent& a) {
+  if (a.intent == ExitIntent::restart) a.intent = ExitIntent::none;
+  if (a.intent != ExitIntent::none) begin_stop(a, a.intent, "operations", a.intent_reason);
+}
+
+// ---------------------------------------------------------------------------------------
+// Exits
+
+// classify_exit names the lifecycle event from everything that decides it (what was asked
+// for, the worker's work, the restart policy), the table gives the status and the effects,
+// and the exit is committed (row, events, alert) before any effect runs.
+void Lifecycle::exited(Agent& a, const proc::ExitInfo& exit) {
+  const double ran = std::chrono::duration<double>(Clock::now() - a.started_steady).count();
+  a.rec.last_exit = exit.describe();
+  const ExitIntent intent = std::exchange(a.intent, ExitIntent::none);
+  const bool worker = a.rec.role == AgentRole::worker;
+  const std::string id = a.rec.id;
+  spdlog::info("agent {}: {} after {:.3f} s", id, exit.describe(), ran);
+
+  ExitContext ctx;
+  ctx.status = a.rec.status;
+  ctx.intent = intent;
+  ctx.worker = worker;
+  ctx.worker_has_work = worker && !shutting_down_ && a.rec.current_work_order.has_value();
+  ctx.shutting_down = shutting_down_;
+  const bool asked = intent != ExitIntent::none || a.rec.status == AgentStatus::stopping;
+  // The restart policy is asked (and counts the failure) only about an exit it may restart.
+  RestartDecision d;
+  const bool consulted =
+      !asked && !shutting_down_ && a.rec.status != AgentStatus::quarantined && (!worker || ctx.worker_has_work);
+  if (consulted) {
+    ExitFacts facts;
+    facts.clean = exit.success();
+    facts.ran_seconds = ran;
+    d = decide_restart(config_.restart, config_.operations.restart_on_failure, facts, a.history, Clock::now());
+    ctx.policy = d.action;
+    if (facts.clean) a.rec.error_streak = 0; else ++a.rec.error_streak;
+    if (ran >= config_.restart.reset_after_stable_seconds && !facts.clean) a.rec.error_streak = 1;
+  }
+  const AgentEvent ev = classify_exit(ctx);
+
+  std::string reason = exit_reason(exit);
+  switch (ev) {
+    case AgentEvent::exit_as_asked: reason = "operator"; break;
+    case AgentEvent::exit_at_shutdown: reason = "daemon_stop"; break;
+    case AgentEvent::exit_for_restart: reason = "operator_restart"; break;
+    case AgentEvent::exit_failed: reason = "start_limit"; break;
+    default: break;
+  }
+  const AgentMove m = registry_.move(a, ev, reason);
+
+  json data = exit_data(exit, ran);
+  // A worker gone for good says so in its exit event: the dispatcher hands its slot back.
+  if ((m.effects & effect::hand_back) && worker)
+    data["gone"] = ev == AgentEvent::exit_as_asked ? "operator" : ev == AgentEvent::exit_failed ? "failed" : "exited";
+  std::vector<EventDraft> events;
+  std::optional<alerts::Draft> alert;
+  if (asked) {
+    const bool by_operator = ev != AgentEvent::exit_at_shutdown && intent != ExitIntent::none;
+    events.push_back(registry_.event(a, "agent.stopped", data, by_operator ? "operator" : "operations"));
+  } else {
+    if (consulted && ev == AgentEvent::exit_stays_down) data["policy"] = config_.restart.policy;
+    events.push_back(registry_.event(a, "agent.exited", data));
+  }
+  if (m.effects & effect::arm_backoff)
+    events.push_back(registry_.event(a, "agent.restarting",
+                                     {{"delay_seconds", d.delay_seconds}, {"attempt", a.history.consecutive_failures}}));
+  if (m.effects & effect::raise_alert) {
+    events.push_back(registry_.event(a, "agent.failed", {{"starts", a.history.starts.size()},
+                                                         {"window_seconds", config_.restart.start_limit_interval_seconds}}));
+    const std::string msg = id + " crashed " + std::to_string(a.history.starts.size()) + " times within " +
+                            std::to_string(static_cast<long>(config_.restart.start_limit_interval_seconds)) +
+                            " s (last: " + exit.describe() + "); it stays failed until: co agent start " + id;
+    spdlog::error("{}", msg);
+    alert = alerts::Draft{"critical", "start_limit", id, a.rec.factory, msg, {{"last_exit", exit.describe()}}};
+  }
+  // An exit the policy leaves down is final: the patrol must agree (and so must a worker's slot).
+  if (ev == AgentEvent::exit_stays_down && (worker || consulted)) a.rec.want_running = false;
+  if (ev == AgentEvent::exit_for_restart) a.intent = ExitIntent::restart;  // counted as a restart by the launcher
+  registry_.commit(a, std::move(events), alert);
+
+  // Effects, once the exit is on disk.
+  if (m.effects & effect::arm_backoff) schedule_restart(a, d.delay_seconds);
+  if (m.effects & effect::enqueue_start) launcher_.enqueue(a);
+  if (shutting_down_) stop_phase(shutdown_phase_);
+  launcher_.pump();
+}
+
+void Lifecycle::lost(Agent& a, const std::string& why) {
+  spdlog::warn("agent {}: lost ({})", a.rec.id, why);
+  const bool was_stopping = a.rec.status == AgentStatus::stopping;
+  a.rec.pid = 0;
+  std::vector<EventDraft> events;
+  if (was_stopping) {  // stopping -> stopped: it went while we were away
+    registry_.move(a, AgentEvent::lost, a.rec.want_running ? "daemon_stop" : "operator");
+    events.push_back(registry_.event(a, "agent.stopped", {{"why", why}}));
+    registry_.commit(a, std::move(events));
+    return;
+  }
+  registry_.move(a, AgentEvent::lost, "daemon_restart");
+  events.push_back(registry_.event(a, "agent.lost", {{"why", why}}));
+  // Handled as an exit. A worker is not restarted here: the dispatcher's reconciliation
+  // decides about its slot. Past the start limit it stays down too (no alert for a loss).
+  RestartDecision decision;
+  if (a.rec.role != AgentRole::worker && a.rec.want_running)
+    decision = decide_restart(config_.restart, config_.operations.restart_on_failure, ExitFacts{}, a.history,
+                              Clock::now());
+  if (decision.action == RestartDecision::Action::restart) {
+    registry_.move(a, AgentEvent::exit_restart, "lost");  // lost -> backoff
+    events.push_back(registry_.event(a, "agent.restarting", {{"delay_seconds", decision.delay_seconds}}));
+    registry_.commit(a, std::move(events));
+    schedule_restart(a, decision.delay_seconds);
+  } else {
+    registry_.move(a, AgentEvent::exit_stays_down, "lost");  // lost -> stopped
+    events.push_back(registry_.event(a, "agent.stopped", {}));
+    registry_.commit(a, std::move(events));
+  }
+}
+
+void Lifecycle::schedule_restart(Agent& a, double delay_seconds) {
+  if (shutting_down_) return;
+  if (delay_seconds <= 0) {
+    a.restart_at.reset();
+    launcher_.enqueue(a);
+    return;
+  }
+  if (!a.restart_timer) a.restart_timer = std::make_unique<asio::steady_timer>(io_);
+  a.restart_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(delay_seconds));
+  a.restart_timer->expires_at(*a.restart_at);
+  const std::string id = a.rec.id;
+  a.restart_timer->async_wait([this, id](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto ag = registry_.find(id)) {
+      ag->restart_at.reset();
+      if (ag->rec.want_running && ag->rec.status == AgentStatus::backoff) launcher_.enqueue(*ag);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Stopping
+
+void Lifecycle::begin_stop(Agent& a, ExitIntent intent, const std::string& actor, const std::string& reason,
+                           std::vector<Agent*>* batch) {
+  if (a.restart_timer) a.restart_timer->cancel();
+  a.restart_at.reset();
+  launcher_.dequeue(a);
+  const std::string status_reason = intent == ExitIntent::shutdown  ? "daemon_stop"
+                                    : intent == ExitIntent::restart ? "operator_restart"
+                                                                    : "operator";
+  const AgentEvent ev = intent == ExitIntent::kill      ? AgentEvent::kill
+                        : intent == ExitIntent::restart ? AgentEvent::restart
+                                                        : AgentEvent::stop;
+  if (a.proc) {
+    const bool was_stopping = a.rec.status == AgentStatus::stopping;
+    const AgentMove m = registry_.move(a, ev, status_reason);  // -> stopping
+    a.intent = intent;
+    a.intent_reason = reason;
+    const auto grace = (m.effects & effect::kill_now) ? std::chrono::milliseconds(0)
+                                                      : to_ms(config_.operations.stop_timeout_seconds);
+    // Signal first, record after: the stop must not wait for an fsync (nor ten of them).
+    a.proc->process.stop(grace);
+    if (!was_stopping) {
+      a.pending.push_back(registry_.event(a, "agent.stopping",
+                                          {{"signal", intent == ExitIntent::kill ? "SIGKILL" : "SIGTERM"},
+                                           {"grace_seconds", std::chrono::duration<double>(grace).count()}},
+                                          actor));
+      if (batch) batch->push_back(&a);
+      else registry_.commit(a, {});
+    }
+    return;
+  }
+  if (a.busy) {  // launching: stopped as soon as it runs (the launcher's `started` report)
+    a.intent = intent;
+    a.intent_reason = reason;
+    return;
+  }
+  // No process: backoff and lost become stopped; stopped and failed stay as they are.
+  const AgentStatus before = a.rec.status;
+  registry_.move(a, ev, status_reason);
+  if (a.rec.status == before) {
+    registry_.commit(a, {});  // only want_running may have changed
+    return;
+  }
+  registry_.commit(a, {registry_.event(a, "agent.stopped", {}, actor)});
+}
+
+void Lifecycle::resume_stop(Agent& a) {
+  if (!a.proc) return;
+  a.intent = a.rec.want_running ? ExitIntent::shutdown : ExitIntent::stop;
+  a.proc->process.stop(to_ms(config_.operations.stop_timeout_seconds));
+}
+
+void Lifecycle::stop_all(std::function<void()> done) {
+  shutting_down_ = true;
+  shutdown_done_ = std::move(done);
+  launcher_.close();
+  for (auto& [id, a] : registry_.all()) {
+    if (!a->proc && !a->busy && a->rec.status == AgentStatus::backoff)
+      begin_stop(*a, ExitIntent::shutdown, "operations", "daemon_stop");
+  }
+  shutdown_phase_ = 0;
+  stop_phase(0);
+}
+
+// Workers, then QA, then supervisors: each phase is signalled together (one transaction)
+// and waited for; exited() resumes the phase.
+void Lifecycle::stop_phase(std::size_t phase) {
+  if (!shutdown_done_) return;
+  for (; phase <= 2; ++phase) {
+    shutdown_phase_ = phase;
+    int pending = 0;
+    std::vector<Agent*> batch;
+    for (auto& [id, a] : registry_.all()) {
+      if (shutdown_phase_of(a->rec.role) != static_cast<int>(phase)) continue;
+      if (!a->proc && !a->busy) continue;
+      ++pending;
+      if (a->intent != ExitIntent::shutdown && a->intent != ExitIntent::kill && a->intent != ExitIntent::stop)
+        begin_stop(*a, ExitIntent::shutdown, "operations", "daemon_stop", &batch);
+    }
+    registry_.commit_batch(batch);
+    if (pending) return;
+  }
+  auto done = std::move(shutdown_done_);
+  shutdown_done_ = nullptr;
+  asio::post(io_, std::move(done));
+}
+
+void Lifecycle::release_all() {
+  shutting_down_ = true;
+  launcher_.close();
+  std::vector<Agent*> batch;
+  for (auto& [id, a] : registry_.all()) {
+    if (a->restart_timer) a->restart_timer->cancel();
+    if (a->proc) a->proc->process.release();
+    if (!a->pending.empty()) batch.push_back(a.get());
+  }
+  registry_.commit_batch(batch);  // starts not yet recorded: the next daemon must find them
+}
+
+}  // namespace vermas

@@ -1,0 +1,65 @@
+#pragma once
+// The lifecycle's executor: what happens to an agent when something happens to it. The
+// lifecycle table (agent_lifecycle.hpp) decides the next status and the effects; this
+// carries them out: exits (restart with backoff, the start limit, a worker handing back
+// its slot), stops and kills, backoff timers, agents lost across a daemon restart, and the
+// ordered shutdown (workers, then QA, then supervisors).
+//
+// It calls down only, to the launcher and the registry; the launcher's reports (started,
+// could not start, exited) come up into it.
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "common/config.hpp"
+#include "daemon/agents/launcher.hpp"
+#include "daemon/agents/registry.hpp"
+
+namespace vermas {
+
+class Lifecycle {
+ public:
+  // Takes the launcher's reports.
+  Lifecycle(boost::asio::io_context& io, const Config& config, AgentRegistry& registry, Launcher& launcher);
+  Lifecycle(const Lifecycle&) = delete;
+  Lifecycle& operator=(const Lifecycle&) = delete;
+
+  // Asks the process to go (TERM, KILL after stop_timeout_seconds; `kill`: KILL now); the
+  // exit comes back through the launcher. Without a process: backoff and lost become
+  // stopped. `batch`: signal now, leave the commit to the registry's commit_batch.
+  void begin_stop(Agent& a, ExitIntent intent, const std::string& actor, const std::string& reason,
+                  std::vector<Agent*>* batch = nullptr);
+  // A re-adopted process the previous daemon was stopping: finish the job.
+  void resume_stop(Agent& a);
+  // Recorded with a process that is gone (re-adoption): handled as an exit.
+  void lost(Agent& a, const std::string& why);
+  // The restart timer: enqueued when it fires (at once for a delay <= 0).
+  void schedule_restart(Agent& a, double delay_seconds);
+
+  // Daemon shutdown: everything stopped in order; `done` runs once all have exited.
+  void stop_all(std::function<void()> done);
+  // Daemon shutdown with --keep-agents: stop watching, signal nothing.
+  void release_all();
+  bool shutting_down() const { return shutting_down_; }
+
+ private:
+  // The launcher's reports.
+  void refused(Agent& a);
+  void failed(Agent& a, const std::string& why, AgentStatus from);
+  void started(Agent& a);
+  void exited(Agent& a, const proc::ExitInfo& exit);
+  void stop_phase(std::size_t phase);
+
+  boost::asio::io_context& io_;
+  const Config& config_;
+  AgentRegistry& registry_;
+  Launcher& launcher_;
+  bool shutting_down_ = false;
+  std::function<void()> shutdown_done_;
+  std::size_t shutdown_phase_ = 0;
+};
+
+}  // namespace vermas

@@ -1,0 +1,178 @@
+#include "daemon/agents/supervisor.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <utility>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/json.hpp"
+#include "common/jsonrpc.hpp"
+#include "common/time.hpp"
+
+namespace vermas {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using Clock = Agent::Clock;
+
+namespace {
+constexpr auto kStartWait = std::chrono::seconds(30);
+}  // namespace
+
+Supervisor::Supervisor(asio::io_context& io, const Config& config, const Paths& paths, Journal& journal,
+                       Factories& factories, std::string socket_path)
+    : io_(io), config_(config), factories_(factories), registry_(io, config, paths, journal),
+      launcher_(io, config, paths, registry_, factories, std::move(socket_path)),
+      lifecycle_(io, config, registry_, launcher_), patrol_(io, config, registry_, launcher_, factories),
+      readoption_(config, registry_, launcher_, lifecycle_) {}
+
+asio::awaitable<void> Supervisor::start() {
+  co_await readoption_.run();
+  patrol_.start();
+}
+
+void Supervisor::config_changed() {
+  patrol_.rearm();
+  launcher_.pump();
+}
+
+void Supervisor::stop_all(std::function<void()> done) {
+  patrol_.stop();
+  lifecycle_.stop_all(std::move(done));
+}
+
+void Supervisor::release_all() {
+  patrol_.stop();
+  lifecycle_.release_all();
+}
+
+asio::awaitable<void> Supervisor::wait_for(const std::string& id, Clock::time_point deadline,
+                                           std::function<bool(const Agent&)> settled) {
+  for (;;) {
+    Agent* cur = registry_.find(id);
+    if (!cur) throw rpc::Error(rpc::code::not_found, "agent " + id + " was removed");
+    if (settled(*cur) || Clock::now() >= deadline) co_return;
+    auto t = std::make_shared<asio::steady_timer>(io_, deadline);
+    cur->waiters.push_back(t);
+    co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+asio::awaitable<json> Supervisor::start_agent(std::string id, std::string actor) {
+  if (lifecycle_.shutting_down()) throw rpc::Error(rpc::code::unavailable, "the daemon is shutting down");
+  Agent& a = registry_.require(id);
+  if (a.rec.status == AgentStatus::stopping)
+    throw rpc::Error(rpc::code::conflict, id + " is stopping; start it once it has stopped",
+                     json{{"id", id}, {"status", "stopping"}});
+  if (a.rec.factory && !factories_.find(*a.rec.factory))
+    throw rpc::Error(rpc::code::conflict, "factory " + *a.rec.factory + " is not registered");
+  if (!a.proc && !a.busy) {
+    a.rec.want_running = true;
+    a.history = {};  // an operator's start clears the start limit (like reset-failed)
+    a.rec.error_streak = 0;
+    if (a.restart_timer) a.restart_timer->cancel();
+    a.restart_at.reset();
+    registry_.commit(a, {registry_.event(a, "agent.start_requested", {}, actor)});
+    launcher_.enqueue(a);
+  } else if (!a.rec.want_running) {
+    a.rec.want_running = true;
+    registry_.commit(a, {});
+  }
+  co_await wait_for(id, Clock::now() + kStartWait,
+                    [](const Agent& cur) { return !cur.busy && !cur.queued && cur.pending.empty(); });
+  co_return registry_.agent_json(id);
+}
+
+asio::awaitable<json> Supervisor::stop_agent(std::string id, std::string actor, bool kill) {
+  Agent& a = registry_.require(id);
+  a.rec.want_running = false;
+  lifecycle_.begin_stop(a, kill ? ExitIntent::kill : ExitIntent::stop, actor, "operator");
+  co_await wait_for(id, Clock::now() + to_ms(config_.operations.stop_timeout_seconds) + std::chrono::seconds(10),
+                    [](const Agent& cur) { return !cur.proc && !cur.busy; });
+  co_return registry_.agent_json(id);
+}
+
+asio::awaitable<json> Supervisor::restart_agent(std::string id, std::string actor) {
+  if (lifecycle_.shutting_down()) throw rpc::Error(rpc::code::unavailable, "the daemon is shutting down");
+  Agent& a = registry_.require(id);
+  if (!a.proc) {
+    json j = co_await start_agent(id, actor);
+    co_return j;
+  }
+  if (!next(a.rec.status, AgentEvent::restart))
+    throw rpc::Error(rpc::code::conflict,
+                     id + " is " + to_string(a.rec.status) + ": it cannot be restarted now" +
+                         (a.rec.status == AgentStatus::quarantined ? " (release it first)" : ""),
+                     json{{"id", id}, {"status", to_string(a.rec.status)}});
+  a.rec.want_running = true;
+  lifecycle_.begin_stop(a, ExitIntent::restart, actor, "operator_restart");
+  const std::uint64_t gen = a.generation;
+  co_await wait_for(id, Clock::now() + to_ms(config_.operations.stop_timeout_seconds) + kStartWait,
+                    [gen](const Agent& cur) {
+                      const bool new_process = cur.proc && cur.generation != gen && !cur.busy && cur.pending.empty();
+                      const bool gave_up = !cur.proc && !cur.busy && !cur.queued && cur.intent != ExitIntent::restart;
+                      return new_process || gave_up;
+                    });
+  co_return registry_.agent_json(id);
+}
+
+asio::awaitable<json> Supervisor::start_worker(std::string factory, int slot, std::optional<std::string> work_order,
+                                               std::string worktree, std::string actor) {
+  if (lifecycle_.shutting_down()) throw rpc::Error(rpc::code::unavailable, "the daemon is shutting down");
+  Agent& a = registry_.ensure(factory, AgentRole::worker, slot, launcher_.runner_name_for(factory, AgentRole::worker));
+  a.rec.want_running = true;
+  a.history = {};
+  a.rec.last_exit.reset();
+  a.rec.restart_count = 0;
+  a.rec.error_streak = 0;
+  a.rec.current_work_order = work_order;
+  a.rec.worktree = worktree.empty() ? std::nullopt : std::optional<std::string>(worktree);
+  json data = {{"slot", slot}};
+  if (work_order) data["work_order"] = *work_order;
+  if (const FactoryRecord* f = factories_.find(factory))
+    data["worktree"] = worktree.empty() ? (fs::path(f->path) / ".worktrees" / ("slot" + std::to_string(slot))).string()
+                                        : worktree;
+  registry_.commit(a, {registry_.event(a, "worker.spawned", std::move(data), actor)});
+  json started = co_await start_agent(a.rec.id, actor);
+  co_return started;
+}
+
+void Supervisor::assign_work(const std::string& id, const std::optional<std::string>& work_order) {
+  Agent* a = registry_.find(id);
+  if (!a || a->rec.current_work_order == work_order) return;
+  a->rec.current_work_order = work_order;
+  registry_.commit(*a, {});
+}
+
+bool Supervisor::is_live(const std::string& id) const {
+  const Agent* a = registry_.find(id);
+  if (!a) return false;
+  return a->proc || a->busy || a->queued || a->restart_at ||
+         (a->rec.status != AgentStatus::stopped && a->rec.status != AgentStatus::failed &&
+          a->rec.status != AgentStatus::lost);
+}
+
+asio::awaitable<std::vector<std::string>> Supervisor::retire_factory(std::string factory, std::string actor) {
+  std::vector<std::string> ids;
+  for (auto& [id, a] : registry_.all())
+    if (a->rec.factory == factory) ids.push_back(id);
+  std::vector<std::string> stopped;
+  for (const auto& id : ids) {
+    Agent* a = registry_.find(id);
+    if (!a) continue;
+    if (a->proc || a->busy) stopped.push_back(id);
+    json ignored = co_await stop_agent(id, actor, false);
+    (void)ignored;
+  }
+  for (const auto& id : ids) {
+    Agent* a = registry_.find(id);
+    if (!a || a->proc || a->busy) continue;  // still going: keep its record rather than lose track
+    registry_.remove(id, actor, "factory_removed");
+  }
+  co_return stopped;
+}
+
+}  // namespace vermas

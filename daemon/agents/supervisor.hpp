@@ -1,0 +1,111 @@
+#pragma once
+// Supervision as the rest of the daemon sees it: the requests on agents (start, stop,
+// restart, start a worker, retire a factory's agents), each answering once its change is
+// committed and done, over the parts that do the work. They call one way:
+//
+//   Supervisor (requests) ─┬─> Patrol ──────────┐
+//                          ├─> Readoption ──────┤
+//                          └─> Lifecycle ───────┼─> Launcher ─> runners (direct, tmux)
+//                                  ^            └─> AgentRegistry ─> Journal (SQLite)
+//                                  └── the launcher's reports: started, failed, exited
+//
+// It knows nothing of slots and work orders beyond what it is told: the dispatcher calls it
+// (start_worker, assign_work, stop_agent, is_live), never the other way round. A worker gone
+// for good is news in the log: its exit event carries data.gone ("exited", "operator",
+// "failed"), which the dispatcher, a journal subscriber, acts on.
+//
+// Everything runs on the daemon's io_context thread. A process exit arrives as an event
+// (pidfd); the exit is committed (row + event in one transaction) before anything reacts
+// to it. Coroutines never hold an Agent& across a co_await: they look the agent up again
+// by id, because an agent can be removed meanwhile (factory.remove).
+#include <sys/types.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/config.hpp"
+#include "common/paths.hpp"
+#include "daemon/agents/launcher.hpp"
+#include "daemon/agents/lifecycle.hpp"
+#include "daemon/agents/readoption.hpp"
+#include "daemon/agents/registry.hpp"
+#include "daemon/factories.hpp"
+#include "daemon/patrol/patrol.hpp"
+#include "daemon/store/journal.hpp"
+
+namespace vermas {
+
+class Supervisor {
+ public:
+  // `config` is read at each use, so a reload takes effect at the next decision.
+  Supervisor(boost::asio::io_context& io, const Config& config, const Paths& paths, Journal& journal,
+             Factories& factories, std::string socket_path);
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  // Loads the records, re-adopts what still runs (the rest is `lost`), then patrols.
+  boost::asio::awaitable<void> start();
+  void patrol_soon() { patrol_.soon(); }
+  void config_changed();
+
+  // Operator and agent actions. Each answers once the change is committed and done
+  // (a stop answers when the process has exited). Errors are rpc::Error.
+  boost::asio::awaitable<nlohmann::json> start_agent(std::string id, std::string actor);
+  boost::asio::awaitable<nlohmann::json> stop_agent(std::string id, std::string actor, bool kill);
+  boost::asio::awaitable<nlohmann::json> restart_agent(std::string id, std::string actor);
+  // Starts the worker of a slot (dispatch, worker.spawn) in `worktree` (empty: the slot's
+  // own), holding `work_order` (its WORK_ORDER at every start); answers once it runs.
+  boost::asio::awaitable<nlohmann::json> start_worker(std::string factory, int slot,
+                                                      std::optional<std::string> work_order, std::string worktree,
+                                                      std::string actor);
+  // Records (or clears) the work order a worker holds. A worker that holds one is restarted
+  // when it crashes; once the work leaves its hands (the dispatcher says so), it is not.
+  void assign_work(const std::string& id, const std::optional<std::string>& work_order);
+  // A process runs or is about to (launching, queued, waiting to restart).
+  bool is_live(const std::string& id) const;
+  // Stops every agent of a factory and forgets them (factory.remove); returns their ids.
+  boost::asio::awaitable<std::vector<std::string>> retire_factory(std::string factory, std::string actor);
+
+  nlohmann::json heartbeat(const std::string& id, const std::optional<std::string>& activity) {
+    return registry_.heartbeat(id, activity);
+  }
+  nlohmann::json agent_json(const std::string& id) const { return registry_.agent_json(id); }
+  nlohmann::json list(const AgentFilter& filter) const { return registry_.list(filter); }
+  std::optional<std::string> log_file(const std::string& id) const { return registry_.log_file(id); }
+  // {total, by_status}, for status, health and factory listings.
+  nlohmann::json counts(const std::optional<std::string>& factory = std::nullopt) const {
+    return registry_.counts(factory);
+  }
+  int failed_count() const { return registry_.failed_count(); }
+  std::optional<std::string> agent_for_pid(pid_t pid) const { return registry_.agent_for_pid(pid); }
+  void note_activity(const std::string& id) { registry_.note_activity(id); }
+  int live_process_count() const { return registry_.live_process_count(); }
+
+  // Daemon shutdown: workers, then QA, then supervisors, each stopped (TERM, KILL after
+  // stop_timeout_seconds) and waited for; `done` runs once all have exited.
+  void stop_all(std::function<void()> done);
+  // Daemon shutdown with --keep-agents: stop watching, signal nothing.
+  void release_all();
+
+ private:
+  // Waits (up to `deadline`) until `settled` holds for the agent; -32001 if it was removed.
+  boost::asio::awaitable<void> wait_for(const std::string& id, std::chrono::steady_clock::time_point deadline,
+                                        std::function<bool(const Agent&)> settled);
+
+  boost::asio::io_context& io_;
+  const Config& config_;
+  Factories& factories_;
+  AgentRegistry registry_;
+  Launcher launcher_;
+  Lifecycle lifecycle_;
+  Patrol patrol_;
+  Readoption readoption_;
+};
+
+}  // namespace vermas

@@ -1,0 +1,45 @@
+#pragma once
+// The patrol: on a timer ([operations] patrol_interval_seconds) and when asked, every
+// registered factory gets its supervisor and QA agent, those that should run and do not
+// join the start queue, and agents' output logs are rotated. Its deadline checks (idle,
+// stuck, heartbeats) grow here. It calls down to the launcher and the registry.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "common/config.hpp"
+#include "daemon/agents/launcher.hpp"
+#include "daemon/agents/registry.hpp"
+#include "daemon/factories.hpp"
+
+namespace vermas {
+
+class Patrol {
+ public:
+  Patrol(boost::asio::io_context& io, const Config& config, AgentRegistry& registry, Launcher& launcher,
+         Factories& factories)
+      : io_(io), config_(config), registry_(registry), launcher_(launcher), factories_(factories), timer_(io) {}
+  Patrol(const Patrol&) = delete;
+  Patrol& operator=(const Patrol&) = delete;
+
+  void start();  // the first round now, then on the timer
+  void soon();   // a round at the next turn of the loop (a factory added, a config reload)
+  void rearm();  // the interval may have changed
+  void stop();
+
+ private:
+  void round();
+  void arm();
+  void rotate_logs();
+
+  boost::asio::io_context& io_;
+  const Config& config_;
+  AgentRegistry& registry_;
+  Launcher& launcher_;
+  Factories& factories_;
+  boost::asio::steady_timer timer_;
+  bool started_ = false;
+  bool stopped_ = false;
+  bool posted_ = false;
+};
+
+}  // namespace vermas

@@ -1,0 +1,302 @@
+// Methods of factories, teams, agents, workers and alerts (spec §6). Handlers validate and
+// translate; the supervisor and the factory registry do the work.
+#include <fstream>
+
+#include "daemon/patrol/alerts.hpp"
+#include "common/json.hpp"
+#include "daemon/rpc/connection.hpp"
+#include "daemon/daemon.hpp"
+
+namespace vermas {
+
+namespace {
+
+
+constexpr std::size_t kMaxId = 128;
+
+// The refusal's wording from before the router checked it, kept.
+constexpr const char* kSpawnRefusal =
+    "only an operator, the CEO or {factory}/supervisor may spawn a worker in {factory}; agent {agent} may not";
+
+std::string required_id(const Call& c) { return c.params.required_str("id", kMaxId); }
+
+std::string worker_id(const Call& c) {
+  auto factory = c.params.required_str("factory", 64);
+  auto slot = c.params.integer("slot", 0, 1000);
+  if (!slot) throw rpc::Error(rpc::code::invalid_params, "slot is required", json{{"field", "slot"}});
+  return agent_id_for(factory, AgentRole::worker, static_cast<int>(*slot));
+}
+
+// The last `lines` lines of a file, reading backwards from the end in blocks so a large
+// log costs only what is returned.
+std::vector<std::string> tail_lines(const std::string& file, std::size_t lines) {
+  std::ifstream in(file, std::ios::binary);
+  std::vector<std::string> out;
+  if (!in) return out;
+  in.seekg(0, std::ios::end);
+  std::streamoff end = in.tellg();
+  std::string buf;
+  std::streamoff pos = end;
+  const std::streamoff block = 64 * 1024;
+  std::size_t newlines = 0;
+  while (pos > 0 && newlines <= lines) {
+    std::streamoff n = std::min(block, pos);
+    pos -= n;
+    std::string chunk(static_cast<std::size_t>(n), '\0');
+    in.seekg(pos);
+    in.read(chunk.data(), n);
+    newlines += static_cast<std::size_t>(std::count(chunk.begin(), chunk.end(), '\n'));
+    buf = chunk + buf;
+    if (buf.size() > (64u << 20)) break;  // absurdly long lines: enough is enough
+  }
+  std::size_t start = 0;
+  std::vector<std::string> all;
+  for (std::size_t i = 0; i < buf.size(); ++i) {
+    if (buf[i] == '\n') {
+      all.push_back(buf.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  if (start < buf.size()) all.push_back(buf.substr(start));
+  if (pos > 0 && !all.empty()) all.erase(all.begin());  // the first may be partial
+  std::size_t from = all.size() > lines ? all.size() - lines : 0;
+  for (std::size_t i = from; i < all.size(); ++i) out.push_back(std::move(all[i]));
+  return out;
+}
+
+// A worker holding a work order is stopped through the dispatcher: its worktree is saved
+// before the stop, and its slot freed. Any other agent is simply stopped.
+boost::asio::awaitable<json> stop_agent_or_free_slot(Daemon& d, std::string id, std::string actor, bool kill) {
+  if (auto row = d.dispatcher().slot_for_agent(id)) {
+    WoActor who;
+    who.id = actor;
+    json freed = co_await d.dispatcher().release(row->factory, row->slot, kill ? "operator_kill" : "operator_stop",
+                                                 who, kill);
+    json out = d.supervisor().agent_json(id);
+    out["freed"] = freed;
+    co_return out;
+  }
+  json out = co_await d.supervisor().stop_agent(id, actor, kill);
+  co_return out;
+}
+
+// ---- factories and teams
+
+boost::asio::awaitable<json> rpc_factory_add(Daemon& d, Call& c) {
+  auto name = c.params.required_str("name", 64);
+  auto url = c.params.required_str("url", 4096);
+  auto prefix = c.params.str("prefix", 16);
+  FactoryRecord f = co_await d.factories().add(name, url, prefix, c.actor());
+  d.supervisor().patrol_soon();
+  json out = to_json(f);
+  out["agents"] = d.supervisor().counts(name);
+  co_return out;
+}
+
+json rpc_factory_list(Daemon& d, Call&) {
+  json list = json::array();
+  for (const auto& [name, f] : d.factories().all()) {
+    json j = to_json(f);
+    j["agents"] = d.supervisor().counts(name);
+    list.push_back(j);
+  }
+  return {{"factories", list}};
+}
+
+json rpc_factory_status(Daemon& d, Call& c) {
+  auto name = c.params.required_str("name", 64);
+  json f = to_json(d.factories().require(name));
+  f["agents"] = d.supervisor().counts(name);
+  AgentFilter filter;
+  filter.factory = name;
+  auto cfg = d.factories().config(name);
+  json errors = json::array();
+  for (const auto& e : cfg.errors) errors.push_back(e.to_string());
+  json teams = json::array();
+  for (const auto& t : d.factories().teams(name)) teams.push_back(to_json(t));
+  return {{"factory", f}, {"agents", d.supervisor().list(filter)}, {"config", to_json(cfg.value)},
+          {"config_errors", errors}, {"teams", teams}};
+}
+
+boost::asio::awaitable<json> rpc_factory_remove(Daemon& d, Call& c) {
+  auto name = c.params.required_str("name", 64);
+  const FactoryRecord f = d.factories().require(name);
+  auto stopped = co_await d.supervisor().retire_factory(name, c.actor());
+  d.factories().remove(name, c.actor(), stopped);
+  co_return json{{"removed", name}, {"stopped", stopped}, {"kept_directory", f.path}};
+}
+
+boost::asio::awaitable<json> rpc_team_add(Daemon& d, Call& c) {
+  auto factory = c.params.required_str("factory", 64);
+  auto name = c.params.required_str("name", 64);
+  TeamRecord t = co_await d.factories().add_team(factory, name, c.actor());
+  co_return to_json(t);
+}
+
+json rpc_team_list(Daemon& d, Call& c) {
+  json list = json::array();
+  for (const auto& t : d.factories().teams(c.params.str("factory", 64))) list.push_back(to_json(t));
+  return {{"teams", list}};
+}
+
+// ---- agents
+
+json rpc_agent_list(Daemon& d, Call& c) {
+  AgentFilter f;
+  f.factory = c.params.str("factory", 64);
+  if (auto role = c.params.str("role", 32)) {
+    f.role = parse_agent_role(*role);
+    if (!f.role)
+      throw rpc::Error(rpc::code::invalid_params, "role: expected supervisor, qa, worker or ceo", json{{"field", "role"}});
+  }
+  if (auto status = c.params.str("status", 32)) {
+    f.status = parse_agent_status(*status);
+    if (!f.status)
+      throw rpc::Error(rpc::code::invalid_params, "status: not an agent status (running, backoff, failed, ...)",
+                       json{{"field", "status"}});
+  }
+  f.sort = c.params.str("sort", 32).value_or("id");
+  static const char* sorts[] = {"id", "status", "started_at", "restarts", "last_heartbeat", "today_spend"};
+  if (std::find(std::begin(sorts), std::end(sorts), f.sort) == std::end(sorts))
+    throw rpc::Error(rpc::code::invalid_params,
+                     "sort: expected id, status, started_at, restarts, last_heartbeat or today_spend",
+                     json{{"field", "sort"}});
+  return {{"agents", d.supervisor().list(f)}};
+}
+
+json rpc_agent_get(Daemon& d, Call& c) { return d.supervisor().agent_json(required_id(c)); }
+
+boost::asio::awaitable<json> rpc_agent_start(Daemon& d, Call& c) {
+  auto id = required_id(c);
+  json out = co_await d.supervisor().start_agent(id, c.actor());
+  co_return out;
+}
+
+boost::asio::awaitable<json> rpc_agent_stop(Daemon& d, Call& c) {
+  auto id = required_id(c);
+  json out = co_await stop_agent_or_free_slot(d, id, c.actor(), false);
+  co_return out;
+}
+
+boost::asio::awaitable<json> rpc_agent_kill(Daemon& d, Call& c) {
+  auto id = required_id(c);
+  json out = co_await stop_agent_or_free_slot(d, id, c.actor(), true);
+  co_return out;
+}
+
+boost::asio::awaitable<json> rpc_agent_restart(Daemon& d, Call& c) {
+  auto id = required_id(c);
+  json out = co_await d.supervisor().restart_agent(id, c.actor());
+  co_return out;
+}
+
+// Another agent's id from an agent never gets here (agent_self).
+json rpc_agent_heartbeat(Daemon& d, Call& c) {
+  auto id = c.params.str("id", kMaxId);
+  auto activity = c.params.str("activity", 1024);
+  if (!id && !c.agent)
+    throw rpc::Error(rpc::code::invalid_params,
+                     "id is required when the caller is not an agent (run inside an agent, or pass --id)",
+                     json{{"field", "id"}});
+  return d.supervisor().heartbeat(id ? *id : *c.agent, activity);
+}
+
+json rpc_agent_logs(Daemon& d, Call& c) {
+  auto id = required_id(c);
+  auto lines = c.params.integer("lines", 1, 10000).value_or(50);
+  auto file = d.supervisor().log_file(id);
+  if (!file) throw rpc::Error(rpc::code::not_found, "no agent '" + id + "' (see: co agent list)", json{{"id", id}});
+  return {{"id", id}, {"file", *file}, {"lines", tail_lines(*file, static_cast<std::size_t>(lines))}};
+}
+
+// ---- workers
+
+boost::asio::awaitable<json> rpc_worker_spawn(Daemon& d, Call& c) {
+  auto factory = c.params.required_str("factory", 64);
+  json out = co_await d.dispatcher().spawn_worker(factory, c.actor());
+  co_return out;
+}
+
+json rpc_worker_list(Daemon& d, Call& c) {
+  AgentFilter f;
+  f.factory = c.params.str("factory", 64);
+  f.role = AgentRole::worker;
+  f.slot_holders_only = !c.params.boolean("all").value_or(false);
+  if (auto status = c.params.str("status", 32)) {
+    f.status = parse_agent_status(*status);
+    if (!f.status)
+      throw rpc::Error(rpc::code::invalid_params, "status: not an agent status (running, idle, stopped, ...)",
+                       json{{"field", "status"}});
+    f.slot_holders_only = false;
+  }
+  return {{"workers", d.supervisor().list(f)}};
+}
+
+json rpc_worker_status(Daemon& d, Call& c) { return d.supervisor().agent_json(worker_id(c)); }
+
+boost::asio::awaitable<json> rpc_worker_kill(Daemon& d, Call& c) {
+  auto id = worker_id(c);
+  auto factory = c.params.required_str("factory", 64);
+  const int slot = static_cast<int>(*c.params.integer("slot", 0, 1000));
+  // Saved to a wip ref before the kill; the slot is freed and its work order returned.
+  WoActor actor;
+  actor.id = c.actor();
+  json freed = co_await d.dispatcher().release(factory, slot, "operator_kill", actor, true);
+  json out = d.supervisor().agent_json(id);
+  out["freed"] = freed;
+  co_return out;
+}
+
+// ---- alerts
+
+json rpc_alert_list(Daemon& d, Call& c) { return {{"alerts", alerts::list(d.store(), c.params.boolean("resolved"))}}; }
+
+json rpc_alert_resolve(Daemon& d, Call& c) {
+  auto id = c.params.integer("id", 1, INT64_MAX);
+  if (!id) throw rpc::Error(rpc::code::invalid_params, "id is required", json{{"field", "id"}});
+  return alerts::resolve(d.journal(), *id, c.actor());
+}
+
+}  // namespace
+
+// Spec §6: an agent acts for itself only, and §4: it never changes its own status. So
+// starting, stopping, killing and restarting agents are operator methods, and so is
+// reshaping the company. Spawning a worker is a supervisor's (or the CEO's) job in its own
+// factory, as dispatch is.
+void register_supervision_methods(Router& router, Daemon& d) {
+  using namespace access;
+  static const DaemonMethod kMethods[] = {
+      {"factory.add", {"name", "url", "prefix"}, operator_only, "clone a repository as a factory; its agents start",
+       rpc_factory_add},
+      {"factory.list", {}, anyone, "every factory with its agent counts", rpc_factory_list},
+      {"factory.status", {"name"}, anyone, "one factory: agents, configuration, teams", rpc_factory_status},
+      {"factory.remove", {"name"}, operator_only, "stop a factory's agents and forget it (the clone stays)",
+       rpc_factory_remove},
+      {"team.add", {"factory", "name"}, operator_only, "a team: its own worktree and branch in a factory",
+       rpc_team_add},
+      {"team.list", {"factory"}, anyone, "the teams, of one factory or all", rpc_team_list},
+      {"agent.list", {"factory", "role", "status", "sort"}, anyone, "every agent, filtered and sorted",
+       rpc_agent_list},
+      {"agent.get", {"id"}, anyone, "one agent", rpc_agent_get},
+      {"agent.start", {"id"}, operator_only, "start a stopped agent (and want it running again)", rpc_agent_start},
+      {"agent.stop", {"id"}, operator_only, "stop an agent until agent.start (a worker's work is saved first)",
+       rpc_agent_stop},
+      {"agent.kill", {"id"}, operator_only, "agent.stop with SIGKILL", rpc_agent_kill},
+      {"agent.restart", {"id"}, operator_only, "stop and start an agent", rpc_agent_restart},
+      {"agent.heartbeat", {"id", "activity"}, agent_self("id"), "an agent says it is alive (id: the caller)",
+       rpc_agent_heartbeat},
+      {"agent.logs", {"id", "lines"}, anyone, "the last lines of an agent's output", rpc_agent_logs},
+      {"worker.spawn", {"factory"}, factory_roles("factory", {"ceo", "supervisor"}, kSpawnRefusal),
+       "a worker in the factory's lowest free slot", rpc_worker_spawn},
+      {"worker.list", {"factory", "all", "status"}, anyone, "workers holding slots (all: every worker)",
+       rpc_worker_list},
+      {"worker.status", {"factory", "slot"}, anyone, "the worker of one slot", rpc_worker_status},
+      {"worker.kill", {"factory", "slot"}, operator_only, "kill a slot's worker; its work is saved, the slot freed",
+       rpc_worker_kill},
+      {"alert.list", {"resolved"}, anyone, "alerts, open or resolved", rpc_alert_list},
+      {"alert.resolve", {"id"}, operator_only, "mark an alert resolved", rpc_alert_resolve},
+  };
+  add_methods(router, d, kMethods);
+}
+
+}  // namespace vermas

@@ -1,0 +1,331 @@
+#include "daemon/store/log_maintenance.hpp"
+#include "common/json.hpp"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/jsonrpc.hpp"
+#include "daemon/store/projections.hpp"
+#include "daemon/store/sqlite.hpp"
+
+namespace vermas {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+namespace P = projections;
+
+namespace {
+
+const std::vector<std::string> kProjected = {"slot.", "wo."};  // a superset of projections::affects
+
+class Busy {
+ public:
+  explicit Busy(bool& flag) : flag_(flag) {
+    if (flag_) throw rpc::Error(rpc::code::conflict, "a rebuild or archive of the event log is already running");
+    flag_ = true;
+  }
+  ~Busy() { flag_ = false; }
+  Busy(const Busy&) = delete;
+  Busy& operator=(const Busy&) = delete;
+
+ private:
+  bool& flag_;
+};
+
+// A larger page cache for the length of a rebuild, then the previous size again. Each chunk
+// updates work orders all over the rebuild tables (~250 bytes per work order) while the scan
+// streams the events through the same cache: with SQLite's default 2 MiB, dirty pages are
+// spilled to the WAL and read back again and again (bench/bench_work_orders, 1M events and
+// 100k work orders: the kernel's page copies were ~40 % of the rebuild's CPU time). Pages
+// are allocated only as the cache fills; SQLite frees them when the size is restored, and
+// malloc_trim hands them back to the system (glibc keeps freed small blocks otherwise, and
+// the daemon would stay as large as the cache after a rebuild).
+class LargerCache {
+ public:
+  LargerCache(Store& store, std::int64_t kib) : store_(store) {
+    {
+      sql::Stmt s(store_.statements(), "PRAGMA cache_size", "reading the cache size");
+      previous_ = s.step() ? s.int64(0) : -2000;  // SQLite's default
+    }
+    if (previous_ < 0 && -previous_ >= kib) return;  // already as large
+    set(-kib);
+    changed_ = true;
+  }
+  ~LargerCache() {
+    if (!changed_) return;
+    try {
+      set(previous_);
+    } catch (const std::exception& e) {
+      spdlog::warn("rebuild: restoring the page cache size: {}", e.what());
+    }
+#ifdef __GLIBC__
+    ::malloc_trim(0);
+#endif
+  }
+  LargerCache(const LargerCache&) = delete;
+  LargerCache& operator=(const LargerCache&) = delete;
+
+ private:
+  void set(std::int64_t value) {
+    // PRAGMA takes no bound parameters; the value is our own integer.
+    sql::exec(store_.db(), ("PRAGMA cache_size=" + std::to_string(value)).c_str(), "setting the cache size");
+  }
+  Store& store_;
+  std::int64_t previous_ = 0;
+  bool changed_ = false;
+};
+
+// Holds the rebuild tables of ~100k work orders (the target's 1M events).
+constexpr std::int64_t kRebuildCacheKiB = 32 * 1024;
+
+std::int64_t count(sql::StatementCache& st, const std::string& table) {
+  sql::Stmt s(st, "SELECT count(*) FROM " + table, "counting rows");
+  return s.step() ? s.int64(0) : 0;
+}
+
+void set_meta(sql::StatementCache& st, const std::string& key, const std::string& value) {
+  sql::Stmt s(st, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", "writing meta");
+  s.bind(1, key).bind(2, value);
+  s.run();
+}
+
+// Appends whole lines and fsyncs: an archived event is on disk before it leaves the db.
+std::string append_durably(const fs::path& file, const std::string& text) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return "opening " + file.string() + ": " + std::strerror(errno);
+  std::size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      std::string e = "writing " + file.string() + ": " + std::strerror(errno);
+      ::close(fd);
+      return e;
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  std::string error;
+  if (::fsync(fd) != 0) error = "fsync " + file.string() + ": " + std::strerror(errno);
+  ::close(fd);
+  return error;
+}
+
+// The id of the last event in an archive file (0 if none): a crash between writing a
+// chunk and deleting it from the database must not write that chunk twice.
+std::int64_t last_id_in(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return 0;
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = std::max<std::streamoff>(0, size - (1 << 20));
+  std::string tail(static_cast<std::size_t>(size - from), '\0');
+  in.seekg(from);
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+  json last = json::parse(tail.substr(tail.rfind('\n') == std::string::npos ? 0 : tail.rfind('\n') + 1), nullptr, false);
+  return last.is_object() && last.value("id", json()).is_number_integer() ? last["id"].get<std::int64_t>() : 0;
+}
+
+}  // namespace
+
+std::int64_t LogMaintenance::checkpoint_event_id() const {
+  sql::Stmt s(journal_.store().statements(), "SELECT value FROM meta WHERE key = 'checkpoint_event_id'",
+              "reading the checkpoint");
+  return s.step() ? std::atoll(s.text(0).c_str()) : 0;
+}
+
+asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
+  Busy busy(busy_);
+  Store& store = journal_.store();
+  auto& st = store.statements();
+  const auto t0 = std::chrono::steady_clock::now();
+  LargerCache cache(store, kRebuildCacheKiB);
+  std::int64_t cursor = checkpoint_event_id();
+  std::int64_t replayed = 0;
+  store.transact([&](Store::Tx&) {
+    sql::exec(store.db(), P::drop_tables(P::kRebuild).c_str(), "dropping an old rebuild");
+    sql::exec(store.db(), P::create_tables(P::kRebuild, false).c_str(), "creating rebuild tables");
+    P::copy(st, P::kCheckpoint, P::kRebuild);
+  });
+  auto fold = [&](std::int64_t limit) {
+    return store.scan(cursor, INT64_MAX, limit, kProjected, [&](const Event& e) {
+      if (P::affects(e.event_type)) P::apply(st, P::kRebuild, e);
+      cursor = e.id;
+    });
+  };
+  // The longest the io thread was held at once: how long a request may have waited.
+  double longest_hold = 0;
+  auto held_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
+  for (;;) {
+    std::int64_t n = 0;
+    const auto chunk_start = std::chrono::steady_clock::now();
+    store.transact([&](Store::Tx&) { n = fold(chunk_); });
+    longest_hold = std::max(longest_hold, held_since(chunk_start));
+    replayed += n;
+    if (n < chunk_) break;
+    co_await asio::post(io_, asio::use_awaitable);  // let requests in between chunks
+  }
+  // Compare with the live tables at one position of the log, on a second connection in a
+  // thread of its own (a whole-table EXCEPT takes ~0.8 s at 100k work orders): fold up to the
+  // last event, and in the same handler open the reader's snapshot, so nothing is appended
+  // in between. Meanwhile live goes on; the rebuild tables wait for the swap.
+  std::int64_t compared_at = 0;
+  {
+    const auto step_start = std::chrono::steady_clock::now();
+    store.transact([&](Store::Tx&) { replayed += fold(INT64_MAX); });
+    compared_at = cursor;
+    longest_hold = std::max(longest_hold, held_since(step_start));
+  }
+  std::int64_t diff = co_await compare_off_thread();
+  json out;
+  const auto swap_start = std::chrono::steady_clock::now();
+  journal_.commit([&](Store::Tx& tx) {
+    // The rest (events appended while we compared) and the swap, with nothing in between.
+    replayed += fold(INT64_MAX);
+    std::string swap = P::drop_tables(P::kLive);
+    for (const auto& t : P::table_names()) swap += "ALTER TABLE " + P::kRebuild + t + " RENAME TO " + t + ";\n";
+    swap += P::create_indexes(P::kLive);
+    sql::exec(store.db(), swap.c_str(), "swapping in the rebuilt projections");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    out = {{"events_replayed", replayed},
+           {"checkpoint_event_id", checkpoint_event_id()},
+           {"work_orders", count(st, "work_orders")},
+           {"slots", count(st, "slots")},
+           {"checks", count(st, "wo_checks")},
+           {"differences", diff},
+           {"compared_at_event_id", compared_at},
+           {"matched_live", diff == 0},
+           {"seconds", seconds},
+           // Up to the commit of this step (the commit's own fsync is not counted).
+           {"longest_hold_seconds", std::max(longest_hold, held_since(swap_start))}};
+    tx.append({"projections.rebuilt", actor, std::nullopt, std::nullopt, out});
+  });
+  if (!out.value("matched_live", true))
+    spdlog::warn("rebuild: the live projections differed from the log in {} rows; replaced", out.value("differences", 0));
+  co_return out;
+}
+
+asio::awaitable<std::int64_t> LogMaintenance::compare_off_thread() {
+  sqlite3* reader = nullptr;
+  int rc = sqlite3_open_v2(paths_.db_file().c_str(), &reader, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string why = reader ? sqlite3_errmsg(reader) : "out of memory";
+    sqlite3_close_v2(reader);
+    throw rpc::Error(rpc::code::unavailable, "rebuild: opening a reader: " + why);
+  }
+  sqlite3_busy_timeout(reader, 2000);
+  try {
+    // The snapshot starts at the first read, here on the io thread: at the last fold.
+    sql::exec(reader, "BEGIN; SELECT count(*) FROM events;", "starting the comparison's snapshot");
+  } catch (...) {
+    sqlite3_close_v2(reader);
+    throw;
+  }
+  auto done = std::make_shared<asio::steady_timer>(io_, asio::steady_timer::time_point::max());
+  std::int64_t diff = -1;
+  std::string error;
+  if (comparer_.joinable()) comparer_.join();
+  // The thread owns the reader from here on; it only hands its answer back to the io thread,
+  // which writes it into this frame (alive: it is suspended until then).
+  comparer_ = std::thread([this, reader, done, &diff, &error] {
+    std::int64_t d = -1;
+    std::string e;
+    try {
+      sql::StatementCache cache(reader);
+      d = P::differences(cache, P::kLive, P::kRebuild);
+    } catch (const std::exception& x) {
+      e = x.what();
+    }
+    sqlite3_exec(reader, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close_v2(reader);
+    asio::post(io_, [done, d, e, &diff, &error] {
+      diff = d;
+      error = e;
+      done->cancel();
+    });
+  });
+  co_await done->async_wait(asio::as_tuple(asio::use_awaitable));
+  comparer_.join();
+  if (!error.empty()) throw rpc::Error(rpc::code::internal_error, "rebuild: comparing with the live tables: " + error);
+  co_return diff;
+}
+
+LogMaintenance::~LogMaintenance() {
+  if (comparer_.joinable()) comparer_.join();
+}
+
+asio::awaitable<json> LogMaintenance::archive(std::string cutoff, bool partition_by_day, std::string actor) {
+  Busy busy(busy_);
+  Store& store = journal_.store();
+  auto& st = store.statements();
+  // A prefix of the log by id, so the checkpoint is the fold of exactly what left.
+  std::int64_t upto = store.last_event_id();
+  {
+    sql::Stmt s(st, "SELECT min(id) FROM events WHERE ts >= ?", "finding the archive point");
+    s.bind(1, cutoff);
+    if (s.step() && !s.is_null(0)) upto = s.int64(0) - 1;
+  }
+  std::error_code ec;
+  fs::create_directories(paths_.archive_dir(), ec);
+  if (ec) throw rpc::Error(rpc::code::unavailable, "creating " + paths_.archive_dir().string() + ": " + ec.message());
+  std::int64_t archived = 0;
+  std::set<std::string> files;
+  for (;;) {
+    const std::int64_t from = checkpoint_event_id();
+    std::vector<Event> chunk;
+    store.scan(from, upto, chunk_, {}, [&](const Event& e) { chunk.push_back(e); });
+    if (chunk.empty()) break;
+    std::map<fs::path, std::string> lines;
+    std::map<fs::path, std::int64_t> written;  // per file: the last id already in it
+    for (const auto& e : chunk) {
+      const std::string name = partition_by_day ? "events-" + e.ts.substr(0, 10) + ".jsonl" : "events.jsonl";
+      const fs::path file = paths_.archive_dir() / name;
+      if (!written.count(file)) written[file] = last_id_in(file);
+      if (e.id <= written[file]) continue;
+      lines[file] += to_json(e).dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    }
+    for (const auto& [file, text] : lines) {
+      if (auto err = append_durably(file, text); !err.empty()) throw rpc::Error(rpc::code::unavailable, err);
+      files.insert(file.string());
+    }
+    const std::int64_t last = chunk.back().id;
+    store.transact([&](Store::Tx&) {
+      for (const auto& e : chunk)
+        if (P::affects(e.event_type)) P::apply(st, P::kCheckpoint, e);
+      set_meta(st, "archiving", "1");
+      sql::Stmt del(st, "DELETE FROM events WHERE id <= ?", "deleting archived events");
+      del.bind(1, last);
+      del.run();
+      set_meta(st, "archiving", "0");
+      set_meta(st, "checkpoint_event_id", std::to_string(last));
+    });
+    archived += static_cast<std::int64_t>(chunk.size());
+    co_await asio::post(io_, asio::use_awaitable);
+  }
+  json out = {{"archived", archived},
+              {"files", json(std::vector<std::string>(files.begin(), files.end()))},
+              {"checkpoint_event_id", checkpoint_event_id()},
+              {"older_than", cutoff}};
+  journal_.record({"events.archived", actor, std::nullopt, std::nullopt, out});
+  co_return out;
+}
+
+}  // namespace vermas

@@ -1,0 +1,53 @@
+#pragma once
+// Work on the whole event log: replaying it into fresh projections (wo.rebuild_projections)
+// and moving old events to day files (events.archive). Both run on the io thread in
+// chunks, each its own short transaction, yielding between chunks so requests keep being
+// answered; the last step (the swap, the checkpoint) is one transaction.
+//
+// Archiving folds the events it removes into the checkpoint tables first, so a replay
+// (checkpoint + the events still in the database) always equals the live projections.
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/paths.hpp"
+#include "daemon/store/journal.hpp"
+
+namespace vermas {
+
+class LogMaintenance {
+ public:
+  LogMaintenance(boost::asio::io_context& io, Journal& journal, Paths paths)
+      : io_(io), journal_(journal), paths_(std::move(paths)) {}
+  ~LogMaintenance();  // waits for a comparison still running
+  LogMaintenance(const LogMaintenance&) = delete;
+  LogMaintenance& operator=(const LogMaintenance&) = delete;
+
+  // {events_replayed, work_orders, slots, checks, seconds, matched_live, differences}
+  boost::asio::awaitable<nlohmann::json> rebuild(std::string actor);
+  // Events older than `cutoff` (RFC 3339) to R/.work/archive/events-YYYY-MM-DD.jsonl (one
+  // file per day of the events when partition_by_day, else events.jsonl), then out of the
+  // database. {archived, files, checkpoint_event_id}
+  boost::asio::awaitable<nlohmann::json> archive(std::string cutoff, bool partition_by_day, std::string actor);
+
+  std::int64_t checkpoint_event_id() const;
+  // Rows per chunk; small in tests to exercise the chunking.
+  void set_chunk(std::int64_t n) { chunk_ = n; }
+
+ private:
+  // Counts the rows in which the live and the rebuilt tables differ, on a read-only
+  // connection in a thread of its own, at the log position of this call.
+  boost::asio::awaitable<std::int64_t> compare_off_thread();
+  boost::asio::io_context& io_;
+  Journal& journal_;
+  Paths paths_;
+  std::int64_t chunk_ = 20000;
+  bool busy_ = false;
+  std::thread comparer_;
+};
+
+}  // namespace vermas

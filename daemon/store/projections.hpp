@@ -1,0 +1,60 @@
+#pragma once
+// The projections of the event log: work orders, their QA checks, idempotency keys and
+// worker slot assignments. One reducer, `apply`, folds an event into a set of tables; it
+// reads nothing but the event and the tables it folds into (no clock, no randomness), so
+// replaying the log into empty tables yields exactly the live ones.
+//
+// Table sets share one schema and differ by a name prefix:
+//   ""            the live tables, updated in the transaction that appends each event
+//   "checkpoint_" the fold of every event archived so far (events.archive deletes them)
+//   "rebuild_"    a replay in progress (wo.rebuild_projections), swapped in when done
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/store/store.hpp"
+
+namespace vermas::sql {
+class StatementCache;
+class Stmt;
+}
+
+namespace vermas::projections {
+
+inline const std::string kLive;
+inline const std::string kCheckpoint = "checkpoint_";
+inline const std::string kRebuild = "rebuild_";
+
+// CREATE TABLE statements for one set; secondary indexes only where asked (a rebuild adds
+// them once, at the swap, instead of maintaining them row by row).
+std::string create_tables(const std::string& prefix, bool with_indexes);
+std::string create_indexes(const std::string& prefix);
+std::string drop_tables(const std::string& prefix);
+// The tables of one set, for copies, comparisons and swaps.
+const std::vector<std::string>& table_names();
+
+// Events the reducer folds (the others leave the projections alone).
+bool affects(std::string_view event_type);
+// Folds `e` into the set `prefix`. Total: an event it cannot use changes nothing.
+void apply(sql::StatementCache& statements, const std::string& prefix, const Event& e);
+
+// "SELECT <the columns work_order_row reads> FROM <prefix>work_orders", for a WHERE to follow.
+std::string select_work_orders(const std::string& prefix);
+// The current row of such a statement as the API shows it (spec §5 fields plus counters).
+nlohmann::json work_order_row(const sql::Stmt& row);
+// One work order, or nullopt if absent.
+std::optional<nlohmann::json> work_order(sql::StatementCache& statements, const std::string& prefix,
+                                         const std::string& id);
+// The result stored for an idempotency key (scope: the work order id, "" for creates).
+std::optional<nlohmann::json> keyed_result(sql::StatementCache& statements, const std::string& scope,
+                                           const std::string& key);
+
+// Rows present in one set and not the other, summed over every table (0: identical).
+std::int64_t differences(sql::StatementCache& statements, const std::string& a, const std::string& b);
+// Replaces the contents of set `to` with those of set `from`.
+void copy(sql::StatementCache& statements, const std::string& from, const std::string& to);
+
+}  // namespace vermas::projections
