@@ -187,11 +187,10 @@ FactoryRecord Factories::install(const std::string& name, const std::string& url
     }
     git::exclude(dest, ".work/");
     git::exclude(dest, ".worktrees/");
+    // The row is the reducer's (daemon/store/projections.cpp), folded from this event.
     journal_.commit([&](Store::Tx& tx) {
-      sql::Stmt s(tx.statements(), "INSERT INTO factories(name, url, prefix, path, added_at) VALUES(?,?,?,?,?)",
-                  "registering factory " + name);
-      s.bind(1, f.name).bind(2, f.url).bind(3, f.prefix).bind(4, f.path).bind(5, f.added_at).run();
-      tx.append({"factory.added", actor, name, name, {{"url", url}, {"prefix", f.prefix}, {"path", f.path}}});
+      const Event& e = tx.append({"factory.added", actor, name, name, {{"url", url}, {"prefix", f.prefix}, {"path", f.path}}});
+      f.added_at = e.ts;
     });
   } catch (const rpc::Error&) {
     rollback();
@@ -207,9 +206,7 @@ FactoryRecord Factories::install(const std::string& name, const std::string& url
 
 void Factories::remove(const std::string& name, const std::string& actor, const std::vector<std::string>& stopped) {
   const FactoryRecord f = require(name);
-  journal_.commit([&](Store::Tx& tx) {
-    sql::Stmt(tx.statements(), "DELETE FROM teams WHERE factory = ?", "removing teams").bind(1, name).run();
-    sql::Stmt(tx.statements(), "DELETE FROM factories WHERE name = ?", "removing factory").bind(1, name).run();
+  journal_.commit([&](Store::Tx& tx) {  // the reducer forgets the factory and its teams
     tx.append({"factory.removed", actor, name, name, {{"stopped", stopped}, {"kept_directory", f.path}}});
   });
   factories_.erase(name);
@@ -270,11 +267,10 @@ boost::asio::awaitable<TeamRecord> Factories::add_team(std::string factory, std:
   // The factory may have been removed while git ran.
   if (!find(factory)) throw rpc::Error(rpc::code::not_found, "factory '" + factory + "' was removed");
   TeamRecord t{factory, name, path.string(), branch, now_rfc3339_ms()};
-  journal_.commit([&](Store::Tx& tx) {
-    sql::Stmt s(tx.statements(), "INSERT INTO teams(factory, name, path, branch, created_at) VALUES(?,?,?,?,?)",
-                "adding a team");
-    s.bind(1, t.factory).bind(2, t.name).bind(3, t.path).bind(4, t.branch).bind(5, t.created_at).run();
-    tx.append({"team.added", actor, factory, factory + "/" + name, {{"path", t.path}, {"branch", t.branch}}});
+  journal_.commit([&](Store::Tx& tx) {  // the reducer adds the row
+    const Event& e = tx.append(
+        {"team.added", actor, factory, factory + "/" + name, {{"team", name}, {"path", t.path}, {"branch", t.branch}}});
+    t.created_at = e.ts;
   });
   co_return t;
 }

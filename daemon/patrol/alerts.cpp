@@ -1,7 +1,6 @@
 #include "daemon/patrol/alerts.hpp"
 
 #include "common/jsonrpc.hpp"
-#include "common/time.hpp"
 #include "daemon/store/sqlite.hpp"
 
 namespace vermas::alerts {
@@ -33,18 +32,11 @@ json get(const Store& store, std::int64_t id) {
 }  // namespace
 
 std::int64_t raise(Store::Tx& tx, const Draft& d) {
-  const std::string now = now_rfc3339_ms();
-  {
-    sql::Stmt s(tx.statements(),
-                "INSERT INTO alerts(created_at, severity, kind, agent, factory, message, data) VALUES(?,?,?,?,?,?,?)",
-                "raising an alert");
-    s.bind(1, now).bind(2, d.severity).bind(3, d.kind).bind(4, d.agent).bind(5, d.factory).bind(6, d.message);
-    s.bind(7, d.data.dump(-1, ' ', false, json::error_handler_t::replace));
-    s.run();
-  }
-  sql::Stmt id_stmt(tx.statements(), "SELECT last_insert_rowid()", "reading the alert id");
-  id_stmt.step();
-  std::int64_t id = id_stmt.int64(0);
+  // The row is the reducer's, folded from the event; the event carries the id it gets. Alerts
+  // are never deleted, so the next after the largest is never reused.
+  sql::Stmt next(tx.statements(), "SELECT COALESCE(MAX(id), 0) + 1 FROM alerts", "choosing an alert id");
+  next.step();
+  const std::int64_t id = next.int64(0);
   tx.append({"alert.raised", "operations", d.factory, d.agent,
              {{"alert_id", id}, {"severity", d.severity}, {"kind", d.kind}, {"message", d.message}, {"data", d.data}}});
   return id;
@@ -69,9 +61,7 @@ std::int64_t open_count(const Store& store) {
 json resolve(Journal& journal, std::int64_t id, const std::string& actor) {
   json alert = get(journal.store(), id);
   if (!alert["resolved_at"].is_null()) return alert;
-  journal.commit([&](Store::Tx& tx) {
-    sql::Stmt s(tx.statements(), "UPDATE alerts SET resolved_at = ? WHERE id = ?", "resolving an alert");
-    s.bind(1, now_rfc3339_ms()).bind(2, id).run();
+  journal.commit([&](Store::Tx& tx) {  // the reducer sets resolved_at
     std::optional<std::string> factory, agent;
     if (alert["factory"].is_string()) factory = alert["factory"].get<std::string>();
     if (alert["agent"].is_string()) agent = alert["agent"].get<std::string>();

@@ -1,6 +1,6 @@
 #pragma once
-// Alerts: stored beside the log, raised as `alert.raised` events in the same transaction
-// as the change that caused them. (Delivery to [alerts] command comes with the alerting
+// Alerts: a projection of the log (alert.raised, alert.resolved folded by the reducer in
+// daemon/store/projections.cpp), raised in the same transaction as the change that caused them. (Delivery to [alerts] command comes with the alerting
 // work; here they are recorded, listed and resolved.)
 #include <optional>
 #include <string>
@@ -20,7 +20,7 @@ struct Draft {
   nlohmann::json data = nlohmann::json::object();
 };
 
-// Inside a transaction: inserts the alert and appends its event. Returns the alert id.
+// Inside a transaction: appends alert.raised (the reducer adds the row). Returns the alert id.
 std::int64_t raise(Store::Tx& tx, const Draft& draft);
 nlohmann::json list(const Store& store, std::optional<bool> resolved);
 std::int64_t open_count(const Store& store);

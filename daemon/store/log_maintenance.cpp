@@ -32,7 +32,8 @@ namespace P = projections;
 
 namespace {
 
-const std::vector<std::string> kProjected = {"slot.", "wo."};  // a superset of projections::affects
+// A superset of projections::affects, as event type patterns for the scan.
+const std::vector<std::string> kProjected = {"slot.", "wo.", "factory.", "team.", "alert."};
 
 class Busy {
  public:
@@ -210,6 +211,9 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
            {"work_orders", count(st, "work_orders")},
            {"slots", count(st, "slots")},
            {"checks", count(st, "wo_checks")},
+           {"factories", count(st, "factories")},
+           {"teams", count(st, "teams")},
+           {"alerts", count(st, "alerts")},
            {"differences", diff},
            {"compared_at_event_id", compared_at},
            {"matched_live", diff == 0},

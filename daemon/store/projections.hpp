@@ -1,6 +1,6 @@
 #pragma once
-// The projections of the event log: work orders, their QA checks, idempotency keys and
-// worker slot assignments. One reducer, `apply`, folds an event into a set of tables; it
+// The projections of the event log: work orders, their QA checks, idempotency keys, worker
+// slot assignments, factories, teams and alerts. One reducer, `apply`, folds an event into a set of tables; it
 // reads nothing but the event and the tables it folds into (no clock, no randomness), so
 // replaying the log into empty tables yields exactly the live ones.
 //

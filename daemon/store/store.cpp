@@ -247,6 +247,57 @@ CREATE TABLE checkpoint_slots(
       R"sql(
 ALTER TABLE agents ADD COLUMN worktree TEXT;
 )sql",
+      // 5: factories, teams and alerts become projections of the log like the work orders
+      // (factory.added / factory.removed, team.added, alert.raised / alert.resolved fold
+      // into them). Their rows take their events' times, as a replay gives them; a row whose
+      // event was archived already stands in the new checkpoint tables.
+      R"sql(
+CREATE TABLE checkpoint_factories(
+  name TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  prefix TEXT NOT NULL,
+  path TEXT NOT NULL,
+  added_at TEXT NOT NULL
+);
+CREATE TABLE checkpoint_teams(
+  factory TEXT NOT NULL,
+  name TEXT NOT NULL,
+  path TEXT NOT NULL,
+  branch TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY(factory, name)
+);
+CREATE TABLE checkpoint_alerts(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  created_at TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  agent TEXT,
+  factory TEXT,
+  message TEXT NOT NULL,
+  data TEXT NOT NULL DEFAULT '{}',
+  resolved_at TEXT
+);
+UPDATE factories SET added_at = COALESCE((SELECT e.ts FROM events e WHERE e.event_type = 'factory.added'
+  AND e.subject = factories.name ORDER BY e.id DESC LIMIT 1), added_at);
+UPDATE teams SET created_at = COALESCE((SELECT e.ts FROM events e WHERE e.event_type = 'team.added'
+  AND e.subject = teams.factory || '/' || teams.name ORDER BY e.id DESC LIMIT 1), created_at);
+UPDATE alerts SET
+  created_at = COALESCE((SELECT e.ts FROM events e WHERE e.event_type = 'alert.raised'
+    AND json_extract(e.data, '$.alert_id') = alerts.id), created_at),
+  resolved_at = CASE WHEN resolved_at IS NULL THEN NULL ELSE COALESCE((SELECT e.ts FROM events e
+    WHERE e.event_type = 'alert.resolved' AND json_extract(e.data, '$.alert_id') = alerts.id
+    ORDER BY e.id LIMIT 1), resolved_at) END;
+INSERT INTO checkpoint_factories SELECT * FROM factories f WHERE NOT EXISTS (SELECT 1 FROM events e
+  WHERE e.event_type = 'factory.added' AND e.subject = f.name);
+INSERT INTO checkpoint_teams SELECT * FROM teams t WHERE NOT EXISTS (SELECT 1 FROM events e
+  WHERE e.event_type = 'team.added' AND e.subject = t.factory || '/' || t.name);
+INSERT INTO checkpoint_alerts SELECT a.id, a.created_at, a.severity, a.kind, a.agent, a.factory, a.message, a.data,
+  CASE WHEN EXISTS (SELECT 1 FROM events e WHERE e.event_type = 'alert.resolved'
+    AND json_extract(e.data, '$.alert_id') = a.id) THEN NULL ELSE a.resolved_at END
+  FROM alerts a WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_type = 'alert.raised'
+    AND json_extract(e.data, '$.alert_id') = a.id);
+)sql",
   };
   return migrations;
 }

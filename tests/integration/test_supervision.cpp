@@ -852,3 +852,50 @@ TEST_CASE("an agent's output log is rotated by size while the agent keeps writin
   REQUIRE(eventually([&] { return file_exists(log + ".2"); }));
   CHECK_FALSE(file_exists(log + ".4"));
 }
+
+// Every durable table but `agents` is a projection of the log -----------------------------
+TEST_CASE("rebuild-projections gives back factories, teams and alerts as well as work orders",
+          "[supervision][projections]") {
+  Settings s;
+  s.supervisor = {"/bin/sh", "-c", "exit 1"};  // crashes into the start limit: alerts
+  s.burst = 2;
+  s.limit_interval = 60;
+  s.backoff_initial = 0.02;
+  s.backoff_max = 0.05;
+  Company c(s);
+  c.start();
+  c.add_factory("f1");
+  c.add_factory("f2");
+  c.add_factory("f3");
+  REQUIRE(c.call("team.add", {{"factory", "f1"}, {"name", "t1"}}).contains("result"));
+  REQUIRE(c.call("team.add", {{"factory", "f2"}, {"name", "t2"}}).contains("result"));
+  REQUIRE(c.wait_status("f1/supervisor", "failed"));
+  REQUIRE(c.wait_status("f2/supervisor", "failed"));
+  REQUIRE(c.call("factory.remove", {{"name", "f2"}}).contains("result"));  // its team goes too
+  json alerts = c.co_json({"alert", "list"})["alerts"];
+  REQUIRE(alerts.size() >= 2);
+  const auto first = alerts.back()["id"].get<long long>();
+  REQUIRE(c.call("alert.resolve", {{"id", first}}).contains("result"));
+  c.co_json({"wo", "create", "--title", "one", "--factory", "f1"});
+
+  const json factories_before = c.co_json({"factory", "list"});
+  const json teams_before = c.co_json({"team", "list"});
+  const json alerts_before = c.co_json({"alert", "list"});
+  auto r = c.co_json({"wo", "rebuild-projections"});
+  INFO(r.dump());
+  CHECK(r["matched_live"] == true);
+  CHECK(r["differences"] == 0);
+  CHECK(r["factories"] == 2);
+  CHECK(r["teams"] == 1);
+  CHECK(r["alerts"].get<long long>() == static_cast<long long>(alerts.size()));
+  CHECK(r["work_orders"] == 1);
+  // The swapped-in tables are what the commands show, and new rows keep coming.
+  CHECK(c.co_json({"factory", "list"}) == factories_before);
+  CHECK(c.co_json({"team", "list"}) == teams_before);
+  CHECK(c.co_json({"alert", "list"}) == alerts_before);
+  c.add_factory("f4");
+  CHECK(c.co_json({"factory", "list"})["factories"].size() == 3);
+  REQUIRE(c.call("alert.resolve", {{"id", alerts.front()["id"]}}).contains("result"));
+  CHECK(c.co_json({"wo", "rebuild-projections"})["differences"] == 0);
+  c.root.stop();
+}
