@@ -1,4 +1,5 @@
 #include "daemon/factories.hpp"
+#include "daemon/error.hpp"
 #include "common/json.hpp"
 
 #include <unistd.h>
@@ -8,7 +9,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/jsonrpc.hpp"
 #include "common/time.hpp"
 #include "daemon/work/git.hpp"
 #include "daemon/store/sqlite.hpp"
@@ -109,28 +109,28 @@ const FactoryRecord* Factories::find(const std::string& name) const {
 
 const FactoryRecord& Factories::require(const std::string& name) const {
   if (auto f = find(name)) return *f;
-  throw rpc::Error(rpc::code::not_found, "no factory named '" + name + "' (see: co factory list)",
+  throw Error(Errc::not_found, "no factory named '" + name + "' (see: co factory list)",
                    json{{"factory", name}});
 }
 
 boost::asio::awaitable<FactoryRecord> Factories::add(std::string name, std::string url,
                                                      std::optional<std::string> prefix, std::string actor) {
   if (!valid_factory_name(name) || reserved_factory_name(name))
-    throw rpc::Error(rpc::code::invalid_params,
+    throw Error(Errc::invalid_argument,
                      "name: '" + name + "' is not a factory name: use 1-32 of [a-z0-9_-], starting with a letter or digit" +
                          (reserved_factory_name(name) ? " (and not 'logs', which the company root uses)" : ""),
                      json{{"field", "name"}});
   if (auto problem = url_problem(url))
-    throw rpc::Error(rpc::code::invalid_params, "url " + *problem, json{{"field", "url"}});
+    throw Error(Errc::invalid_argument, "url " + *problem, json{{"field", "url"}});
   if (prefix && !valid_prefix(*prefix))
-    throw rpc::Error(rpc::code::invalid_params, "prefix: use 1-12 lowercase letters and digits, starting with a letter",
+    throw Error(Errc::invalid_argument, "prefix: use 1-12 lowercase letters and digits, starting with a letter",
                      json{{"field", "prefix"}});
   if (find(name) || adding_.count(name))
-    throw rpc::Error(rpc::code::conflict, "factory '" + name + "' already exists", json{{"factory", name}});
+    throw Error(Errc::conflict, "factory '" + name + "' already exists", json{{"factory", name}});
   const fs::path dest = paths_.factory_dir(name);
   std::error_code ec;
   if (fs::exists(fs::symlink_status(dest, ec)))
-    throw rpc::Error(rpc::code::conflict,
+    throw Error(Errc::conflict,
                      dest.string() + " already exists; move it away or choose another name",
                      json{{"factory", name}, {"path", dest.string()}});
 
@@ -150,7 +150,7 @@ boost::asio::awaitable<FactoryRecord> Factories::add(std::string name, std::stri
   if (!result.ok()) {
     fs::remove_all(staging, ec);
     spdlog::warn("factory {}: clone of {} failed: {}", name, url, result.describe());
-    throw rpc::Error(rpc::code::conflict, "git clone failed: " + result.describe(),
+    throw Error(Errc::conflict, "git clone failed: " + result.describe(),
                      json{{"factory", name}, {"url", url}, {"git", result.output.substr(0, 4000)}});
   }
   FactoryRecord f = install(name, url, prefix, staging, actor);
@@ -164,13 +164,13 @@ FactoryRecord Factories::install(const std::string& name, const std::string& url
   std::error_code ec;
   if (fs::exists(fs::symlink_status(dest, ec))) {
     fs::remove_all(staging, ec);
-    throw rpc::Error(rpc::code::conflict, dest.string() + " appeared while cloning; nothing registered",
+    throw Error(Errc::conflict, dest.string() + " appeared while cloning; nothing registered",
                      json{{"factory", name}});
   }
   fs::rename(staging, dest, ec);
   if (ec) {
     fs::remove_all(staging, ec);
-    throw rpc::Error(rpc::code::internal_error, "moving the clone to " + dest.string() + ": " + ec.message());
+    throw Error(Errc::internal, "moving the clone to " + dest.string() + ": " + ec.message());
   }
 
   auto rollback = [&] {
@@ -192,12 +192,12 @@ FactoryRecord Factories::install(const std::string& name, const std::string& url
       const Event& e = tx.append({"factory.added", actor, name, name, {{"url", url}, {"prefix", f.prefix}, {"path", f.path}}});
       f.added_at = e.ts;
     });
-  } catch (const rpc::Error&) {
+  } catch (const Error&) {
     rollback();
     throw;
   } catch (const std::exception& e) {
     rollback();
-    throw rpc::Error(rpc::code::internal_error, std::string("registering the factory: ") + e.what());
+    throw Error(Errc::internal, std::string("registering the factory: ") + e.what());
   }
   factories_[name] = f;
   spdlog::info("factory {} added ({})", name, dest.string());
@@ -235,20 +235,20 @@ Loaded<FactoryConfig> Factories::config(const std::string& name) const {
 boost::asio::awaitable<TeamRecord> Factories::add_team(std::string factory, std::string name, std::string actor) {
   const FactoryRecord f = require(factory);
   if (!valid_factory_name(name))
-    throw rpc::Error(rpc::code::invalid_params, "name: use 1-32 of [a-z0-9_-], starting with a letter or digit",
+    throw Error(Errc::invalid_argument, "name: use 1-32 of [a-z0-9_-], starting with a letter or digit",
                      json{{"field", "name"}});
   {
     sql::Stmt s(journal_.store().statements(), "SELECT 1 FROM teams WHERE factory = ? AND name = ?", "finding a team");
     s.bind(1, factory).bind(2, name);
     if (s.step())
-      throw rpc::Error(rpc::code::conflict, "team '" + name + "' already exists in " + factory,
+      throw Error(Errc::conflict, "team '" + name + "' already exists in " + factory,
                        json{{"factory", factory}, {"team", name}});
   }
   const fs::path path = fs::path(f.path) / ".worktrees" / ("team-" + name);
   const std::string branch = "team/" + name;
   std::error_code ec;
   if (fs::exists(path, ec))
-    throw rpc::Error(rpc::code::conflict, path.string() + " already exists", json{{"path", path.string()}});
+    throw Error(Errc::conflict, path.string() + " already exists", json{{"path", path.string()}});
   std::vector<std::string> probe = {"rev-parse", "--verify", "--quiet", "refs/heads/" + branch};
   auto has_branch = co_await git::run(std::move(probe), f.path);
   std::vector<std::string> args = {"worktree", "add"};
@@ -262,10 +262,10 @@ boost::asio::awaitable<TeamRecord> Factories::add_team(std::string factory, std:
   }
   auto r = co_await git::run(args, f.path);
   if (!r.ok())
-    throw rpc::Error(rpc::code::conflict, "git worktree add failed: " + r.describe(),
+    throw Error(Errc::conflict, "git worktree add failed: " + r.describe(),
                      json{{"factory", factory}, {"team", name}});
   // The factory may have been removed while git ran.
-  if (!find(factory)) throw rpc::Error(rpc::code::not_found, "factory '" + factory + "' was removed");
+  if (!find(factory)) throw Error(Errc::not_found, "factory '" + factory + "' was removed");
   TeamRecord t{factory, name, path.string(), branch, now_rfc3339_ms()};
   journal_.commit([&](Store::Tx& tx) {  // the reducer adds the row
     const Event& e = tx.append(

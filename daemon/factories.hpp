@@ -45,7 +45,7 @@ class Factories {
   const FactoryRecord& require(const std::string& name) const;  // -32001 when unknown
 
   // Validates, clones (git clone -- URL) into a temporary directory, moves it to R/<name>,
-  // writes R/<name>/.work/config.toml, then registers it (factory.added). rpc::Error on
+  // writes R/<name>/.work/config.toml, then registers it (factory.added). vermas::Error on
   // bad input (-32602), a name in use (-32002) or a failed clone (-32002, git's message).
   boost::asio::awaitable<FactoryRecord> add(std::string name, std::string url, std::optional<std::string> prefix,
                                             std::string actor);

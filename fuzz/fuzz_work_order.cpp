@@ -11,7 +11,7 @@
 // other tables stay), so each input starts from the same empty log and reproduces alone.
 //
 // Invariants (a violation prints what and where, then __builtin_trap()):
-//  - Only rpc::Error escapes the service, with -32001, -32002, -32003 or -32602 (-32603
+//  - Only vermas::Error escapes the service, answered (rpc::to_rpc_code) with -32001, -32002, -32003 or -32602 (-32603
 //    only for a work order whose status a raw event made unknown).
 //  - A refused call changes nothing: the same last_event_id and the same projection
 //    tables, every row and column (the target's row included).
@@ -46,6 +46,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/jsonrpc.hpp"
+#include "daemon/rpc/errors.hpp"
 #include "common/paths.hpp"
 #include "common/work_order.hpp"
 #include "daemon/factories.hpp"
@@ -274,8 +275,8 @@ Outcome attempt(F&& f) {
   Outcome o;
   try {
     o.result = f();
-  } catch (const vermas::rpc::Error& e) {
-    o.code = e.code();
+  } catch (const vermas::Error& e) {
+    o.code = vermas::rpc::to_rpc_code(e.code());  // as the router answers it
     o.message = e.what();
   }
   return o;
@@ -470,7 +471,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       try {
         w.journal->record({"wo.imported", "operations", std::string("fa"), id,
                            {{"record", record}, {"branch", "work-sync"}, {"commit", "0123abcd"}}});
-      } catch (const vermas::StoreError& e) {
+      } catch (const vermas::Error& e) {
         violated("an import that check_synced_record() accepted failed to fold", show(record) + ": " + e.what());
       }
       const json after = w.row(id);

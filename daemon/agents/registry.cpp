@@ -1,4 +1,5 @@
 #include "daemon/agents/registry.hpp"
+#include "daemon/error.hpp"
 
 #include <algorithm>
 #include <fstream>
@@ -9,7 +10,6 @@
 #include <spdlog/spdlog.h>
 
 #include "common/json.hpp"
-#include "common/jsonrpc.hpp"
 #include "common/time.hpp"
 #include "daemon/agents/process.hpp"
 
@@ -20,8 +20,8 @@ using Clock = Agent::Clock;
 
 namespace {
 
-rpc::Error no_such_agent(const std::string& id) {
-  return rpc::Error(rpc::code::not_found, "no agent '" + id + "' (see: co agent list)", json{{"id", id}});
+Error no_such_agent(const std::string& id) {
+  return Error(Errc::not_found, "no agent '" + id + "' (see: co agent list)", json{{"id", id}});
 }
 
 }  // namespace

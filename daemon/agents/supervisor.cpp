@@ -1,4 +1,5 @@
 #include "daemon/agents/supervisor.hpp"
+#include "daemon/error.hpp"
 
 #include <filesystem>
 #include <memory>
@@ -9,7 +10,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/json.hpp"
-#include "common/jsonrpc.hpp"
 #include "common/time.hpp"
 
 namespace vermas {
@@ -53,7 +53,7 @@ asio::awaitable<void> Supervisor::wait_for(const std::string& id, Clock::time_po
                                            std::function<bool(const Agent&)> settled) {
   for (;;) {
     Agent* cur = registry_.find(id);
-    if (!cur) throw rpc::Error(rpc::code::not_found, "agent " + id + " was removed");
+    if (!cur) throw Error(Errc::not_found, "agent " + id + " was removed");
     if (settled(*cur) || Clock::now() >= deadline) co_return;
     auto t = std::make_shared<asio::steady_timer>(io_, deadline);
     cur->waiters.push_back(t);
@@ -62,13 +62,13 @@ asio::awaitable<void> Supervisor::wait_for(const std::string& id, Clock::time_po
 }
 
 asio::awaitable<json> Supervisor::start_agent(std::string id, std::string actor) {
-  if (lifecycle_.shutting_down()) throw rpc::Error(rpc::code::unavailable, "the daemon is shutting down");
+  if (lifecycle_.shutting_down()) throw Error(Errc::unavailable, "the daemon is shutting down");
   Agent& a = registry_.require(id);
   if (a.rec.status == AgentStatus::stopping)
-    throw rpc::Error(rpc::code::conflict, id + " is stopping; start it once it has stopped",
+    throw Error(Errc::conflict, id + " is stopping; start it once it has stopped",
                      json{{"id", id}, {"status", "stopping"}});
   if (a.rec.factory && !factories_.find(*a.rec.factory))
-    throw rpc::Error(rpc::code::conflict, "factory " + *a.rec.factory + " is not registered");
+    throw Error(Errc::conflict, "factory " + *a.rec.factory + " is not registered");
   if (!a.proc && !a.busy) {
     a.rec.want_running = true;
     a.history = {};  // an operator's start clears the start limit (like reset-failed)
@@ -96,14 +96,14 @@ asio::awaitable<json> Supervisor::stop_agent(std::string id, std::string actor, 
 }
 
 asio::awaitable<json> Supervisor::restart_agent(std::string id, std::string actor) {
-  if (lifecycle_.shutting_down()) throw rpc::Error(rpc::code::unavailable, "the daemon is shutting down");
+  if (lifecycle_.shutting_down()) throw Error(Errc::unavailable, "the daemon is shutting down");
   Agent& a = registry_.require(id);
   if (!a.proc) {
     json j = co_await start_agent(id, actor);
     co_return j;
   }
   if (!next(a.rec.status, AgentEvent::restart))
-    throw rpc::Error(rpc::code::conflict,
+    throw Error(Errc::conflict,
                      id + " is " + to_string(a.rec.status) + ": it cannot be restarted now" +
                          (a.rec.status == AgentStatus::quarantined ? " (release it first)" : ""),
                      json{{"id", id}, {"status", to_string(a.rec.status)}});
@@ -121,7 +121,7 @@ asio::awaitable<json> Supervisor::restart_agent(std::string id, std::string acto
 
 asio::awaitable<json> Supervisor::start_worker(std::string factory, int slot, std::optional<std::string> work_order,
                                                std::string worktree, std::string actor) {
-  if (lifecycle_.shutting_down()) throw rpc::Error(rpc::code::unavailable, "the daemon is shutting down");
+  if (lifecycle_.shutting_down()) throw Error(Errc::unavailable, "the daemon is shutting down");
   Agent& a = registry_.ensure(factory, AgentRole::worker, slot, launcher_.runner_name_for(factory, AgentRole::worker));
   a.rec.want_running = true;
   a.history = {};

@@ -55,7 +55,7 @@ class Supervisor {
   void config_changed();
 
   // Operator and agent actions. Each answers once the change is committed and done
-  // (a stop answers when the process has exited). Errors are rpc::Error.
+  // (a stop answers when the process has exited). Errors are vermas::Error.
   boost::asio::awaitable<nlohmann::json> start_agent(std::string id, std::string actor);
   boost::asio::awaitable<nlohmann::json> stop_agent(std::string id, std::string actor, bool kill);
   boost::asio::awaitable<nlohmann::json> restart_agent(std::string id, std::string actor);

@@ -1,6 +1,6 @@
 #include "daemon/patrol/alerts.hpp"
+#include "daemon/error.hpp"
 
-#include "common/jsonrpc.hpp"
 #include "daemon/store/sqlite.hpp"
 
 namespace vermas::alerts {
@@ -24,7 +24,7 @@ json row(const sql::Stmt& s) {
 json get(const Store& store, std::int64_t id) {
   sql::Stmt s(store.statements(), std::string(kSelect) + " WHERE id = ?", "reading an alert");
   s.bind(1, id);
-  if (!s.step()) throw rpc::Error(rpc::code::not_found, "no alert " + std::to_string(id) + " (see: co alert list)",
+  if (!s.step()) throw Error(Errc::not_found, "no alert " + std::to_string(id) + " (see: co alert list)",
                                   json{{"id", id}});
   return row(s);
 }

@@ -1,4 +1,5 @@
 #include "daemon/rpc/router.hpp"
+#include "daemon/rpc/errors.hpp"
 #include "common/json.hpp"
 
 #include <algorithm>
@@ -204,11 +205,12 @@ boost::asio::awaitable<json> Router::dispatch(Connection& conn, const rpc::Reque
     response = rpc::make_result(request.id, std::move(result));
   } catch (const rpc::Error& e) {
     response = rpc::make_error(request.id, e.code(), e.what(), e.data());
-  } catch (const StoreError& e) {
-    bool transient = e.kind() == StoreError::Kind::busy || e.kind() == StoreError::Kind::full;
-    spdlog::error("{}: database: {}", request.method, e.what());
-    response = rpc::make_error(request.id, transient ? rpc::code::unavailable : rpc::code::internal_error,
-                               std::string("database: ") + e.what());
+  } catch (const Error& e) {
+    // The core's one error type, its kind mapped to a code here and nowhere else.
+    const int code = rpc::to_rpc_code(e.code());
+    if (code == rpc::code::internal_error || e.transient_store_failure())
+      spdlog::error("{}: {} ({})", request.method, e.what(), to_string(e.code()));
+    response = rpc::make_error(request.id, code, e.what(), e.details());
   } catch (const std::exception& e) {
     spdlog::error("{}: internal error: {}", request.method, e.what());
     response = rpc::make_error(request.id, rpc::code::internal_error, std::string("internal error: ") + e.what());

@@ -1,4 +1,5 @@
 #include "daemon/store/journal.hpp"
+#include "daemon/error.hpp"
 
 #include <chrono>
 
@@ -53,7 +54,7 @@ bool Journal::fill_feed(std::int64_t after_id, std::int64_t up_to, std::int64_t*
       }
       if (n < kChunk) break;  // the range is exhausted
     }
-  } catch (const StoreError& e) {
+  } catch (const Error& e) {
     spdlog::error("feed {}: reading the events it lacks: {}", feed_.path().string(), e.what());
     feed_failed(after_id + 1);
     return false;

@@ -1,4 +1,5 @@
 #include "daemon/store/log_maintenance.hpp"
+#include "daemon/error.hpp"
 #include "common/json.hpp"
 
 #include <fcntl.h>
@@ -20,7 +21,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
-#include "common/jsonrpc.hpp"
 #include "daemon/store/projections.hpp"
 #include "daemon/store/sqlite.hpp"
 
@@ -38,7 +38,7 @@ const std::vector<std::string> kProjected = {"slot.", "wo.", "factory.", "team."
 class Busy {
  public:
   explicit Busy(bool& flag) : flag_(flag) {
-    if (flag_) throw rpc::Error(rpc::code::conflict, "a rebuild or archive of the event log is already running");
+    if (flag_) throw Error(Errc::conflict, "a rebuild or archive of the event log is already running");
     flag_ = true;
   }
   ~Busy() { flag_ = false; }
@@ -233,7 +233,7 @@ asio::awaitable<std::int64_t> LogMaintenance::compare_off_thread() {
   if (rc != SQLITE_OK) {
     std::string why = reader ? sqlite3_errmsg(reader) : "out of memory";
     sqlite3_close_v2(reader);
-    throw rpc::Error(rpc::code::unavailable, "rebuild: opening a reader: " + why);
+    throw Error(Errc::unavailable, "rebuild: opening a reader: " + why);
   }
   sqlite3_busy_timeout(reader, 2000);
   try {
@@ -268,7 +268,7 @@ asio::awaitable<std::int64_t> LogMaintenance::compare_off_thread() {
   });
   co_await done->async_wait(asio::as_tuple(asio::use_awaitable));
   comparer_.join();
-  if (!error.empty()) throw rpc::Error(rpc::code::internal_error, "rebuild: comparing with the live tables: " + error);
+  if (!error.empty()) throw Error(Errc::internal, "rebuild: comparing with the live tables: " + error);
   co_return diff;
 }
 
@@ -289,7 +289,7 @@ asio::awaitable<json> LogMaintenance::archive(std::string cutoff, bool partition
   }
   std::error_code ec;
   fs::create_directories(paths_.archive_dir(), ec);
-  if (ec) throw rpc::Error(rpc::code::unavailable, "creating " + paths_.archive_dir().string() + ": " + ec.message());
+  if (ec) throw Error(Errc::unavailable, "creating " + paths_.archive_dir().string() + ": " + ec.message());
   std::int64_t archived = 0;
   std::set<std::string> files;
   for (;;) {
@@ -307,7 +307,7 @@ asio::awaitable<json> LogMaintenance::archive(std::string cutoff, bool partition
       lines[file] += to_json(e).dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
     }
     for (const auto& [file, text] : lines) {
-      if (auto err = append_durably(file, text); !err.empty()) throw rpc::Error(rpc::code::unavailable, err);
+      if (auto err = append_durably(file, text); !err.empty()) throw Error(Errc::unavailable, err);
       files.insert(file.string());
     }
     const std::int64_t last = chunk.back().id;

@@ -1,23 +1,24 @@
 #include "daemon/store/sqlite.hpp"
+#include "daemon/error.hpp"
 
 #include <sqlite3.h>
 
 namespace vermas::sql {
 
 namespace {
-StoreError::Kind kind_of(int rc) {
+Errc kind_of(int rc) {
   switch (rc & 0xff) {  // primary code of an extended result code
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return StoreError::Kind::busy;
-    case SQLITE_FULL: return StoreError::Kind::full;
+    case SQLITE_LOCKED: return Errc::busy;
+    case SQLITE_FULL: return Errc::storage_full;
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return StoreError::Kind::corrupt;
-    case SQLITE_CONSTRAINT: return StoreError::Kind::constraint;
+    case SQLITE_NOTADB: return Errc::corrupt;
+    case SQLITE_CONSTRAINT: return Errc::constraint;
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
-    case SQLITE_PERM: return StoreError::Kind::io;
-    default: return StoreError::Kind::other;
+    case SQLITE_PERM: return Errc::io;
+    default: return Errc::internal;
   }
 }
 
@@ -25,7 +26,7 @@ StoreError::Kind kind_of(int rc) {
 
 [[noreturn]] void fail(sqlite3* db, int rc, std::string_view doing) {
   const char* msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  throw StoreError(kind_of(rc), "database: " + std::string(doing) + ": " + msg);
+  throw Error(kind_of(rc), "database: " + std::string(doing) + ": " + msg);
 }
 
 void exec(sqlite3* db, const char* sql, std::string_view doing) {

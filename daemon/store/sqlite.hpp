@@ -1,7 +1,8 @@
 #pragma once
 // Thin helpers over the SQLite C API shared by the store and the projections: error
-// mapping to StoreError, and prepared statements cached per connection for its lifetime.
+// mapping to Error, and prepared statements cached per connection for its lifetime.
 #include <cstdint>
+#include "daemon/error.hpp"
 #include <optional>
 #include <string>
 #include <string_view>

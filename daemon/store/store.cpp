@@ -2,6 +2,7 @@
 // fixed format "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC), whose byte order is chronological order.
 // Filters (since/until) are expected in the same format; callers normalise user input first.
 #include "daemon/store/store.hpp"
+#include "daemon/error.hpp"
 
 #include <sqlite3.h>
 
@@ -317,7 +318,7 @@ Store::Store(const std::filesystem::path& db_file) : now_rfc3339([] { return now
     std::error_code ec;
     std::filesystem::create_directories(db_file.parent_path(), ec);
     if (ec)
-      throw StoreError(StoreError::Kind::io,
+      throw Error(Errc::io,
                        "database: creating " + db_file.parent_path().string() + ": " + ec.message());
   }
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -335,7 +336,7 @@ Store::Store(const std::filesystem::path& db_file) : now_rfc3339([] { return now
     {
       sql::Stmt s(*statements_, "PRAGMA journal_mode=WAL", "enabling WAL in " + db_file.string());
       if (!s.step() || s.text(0) != "wal")
-        throw StoreError(StoreError::Kind::io,
+        throw Error(Errc::io,
                          "database: " + db_file.string() + " cannot use WAL journal mode");
     }
     // FULL: a commit is on disk before the RPC that caused it answers OK.
@@ -363,7 +364,7 @@ void Store::migrate() {
     try {
       int version = schema_version();
       if (version > newest)
-        throw StoreError(StoreError::Kind::other, "database schema version " + std::to_string(version) +
+        throw Error(Errc::internal, "database schema version " + std::to_string(version) +
                                                       " is newer than this build supports (" +
                                                       std::to_string(newest) + ")");
       if (version == newest) {
@@ -424,10 +425,10 @@ std::vector<Event> Store::transact(const std::function<void(Tx&)>& fn) {
   try {
     fn(tx);
     sql::exec(db_, "COMMIT", "committing");
-  } catch (const StoreError& e) {
+  } catch (const Error& e) {
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     // A constraint is the caller's mistake; anything else means the database cannot write.
-    if (e.kind() != StoreError::Kind::constraint) write_failure_ = e.what();
+    if (e.code() != Errc::constraint) write_failure_ = e.what();
     throw;
   } catch (...) {
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -448,7 +449,7 @@ bool Store::probe_write() {
       s.run();
     });
     return true;
-  } catch (const StoreError&) {
+  } catch (const Error&) {
     return false;
   }
 }
@@ -584,7 +585,7 @@ bool Store::healthy() const {
   try {
     sql::Stmt s(*statements_, "PRAGMA quick_check", "checking the database");
     return s.step() && s.text(0) == "ok" && !s.step();
-  } catch (const StoreError&) {
+  } catch (const Error&) {
     return false;
   }
 }

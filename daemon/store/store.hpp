@@ -3,6 +3,7 @@
 // projections beside it. WAL, foreign keys, versioned migrations (PRAGMA user_version).
 // Every write is one transaction; callers learn of the events only after COMMIT.
 #include <cstdint>
+#include "daemon/error.hpp"
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -65,18 +66,9 @@ struct EventStats {
   std::vector<std::pair<std::string, std::int64_t>> by_type;  // sorted by type
 };
 
-class StoreError : public std::runtime_error {
- public:
-  enum class Kind { busy, full, corrupt, constraint, io, other };
-  StoreError(Kind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
-  Kind kind() const { return kind_; }
- private:
-  Kind kind_;
-};
-
 class Store {
  public:
-  // Opens (creating if needed) and migrates to the newest schema. Throws StoreError.
+  // Opens (creating if needed) and migrates to the newest schema. Throws Error.
   explicit Store(const std::filesystem::path& db_file);
   ~Store();
   Store(const Store&) = delete;

@@ -1,4 +1,5 @@
 #include "daemon/work/dispatcher.hpp"
+#include "daemon/error.hpp"
 #include "common/json.hpp"
 
 #include <fstream>
@@ -7,7 +8,6 @@
 #include <boost/asio/detached.hpp>
 #include <spdlog/spdlog.h>
 
-#include "common/jsonrpc.hpp"
 #include "common/time.hpp"
 #include "daemon/store/sqlite.hpp"
 #include "daemon/work/worktrees.hpp"
@@ -112,24 +112,24 @@ int Dispatcher::lowest_free_slot(const std::string& factory) const {
         !supervisor_.is_live(agent_id_for(factory, AgentRole::worker, n)))
       slot = n;
   if (slot < 0)
-    throw rpc::Error(rpc::code::conflict,
+    throw Error(Errc::conflict,
                      "no free slot: all " + std::to_string(slots) + " worker slots of " + factory + " are taken",
                      json{{"factory", factory}, {"max_slots_per_factory", slots}});
   if (supervisor_.live_process_count() >= config_.operations.max_agents)
-    throw rpc::Error(rpc::code::conflict,
+    throw Error(Errc::conflict,
                      "max_agents (" + std::to_string(config_.operations.max_agents) + ") agents are running",
                      json{{"max_agents", config_.operations.max_agents}});
   return slot;
 }
 
 asio::awaitable<json> Dispatcher::spawn_worker(std::string factory, std::string actor) {
-  if (stopping_) throw rpc::Error(rpc::code::unavailable, "the daemon is shutting down");
+  if (stopping_) throw Error(Errc::unavailable, "the daemon is shutting down");
   factories_.require(factory);
   const int slot = lowest_free_slot(factory);
   Reservation reservation(reserved_, {factory, slot});  // the slot is ours while git makes the worktree
   std::string error;
   std::string worktree = co_await factories_.ensure_slot_worktree(factory, slot, &error);
-  if (worktree.empty()) throw rpc::Error(rpc::code::conflict, "cannot prepare the worker's worktree: " + error);
+  if (worktree.empty()) throw Error(Errc::conflict, "cannot prepare the worker's worktree: " + error);
   json started = co_await supervisor_.start_worker(factory, slot, std::nullopt, "", actor);
   co_return started;
 }
@@ -205,11 +205,11 @@ void Dispatcher::write_assignment(const SlotRow& row, const std::string& title) 
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
-    if (!out) throw rpc::Error(rpc::code::unavailable, "cannot write " + tmp.string());
+    if (!out) throw Error(Errc::unavailable, "cannot write " + tmp.string());
   }
   std::error_code ec;
   fs::rename(tmp, file, ec);  // whole or not at all: an agent never reads half a file
-  if (ec) throw rpc::Error(rpc::code::unavailable, "cannot write " + file.string() + ": " + ec.message());
+  if (ec) throw Error(Errc::unavailable, "cannot write " + file.string() + ": " + ec.message());
 }
 
 void Dispatcher::record(const std::string& type, const std::string& factory, const std::optional<std::string>& subject,
@@ -222,15 +222,15 @@ void Dispatcher::record(const std::string& type, const std::string& factory, con
 
 asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, std::optional<std::string> team,
                                            WoActor actor) {
-  if (stopping_) throw rpc::Error(rpc::code::unavailable, "the daemon is shutting down");
+  if (stopping_) throw Error(Errc::unavailable, "the daemon is shutting down");
   auto check = [&]() -> json {
     json w = work_orders_.require(id);
     if (w["factory"].is_string() && w["factory"] != json(factory))
-      throw rpc::Error(rpc::code::conflict,
+      throw Error(Errc::conflict,
                        "work order " + id + " belongs to factory " + w["factory"].get<std::string>(),
                        json{{"work_order", id}, {"factory", w["factory"]}});
     if (auto row = slot_for_work_order(id))
-      throw rpc::Error(rpc::code::conflict, "work order " + id + " is already dispatched to " + row->agent,
+      throw Error(Errc::conflict, "work order " + id + " is already dispatched to " + row->agent,
                        json{{"work_order", id}, {"slot", row->to_json()}});
     work_orders_.check_transition(w, wo::Status::assigned, actor);
     return w;
@@ -242,7 +242,7 @@ asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, 
     for (const auto& t : factories_.teams(factory))
       if (t.name == *team) team_record = t;
     if (!team_record)
-      throw rpc::Error(rpc::code::not_found, "no team '" + *team + "' in factory " + factory + " (see: co team list)",
+      throw Error(Errc::not_found, "no team '" + *team + "' in factory " + factory + " (see: co team list)",
                        json{{"team", *team}, {"factory", factory}});
   }
   const int slot = lowest_free_slot(factory);
@@ -255,12 +255,12 @@ asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, 
     if (fs::exists(worktree, ec)) {
       // A leftover (a worker spawned without work, or an interrupted release): save, remove.
       auto saved = co_await save(factory, slot, worktree, "dispatch found a leftover worktree", std::nullopt, std::nullopt);
-      if (!saved) throw rpc::Error(rpc::code::conflict, "cannot save the leftover worktree " + worktree + "; see the log");
+      if (!saved) throw Error(Errc::conflict, "cannot save the leftover worktree " + worktree + "; see the log");
       std::string err = co_await worktrees::remove(f.path, worktree);
-      if (!err.empty()) throw rpc::Error(rpc::code::conflict, err);
+      if (!err.empty()) throw Error(Errc::conflict, err);
     }
     std::string err = co_await worktrees::add(f.path, worktree, branch);
-    if (!err.empty()) throw rpc::Error(rpc::code::conflict, "cannot prepare the worker's worktree: " + err);
+    if (!err.empty()) throw Error(Errc::conflict, "cannot prepare the worker's worktree: " + err);
   }
   json w = check();  // again: the work order may have moved while git ran
   SlotRow row{factory, slot, id, agent, branch, worktree, team, now_rfc3339_ms()};
@@ -280,7 +280,7 @@ asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, 
   const std::string status = worker.value("status", "");
   if (status == "failed" || status == "stopped") {
     release_soon(factory, slot, "worker_start_failed", WoActor::operations(), true);
-    throw rpc::Error(rpc::code::conflict,
+    throw Error(Errc::conflict,
                      "work order " + id + " was assigned to " + agent + " but the worker did not start (" +
                          worker.value("last_exit", std::string("see co agent show ") + agent) +
                          "); the work order goes back to open",
@@ -334,7 +334,7 @@ void Dispatcher::return_to_pool(const std::string& id, const std::string& reason
 asio::awaitable<json> Dispatcher::release(std::string factory, int slot, std::string reason, WoActor actor, bool kill) {
   factories_.require(factory);
   if (reserved_.count({factory, slot}))
-    throw rpc::Error(rpc::code::conflict, "slot " + std::to_string(slot) + " of " + factory + " is busy (being dispatched or freed)");
+    throw Error(Errc::conflict, "slot " + std::to_string(slot) + " of " + factory + " is busy (being dispatched or freed)");
   json out = co_await free_slot(std::move(factory), slot, std::move(reason), std::move(actor), kill, true);
   co_return out;
 }

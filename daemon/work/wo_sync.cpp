@@ -1,4 +1,5 @@
 #include "daemon/work/wo_sync.hpp"
+#include "daemon/error.hpp"
 #include "common/json.hpp"
 
 #include <fstream>
@@ -6,7 +7,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <spdlog/spdlog.h>
 
-#include "common/jsonrpc.hpp"
 #include "common/time.hpp"
 #include "common/work_order.hpp"
 #include "daemon/work/git.hpp"
@@ -36,7 +36,7 @@ json synced_fields(const json& w) {
 }
 
 [[noreturn]] void git_failed(const std::string& what, const proc::CommandResult& r) {
-  throw rpc::Error(rpc::code::conflict, "wo sync: git " + what + ": " + r.describe());
+  throw Error(Errc::conflict, "wo sync: git " + what + ": " + r.describe());
 }
 
 }  // namespace
@@ -117,7 +117,7 @@ void WoSync::schedule(const std::string& factory, double delay) {
 asio::awaitable<json> WoSync::sync(std::string factory, std::string actor) {
   const FactoryRecord f = factories_.require(factory);
   const std::string branch = factories_.config(factory).value.sync.branch;
-  if (running_.count(factory)) throw rpc::Error(rpc::code::conflict, "a sync of " + factory + " is already running");
+  if (running_.count(factory)) throw Error(Errc::conflict, "a sync of " + factory + " is already running");
   running_.insert(factory);
   struct Done {
     std::set<std::string>& s;
@@ -129,7 +129,7 @@ asio::awaitable<json> WoSync::sync(std::string factory, std::string actor) {
   const fs::path repo = f.path;
   auto head = co_await git::run(git::argv("symbolic-ref", "-q", "HEAD"), repo);
   if (head.ok() && git::first_line(head.output) == ref)
-    throw rpc::Error(rpc::code::conflict, "wo sync: " + branch + " is checked out in " + f.path +
+    throw Error(Errc::conflict, "wo sync: " + branch + " is checked out in " + f.path +
                                               "; the sync branch must not be a working branch");
   std::string tip;
   if (auto r = co_await git::run(git::argv("rev-parse", "--verify", "--quiet", ref), repo); r.ok()) tip = git::first_line(r.output);
@@ -186,7 +186,7 @@ asio::awaitable<json> WoSync::sync(std::string factory, std::string actor) {
   {
     std::ofstream o(file, std::ios::trunc | std::ios::binary);
     o << out;
-    if (!o) throw rpc::Error(rpc::code::unavailable, "wo sync: cannot write " + file.string());
+    if (!o) throw Error(Errc::unavailable, "wo sync: cannot write " + file.string());
   }
   fs::remove(index, ec);
   auto env = identity_env();

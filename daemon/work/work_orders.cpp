@@ -1,9 +1,9 @@
 #include "daemon/work/work_orders.hpp"
+#include "daemon/error.hpp"
 #include "common/json.hpp"
 
 #include <algorithm>
 
-#include "common/jsonrpc.hpp"
 #include "common/time.hpp"
 #include "daemon/store/projections.hpp"
 #include "daemon/store/sqlite.hpp"
@@ -23,7 +23,7 @@ std::string status_list(const std::vector<wo::Status>& v) {
 json opt_json(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
 
 [[noreturn]] void denied(const std::string& message, const WoActor& a) {
-  throw rpc::Error(rpc::code::permission_denied, message, json{{"agent", a.id}});
+  throw Error(Errc::permission_denied, message, json{{"agent", a.id}});
 }
 
 }  // namespace
@@ -43,7 +43,7 @@ std::string WorkOrders::new_id(const std::optional<std::string>& factory) {
     std::string id = wo::make_id(prefix, random_(), attempt < 8 ? 6 : 10);
     if (!find(id)) return id;
   }
-  throw rpc::Error(rpc::code::internal_error, "could not find a free work order id");
+  throw Error(Errc::internal, "could not find a free work order id");
 }
 
 std::optional<json> WorkOrders::find(const std::string& id) const {
@@ -52,7 +52,7 @@ std::optional<json> WorkOrders::find(const std::string& id) const {
 
 json WorkOrders::require(const std::string& id) const {
   if (auto w = find(id)) return *w;
-  throw rpc::Error(rpc::code::not_found, "no work order '" + id + "' (see: wo list)", json{{"id", id}});
+  throw Error(Errc::not_found, "no work order '" + id + "' (see: wo list)", json{{"id", id}});
 }
 
 json WorkOrders::create(const WoCreate& r, const WoActor& actor) {
@@ -79,7 +79,7 @@ json WorkOrders::update(const std::string& id, const json& set, const WoActor& a
     if (*actor.role == "supervisor" && w["factory"] != opt_json(actor.factory))
       denied(actor.id + " may only edit work orders of its own factory", actor);
   }
-  if (set.empty()) throw rpc::Error(rpc::code::invalid_params, "nothing to update: give title, description, priority or assignee");
+  if (set.empty()) throw Error(Errc::invalid_argument, "nothing to update: give title, description, priority or assignee");
   json previous = json::object();
   for (const auto& [k, v] : set.items()) previous[k] = w.value(k, json());
   json data = {{"set", set}, {"previous", previous}};
@@ -93,11 +93,11 @@ void WorkOrders::check_transition(const json& w, wo::Status to, const WoActor& a
   const std::string from_text = w.value("status", "");
   const auto from = wo::parse_status(from_text);
   const std::string id = w.value("id", "");
-  if (!from) throw rpc::Error(rpc::code::internal_error, "work order " + id + " has an unknown status " + from_text);
+  if (!from) throw Error(Errc::internal, "work order " + id + " has an unknown status " + from_text);
   if (!wo::transition_allowed(*from, to)) {
     json allowed = json::array();
     for (auto s : wo::allowed_from(*from)) allowed.push_back(wo::to_string(s));
-    throw rpc::Error(rpc::code::conflict,
+    throw Error(Errc::conflict,
                      "work order " + id + " cannot go from " + from_text + " to " + wo::to_string(to) +
                          " (allowed: " + status_list(wo::allowed_from(*from)) + ")",
                      json{{"from", from_text}, {"to", wo::to_string(to)}, {"allowed", allowed}});
@@ -113,7 +113,7 @@ void WorkOrders::check_transition(const json& w, wo::Status to, const WoActor& a
     auto fc = factories_.config(w["factory"].get<std::string>());
     // A broken file must not switch the gate off by falling back to the defaults.
     if (!fc.ok())
-      throw rpc::Error(rpc::code::conflict,
+      throw Error(Errc::conflict,
                        "work order " + id + " cannot be done while its factory's config is broken (" +
                            fc.errors.front().to_string() + "); fix it first",
                        json{{"from", from_text}, {"to", "done"}, {"config_error", fc.errors.front().to_string()}});
@@ -124,7 +124,7 @@ void WorkOrders::check_transition(const json& w, wo::Status to, const WoActor& a
         if (!v["failing"].empty()) why += "failing: " + v["failing"].dump();
         if (!v["missing"].empty()) why += std::string(why.empty() ? "" : "; ") + "missing: " + v["missing"].dump();
         if (why.empty()) why = "no checks recorded";
-        throw rpc::Error(rpc::code::conflict,
+        throw Error(Errc::conflict,
                          "work order " + id + " cannot be done until every check passes (" + why +
                              "); record checks with: wo verify " + id + " --check NAME --pass",
                          json{{"from", from_text}, {"to", "done"}, {"failing", v["failing"]}, {"missing", v["missing"]},

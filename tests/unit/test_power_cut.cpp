@@ -34,7 +34,8 @@ namespace {
 using vermas::Event;
 using vermas::EventDraft;
 using vermas::Store;
-using vermas::StoreError;
+
+using vermas::Errc;
 using vermas::test::CrashVfs;
 using vermas::test::TempDir;
 using json = nlohmann::json;
@@ -214,7 +215,7 @@ Run run_workload(const fs::path& db, const Plan& plan, const char* synchronous, 
           for (const auto& d : drafts) pending.push_back(row_of(tx.append(d)));
           committing = true;
         });
-      } catch (const StoreError& e) {
+      } catch (const vermas::Error& e) {
         // Failed before COMMIT: nothing of it can be on disk (SQLite writes no commit frame).
         if (committing) run.in_flight = std::move(pending);
         run.error = e.what();
@@ -224,7 +225,7 @@ Run run_workload(const fs::path& db, const Plan& plan, const char* synchronous, 
       ++run.transactions;
       if (expected) (*expected)[run.acknowledged.size()] = projection_content(store.db());
     }
-  } catch (const StoreError& e) {  // the cut came while opening
+  } catch (const vermas::Error& e) {  // the cut came while opening
     run.error = e.what();
   }
   return run;

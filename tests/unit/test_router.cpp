@@ -14,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "daemon/rpc/connection.hpp"
+#include "daemon/rpc/errors.hpp"
 #include "daemon/rpc/router.hpp"
 #include "tests/unit/helpers.hpp"
 
@@ -243,3 +244,25 @@ TEST_CASE("router table: rpc.methods describes it sorted with the access column,
 }
 
 }  // namespace router_test
+
+TEST_CASE("the core's error kinds map to JSON-RPC codes at the edge, and only there", "[router]") {
+  using vermas::Errc;
+  namespace code = vermas::rpc::code;
+  const std::pair<Errc, int> table[] = {
+      {Errc::invalid_argument, code::invalid_params}, {Errc::not_found, code::not_found},
+      {Errc::conflict, code::conflict},               {Errc::permission_denied, code::permission_denied},
+      {Errc::budget_exceeded, code::budget_exceeded}, {Errc::unavailable, code::unavailable},
+      {Errc::too_large, code::too_large},             {Errc::busy, code::unavailable},
+      {Errc::storage_full, code::unavailable},        {Errc::corrupt, code::internal_error},
+      {Errc::constraint, code::internal_error},       {Errc::io, code::internal_error},
+      {Errc::internal, code::internal_error},
+  };
+  for (const auto& [kind, rpc_code] : table) {
+    INFO(vermas::to_string(kind));
+    CHECK(vermas::rpc::to_rpc_code(kind) == rpc_code);
+  }
+  // Only a database that refused for now is worth retrying as such.
+  CHECK(vermas::Error(Errc::busy, "x").transient_store_failure());
+  CHECK(vermas::Error(Errc::storage_full, "x").transient_store_failure());
+  CHECK_FALSE(vermas::Error(Errc::corrupt, "x").transient_store_failure());
+}

@@ -19,7 +19,8 @@ using vermas::Event;
 using vermas::EventDraft;
 using vermas::EventFilter;
 using vermas::Store;
-using vermas::StoreError;
+
+using vermas::Errc;
 namespace fs = std::filesystem;
 
 namespace {
@@ -117,9 +118,9 @@ TEST_CASE("store: a newer schema version is refused", "[store]") {
   bool refused = false;
   try {
     Store store(file);
-  } catch (const StoreError& e) {
+  } catch (const vermas::Error& e) {
     refused = true;
-    CHECK(e.kind() == StoreError::Kind::other);
+    CHECK(e.code() == Errc::internal);
     CHECK(std::string(e.what()).find("schema version 99 is newer") != std::string::npos);
   }
   CHECK(refused);
@@ -137,9 +138,9 @@ TEST_CASE("store: a file that is not a database is reported as corrupt", "[store
   bool refused = false;
   try {
     Store store(file);
-  } catch (const StoreError& e) {
+  } catch (const vermas::Error& e) {
     refused = true;
-    CHECK(e.kind() == StoreError::Kind::corrupt);
+    CHECK(e.code() == Errc::corrupt);
   }
   CHECK(refused);
 }

@@ -158,11 +158,11 @@ TEST_CASE("transitions go through the table, keys are per work order, refusals w
   try {
     b.wos.transition({id, Status::done, "skip ahead", std::nullopt, std::nullopt, std::nullopt}, op);
     FAIL("open -> done was accepted");
-  } catch (const rpc::Error& e) {
-    CHECK(e.code() == rpc::code::conflict);
-    CHECK(e.data()["from"] == "open");
-    CHECK(e.data()["to"] == "done");
-    CHECK(e.data()["allowed"] == json::array({"assigned", "canceled"}));
+  } catch (const vermas::Error& e) {
+    CHECK(e.code() == vermas::Errc::conflict);
+    CHECK(e.details()["from"] == "open");
+    CHECK(e.details()["to"] == "done");
+    CHECK(e.details()["allowed"] == json::array({"assigned", "canceled"}));
   }
   CHECK(b.store.last_event_id() == before);
 
@@ -183,8 +183,8 @@ TEST_CASE("transitions go through the table, keys are per work order, refusals w
   try {
     b.wos.transition({id, Status::in_progress, "mine", std::nullopt, std::nullopt, std::nullopt}, worker);
     FAIL("a worker moved a work order not assigned to it");
-  } catch (const rpc::Error& e) {
-    CHECK(e.code() == rpc::code::permission_denied);
+  } catch (const vermas::Error& e) {
+    CHECK(e.code() == vermas::Errc::permission_denied);
   }
   b.wos.update(id, {{"assignee", "f/workers/slot0"}}, op);
   CHECK(b.wos.transition({id, Status::in_progress, "mine", std::nullopt, std::nullopt, std::nullopt}, worker)["status"] ==
@@ -238,8 +238,8 @@ TEST_CASE("replay equals the live projections after a random workload, across an
         else
           b.journal.record({"slot.freed", "operations", std::string("f"), std::nullopt, {{"factory", "f"}, {"slot", slot}}});
       }
-    } catch (const rpc::Error& e) {
-      REQUIRE(e.code() == rpc::code::conflict);  // a transition the table refuses
+    } catch (const vermas::Error& e) {
+      REQUIRE(e.code() == vermas::Errc::conflict);  // a transition the table refuses
       ++refused;
     }
     if (step == 350) {
