@@ -15,6 +15,20 @@
 
 #include <nlohmann/json.hpp>
 
+// Whether this build runs under AddressSanitizer (GCC says so with a macro, clang with
+// __has_feature): a few measurements mean something else there (RSS holds ASan's
+// quarantine; the runtime itself needs descriptors).
+#if defined(__SANITIZE_ADDRESS__)
+#define VERMAS_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VERMAS_TEST_ASAN 1
+#endif
+#endif
+#ifndef VERMAS_TEST_ASAN
+#define VERMAS_TEST_ASAN 0
+#endif
+
 namespace it {
 
 using json = nlohmann::json;

@@ -208,7 +208,7 @@ TEST_CASE("connect/close churn leaks no descriptor, connection slot or memory", 
   CHECK(wait_until([&] { return d.connections() == 1 && fd_count(d.pid) <= fds_before; }, 5s));
   const long rss_after = rss_kib(d.pid);
   CHECK(fd_count(d.pid) <= fds_before);  // the baseline may have held a closing connection's fd
-#if defined(__SANITIZE_ADDRESS__)
+#if VERMAS_TEST_ASAN
   // ASan's quarantine keeps freed memory resident (up to 256 MiB), so RSS says nothing here;
   // LeakSanitizer checks the daemon's heap at its exit instead.
   (void)rss_after;

@@ -174,7 +174,8 @@ exec sleep 300
   }
   const long long since = c.result("status")["last_event_id"].get<long long>();
   write_file(out + ".go", "");
-  for (const auto& [id, role] : agents) {
+  for (const auto& entry : agents) {
+    const std::string& id = entry.first;  // clang 14 cannot capture a structured binding
     INFO(id << " did not finish its calls");
     REQUIRE(eventually([&] { return file_exists(out + "." + stem_of(id) + ".done"); }, 60s));
   }

@@ -305,6 +305,13 @@ TEST_CASE("at most 256 connections: the 257th is refused with -32006 and closed"
 }
 
 TEST_CASE("out of file descriptors the daemon neither spins nor stops serving", "[protocol]") {
+#if VERMAS_TEST_ASAN
+  // The sanitizer runtime needs descriptors of its own (UBSan's vptr check probes memory
+  // through a pipe and reports a false "invalid vptr" when it cannot make one), so out of
+  // descriptors it is the runtime that is tested. The plain build runs this test.
+  SUCCEED("skipped under sanitizers");
+  return;
+#endif
   TempRoot root;
   {
     // The daemon inherits our limit: give it few descriptors, so accept() hits EMFILE

@@ -147,10 +147,10 @@ TEST_CASE("feed: recover looks into the rotated files when the live one has no e
   for (int i = 1; i <= 10; ++i) REQUIRE(feed.append(event(i)));
   REQUIRE(fs::exists(dir.path / "feed.jsonl.1"));
   fs::resize_file(file, 0);  // rotated, then the crash came before the first line
-  auto last = feed.recover();
-  REQUIRE(last.has_value());
-  CHECK(*last < 10);
-  CHECK(*last >= 1);
+  auto recovered = feed.recover();
+  REQUIRE(recovered.has_value());
+  CHECK(*recovered < 10);
+  CHECK(*recovered >= 1);
   // A line longer than the backwards reader's blocks is still found whole.
   FeedWriter big(dir.path / "big.jsonl", 0, 0);
   REQUIRE(big.append({{"id", 41}, {"data", std::string(200 * 1024, 'x')}}));

@@ -30,7 +30,6 @@
 
 using namespace vermas;
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 using wo::Status;
 
 namespace {
@@ -343,7 +342,8 @@ TEST_CASE("a rebuild while events keep arriving compares at one position and swa
   bool rebuilding = true;
   // A writer on the same io thread, as requests would be, until the rebuild has answered.
   auto writer = [&]() -> boost::asio::awaitable<void> {
-    for (std::size_t i = 0; rebuilding; ++i) {
+    for (std::size_t i = 0;; ++i) {
+      if (!rebuilding) break;  // cleared by the other coroutine once the rebuild answered
       b.clock_ms += 10;
       const std::string& id = ids[i % ids.size()];
       const std::string status = b.wos.require(id)["status"];
