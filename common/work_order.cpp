@@ -73,4 +73,54 @@ std::string make_id(const std::string& prefix, unsigned long long bits, int leng
   return id;
 }
 
+nlohmann::json to_json(const WorkOrder& w) {
+  auto opt = [](const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+  return nlohmann::json{{"id", w.id},
+                        {"title", w.title},
+                        {"description", w.description},
+                        {"type", w.type},
+                        {"priority", w.priority},
+                        {"status", w.status_text},
+                        {"factory", opt(w.factory)},
+                        {"assignee", opt(w.assignee)},
+                        {"created_at", w.created_at},
+                        {"updated_at", w.updated_at},
+                        {"artifacts", w.artifacts},
+                        {"transitions", w.transitions},
+                        {"review_cycles", w.review_cycles}};
+}
+
+std::optional<WorkOrder> from_json(const nlohmann::json& j) {
+  if (!j.is_object()) return std::nullopt;
+  auto text = [&](const char* k) {
+    auto it = j.find(k);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto opt = [&](const char* k) -> std::optional<std::string> {
+    auto it = j.find(k);
+    if (it == j.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  auto num = [&](const char* k, std::int64_t fallback) {
+    auto it = j.find(k);
+    return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
+  };
+  WorkOrder w;
+  w.id = text("id");
+  if (w.id.empty()) return std::nullopt;
+  w.title = text("title");
+  w.description = text("description");
+  w.type = text("type");
+  w.priority = num("priority", kDefaultPriority);
+  w.status_text = text("status");
+  w.factory = opt("factory");
+  w.assignee = opt("assignee");
+  w.created_at = text("created_at");
+  w.updated_at = text("updated_at");
+  if (auto it = j.find("artifacts"); it != j.end()) w.artifacts = *it;
+  w.transitions = num("transitions", 0);
+  w.review_cycles = num("review_cycles", 0);
+  return w;
+}
+
 }  // namespace vermas::wo

@@ -186,8 +186,7 @@ class Harness {
       vermas::WoCreate c;
       c.title = "fuzz work order " + std::to_string(i);
       if (i != 1) c.factory = kFactory;
-      json w = d.work_orders().create(c, vermas::WoActor{});
-      fixed_ids_.push_back(w["id"].get<std::string>());
+      fixed_ids_.push_back(d.work_orders().create(c, vermas::WoActor{}).id);
     }
     wait([&] { return false; }, 500ms);  // the supervisor and QA start
 

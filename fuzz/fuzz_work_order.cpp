@@ -318,7 +318,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       c.idempotency_key = pick_key(in);
       const WoActor a = pick_actor(in);
       const bool repeat = c.idempotency_key && keyed.count({"", *c.idempotency_key});
-      Outcome o = attempt([&] { return w.wos->create(c, a); });
+      Outcome o = attempt([&] { return vermas::wo::to_json(w.wos->create(c, a)); });
       if (!o.result) {
         check_refusal(w, o, last_before, nullptr, "-", "create");
         check(!repeat, "a repeated create key was refused", o.message);
@@ -356,7 +356,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       json verdict;
       if (before.is_array()) verdict = w.wos->verdict(*w.wos->find(t.id));
       const bool repeat = t.idempotency_key && keyed.count({t.id, *t.idempotency_key});
-      Outcome o = attempt([&] { return w.wos->transition(t, a); });
+      Outcome o = attempt([&] { return vermas::wo::to_json(w.wos->transition(t, a)); });
       const std::string what = t.id + " -> " + vermas::wo::to_string(t.to) + " by " + a.id + ": " +
                                (o.result ? show(*o.result) : std::to_string(o.code) + " " + o.message);
       if (repeat) {
@@ -424,7 +424,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (in.ConsumeBool()) set["assignee"] = in.ConsumeBool() ? json("fa/workers/slot0") : json(nullptr);
       const WoActor a = pick_actor(in);
       const json before = w.row(id);
-      Outcome o = attempt([&] { return w.wos->update(id, set, a); });
+      Outcome o = attempt([&] { return vermas::wo::to_json(w.wos->update(id, set, a)); });
       const std::string what = "update " + id + " " + show(set) + " by " + a.id;
       if (!o.result) {
         check_refusal(w, o, last_before, before, id, "update");
@@ -462,8 +462,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       r["factory"] = "fa";
       const std::string id = r["id"];
       auto local = w.wos->find(id);
-      if (local && local->value("updated_at", "") >= r["updated_at"].get<std::string>()) continue;
-      if (local && local->value("factory", json()) != json("fa")) continue;
+      if (local && local->updated_at >= r["updated_at"].get<std::string>()) continue;
+      if (local && local->factory != std::string("fa")) continue;
       json record = json::object();
       for (const char* f : {"id", "title", "description", "type", "priority", "status", "factory", "assignee",
                             "created_at", "updated_at", "artifacts"})

@@ -113,7 +113,7 @@ json rpc_wo_create(Daemon& d, Call& c) {
   r.factory = factory_param(c.params);
   r.description = text(c.params, "description", kMaxDescription, false);
   r.idempotency_key = idempotency_key(c.params);
-  return d.work_orders().create(r, actor_of(c));
+  return wo::to_json(d.work_orders().create(r, actor_of(c)));
 }
 
 json rpc_wo_list(Daemon& d, Call& c) {
@@ -149,7 +149,7 @@ json rpc_wo_update(Daemon& d, Call& c) {
     if (c.params.raw()["assignee"].is_null()) set["assignee"] = nullptr;
     else set["assignee"] = checked_name(c.params, "assignee", 128, true);
   }
-  return d.work_orders().update(id, set, actor_of(c));
+  return wo::to_json(d.work_orders().update(id, set, actor_of(c)));
 }
 
 json rpc_wo_transition(Daemon& d, Call& c) {
@@ -158,7 +158,7 @@ json rpc_wo_transition(Daemon& d, Call& c) {
   t.to = status_param(c.params.required_str("to", 32), "to");
   t.reason = text(c.params, "reason", kMaxReason, true);
   t.idempotency_key = idempotency_key(c.params);
-  return d.work_orders().transition(t, actor_of(c));
+  return wo::to_json(d.work_orders().transition(t, actor_of(c)));
 }
 
 json rpc_wo_verify(Daemon& d, Call& c) {

@@ -48,7 +48,7 @@ void store_key(sql::StatementCache& st, const std::string& p, const std::string&
   auto row = work_order(st, p, wo_id);
   sql::Stmt s(st, "INSERT OR IGNORE INTO " + p + "wo_keys(scope, key, event_id, result) VALUES(?,?,?,?)",
               "recording an idempotency key");
-  s.bind(1, scope).bind(2, *key).bind(3, e.id).bind(4, row ? dump(*row) : std::string("null"));
+  s.bind(1, scope).bind(2, *key).bind(3, e.id).bind(4, row ? dump(wo::to_json(*row)) : std::string("null"));
   s.run();
 }
 
@@ -364,26 +364,26 @@ std::string select_work_orders(const std::string& p) {
   return std::string("SELECT ") + kWorkOrderColumns + " FROM " + p + "work_orders";
 }
 
-json work_order_row(const sql::Stmt& s) {
-  auto opt = [](const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); };
+wo::WorkOrder work_order_row(const sql::Stmt& s) {
+  wo::WorkOrder w;
+  w.id = s.text(0);
+  w.title = s.text(1);
+  w.description = s.text(2);
+  w.type = s.text(3);
+  w.priority = s.int64(4);
+  w.status_text = s.text(5);
+  w.factory = s.opt_text(6);
+  w.assignee = s.opt_text(7);
+  w.created_at = s.text(8);
+  w.updated_at = s.text(9);
   json artifacts = json::parse(s.text(10), nullptr, false);
-  if (artifacts.is_discarded()) artifacts = json::array();
-  return json{{"id", s.text(0)},
-              {"title", s.text(1)},
-              {"description", s.text(2)},
-              {"type", s.text(3)},
-              {"priority", s.int64(4)},
-              {"status", s.text(5)},
-              {"factory", opt(s.opt_text(6))},
-              {"assignee", opt(s.opt_text(7))},
-              {"created_at", s.text(8)},
-              {"updated_at", s.text(9)},
-              {"artifacts", artifacts},
-              {"transitions", s.int64(11)},
-              {"review_cycles", s.int64(12)}};
+  if (!artifacts.is_discarded()) w.artifacts = std::move(artifacts);
+  w.transitions = s.int64(11);
+  w.review_cycles = s.int64(12);
+  return w;
 }
 
-std::optional<json> work_order(sql::StatementCache& st, const std::string& p, const std::string& id) {
+std::optional<wo::WorkOrder> work_order(sql::StatementCache& st, const std::string& p, const std::string& id) {
   sql::Stmt s(st, select_work_orders(p) + " WHERE id = ?", "reading a work order");
   s.bind(1, id);
   if (!s.step()) return std::nullopt;

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/work_order.hpp"
 #include "daemon/store/store.hpp"
 
 namespace vermas::sql {
@@ -43,11 +44,11 @@ void apply(sql::StatementCache& statements, const std::string& prefix, const Eve
 
 // "SELECT <the columns work_order_row reads> FROM <prefix>work_orders", for a WHERE to follow.
 std::string select_work_orders(const std::string& prefix);
-// The current row of such a statement as the API shows it (spec §5 fields plus counters).
-nlohmann::json work_order_row(const sql::Stmt& row);
+// The current row of such a statement (spec §5 fields plus counters).
+wo::WorkOrder work_order_row(const sql::Stmt& row);
 // One work order, or nullopt if absent.
-std::optional<nlohmann::json> work_order(sql::StatementCache& statements, const std::string& prefix,
-                                         const std::string& id);
+std::optional<wo::WorkOrder> work_order(sql::StatementCache& statements, const std::string& prefix,
+                                        const std::string& id);
 // The result stored for an idempotency key (scope: the work order id, "" for creates).
 std::optional<nlohmann::json> keyed_result(sql::StatementCache& statements, const std::string& scope,
                                            const std::string& key);

@@ -19,8 +19,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool held(const json& work_order) {
-  auto s = wo::parse_status(work_order.value("status", ""));
+bool held(const wo::WorkOrder& work_order) {
+  auto s = work_order.status();
   return s && wo::held_by_worker(*s);
 }
 
@@ -223,12 +223,11 @@ void Dispatcher::record(const std::string& type, const std::string& factory, con
 asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, std::optional<std::string> team,
                                            WoActor actor) {
   if (stopping_) throw Error(Errc::unavailable, "the daemon is shutting down");
-  auto check = [&]() -> json {
-    json w = work_orders_.require(id);
-    if (w["factory"].is_string() && w["factory"] != json(factory))
-      throw Error(Errc::conflict,
-                       "work order " + id + " belongs to factory " + w["factory"].get<std::string>(),
-                       json{{"work_order", id}, {"factory", w["factory"]}});
+  auto check = [&]() -> wo::WorkOrder {
+    wo::WorkOrder w = work_orders_.require(id);
+    if (w.factory && *w.factory != factory)
+      throw Error(Errc::conflict, "work order " + id + " belongs to factory " + *w.factory,
+                  json{{"work_order", id}, {"factory", *w.factory}});
     if (auto row = slot_for_work_order(id))
       throw Error(Errc::conflict, "work order " + id + " is already dispatched to " + row->agent,
                        json{{"work_order", id}, {"slot", row->to_json()}});
@@ -262,9 +261,9 @@ asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, 
     std::string err = co_await worktrees::add(f.path, worktree, branch);
     if (!err.empty()) throw Error(Errc::conflict, "cannot prepare the worker's worktree: " + err);
   }
-  json w = check();  // again: the work order may have moved while git ran
+  const wo::WorkOrder w = check();  // again: the work order may have moved while git ran
   SlotRow row{factory, slot, id, agent, branch, worktree, team, now_rfc3339_ms()};
-  write_assignment(row, w.value("title", ""));
+  write_assignment(row, w.title);
   json slot_data = row.to_json();
   slot_data.erase("assigned_at");  // the event's ts
   try {
@@ -287,7 +286,7 @@ asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, 
                      json{{"agent", agent}, {"worker", worker}});
   }
   co_return json{{"agent", agent},   {"slot", slot},   {"worktree", worktree},
-                 {"branch", branch}, {"work_order", work_orders_.require(id)}, {"worker", worker}};
+                 {"branch", branch}, {"work_order", wo::to_json(work_orders_.require(id))}, {"worker", worker}};
 }
 
 // ---------------------------------------------------------------------------------------
@@ -322,7 +321,7 @@ asio::awaitable<std::optional<std::string>> Dispatcher::save(const std::string& 
 void Dispatcher::return_to_pool(const std::string& id, const std::string& reason, const WoActor& actor) {
   auto w = work_orders_.find(id);
   if (!w || !held(*w)) return;
-  const auto from = *wo::parse_status(w->value("status", ""));
+  const auto from = *w->status();
   const wo::Status to = wo::transition_allowed(from, wo::Status::open) ? wo::Status::open : wo::Status::blocked;
   try {
     work_orders_.transition({id, to, reason, std::nullopt, json(nullptr), std::nullopt}, actor);
@@ -393,7 +392,7 @@ asio::awaitable<void> Dispatcher::reconcile() {
     auto w = work_orders_.find(row.work_order);
     if (!f || !w || !held(*w)) {
       found.push_back(!f ? "factory not registered" : !w ? "work order unknown"
-                                                          : "work order is " + w->value("status", std::string("?")));
+                                                          : "work order is " + w->status_text);
       json freed = co_await free_slot(row.factory, row.slot, "reconcile", WoActor::operations(), false, false);
       fixed.push_back(freed.value("worktree_removed", false) ? "slot freed, worktree saved and removed" : "slot freed");
     } else {
@@ -412,7 +411,7 @@ asio::awaitable<void> Dispatcher::reconcile() {
       if (!same) {
         found.push_back(fs::exists(assignment_file(row.factory, row.slot), ec) ? "assignment file differs"
                                                                                 : "assignment file missing");
-        write_assignment(row, w->value("title", ""));
+        write_assignment(row, w->title);
         fixed.push_back("assignment file rewritten");
       }
       if (!supervisor_.is_live(row.agent)) {

@@ -157,8 +157,8 @@ asio::awaitable<json> WoSync::sync(std::string factory, std::string actor) {
         }
         r["factory"] = factory;
         auto local = work_orders_.find(r["id"].get<std::string>());
-        if (local && local->value("updated_at", "") >= r["updated_at"].get<std::string>()) continue;
-        if (local && local->value("factory", json()) != json(factory)) {
+        if (local && local->updated_at >= r["updated_at"].get<std::string>()) continue;
+        if (local && local->factory != factory) {
           ++rejected;  // an id of another factory's work order
           continue;
         }
@@ -175,9 +175,10 @@ asio::awaitable<json> WoSync::sync(std::string factory, std::string actor) {
   }
 
   // Export ours (now including the imports), sorted by id so unchanged means identical.
-  const std::vector<json> list = work_orders_.all_of(factory);
-  std::string out;
-  for (const auto& w : list) out += synced_fields(w).dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  const std::vector<wo::WorkOrder> list = work_orders_.all_of(factory);
+  std::string out;  // the sync branch's file is an edge: JSON lines
+  for (const auto& w : list)
+    out += synced_fields(wo::to_json(w)).dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   const fs::path scratch = paths_.work_dir() / "tmp";
   std::error_code ec;
   fs::create_directories(scratch, ec);

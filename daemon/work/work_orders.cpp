@@ -20,8 +20,6 @@ std::string status_list(const std::vector<wo::Status>& v) {
   return s.empty() ? "none (terminal)" : s;
 }
 
-json opt_json(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
-
 [[noreturn]] void denied(const std::string& message, const WoActor& a) {
   throw Error(Errc::permission_denied, message, json{{"agent", a.id}});
 }
@@ -46,19 +44,27 @@ std::string WorkOrders::new_id(const std::optional<std::string>& factory) {
   throw Error(Errc::internal, "could not find a free work order id");
 }
 
-std::optional<json> WorkOrders::find(const std::string& id) const {
+std::optional<wo::WorkOrder> WorkOrders::find(const std::string& id) const {
   return P::work_order(journal_.store().statements(), P::kLive, id);
 }
 
-json WorkOrders::require(const std::string& id) const {
+namespace {
+// An idempotent answer as it was first given.
+wo::WorkOrder stored_answer(const json& first) {
+  if (auto w = wo::from_json(first)) return *w;
+  throw Error(Errc::internal, "the stored answer of an idempotency key is unreadable");
+}
+}  // namespace
+
+wo::WorkOrder WorkOrders::require(const std::string& id) const {
   if (auto w = find(id)) return *w;
   throw Error(Errc::not_found, "no work order '" + id + "' (see: wo list)", json{{"id", id}});
 }
 
-json WorkOrders::create(const WoCreate& r, const WoActor& actor) {
+wo::WorkOrder WorkOrders::create(const WoCreate& r, const WoActor& actor) {
   auto& st = journal_.store().statements();
   if (r.idempotency_key)
-    if (auto first = P::keyed_result(st, "", *r.idempotency_key)) return *first;
+    if (auto first = P::keyed_result(st, "", *r.idempotency_key)) return stored_answer(*first);
   if (r.factory) factories_.require(*r.factory);
   if (actor.role == std::string("worker"))
     denied("a worker cannot create work orders; its supervisor or an operator can", actor);
@@ -71,28 +77,28 @@ json WorkOrders::create(const WoCreate& r, const WoActor& actor) {
   return require(id);
 }
 
-json WorkOrders::update(const std::string& id, const json& set, const WoActor& actor) {
-  json w = require(id);
+wo::WorkOrder WorkOrders::update(const std::string& id, const json& set, const WoActor& actor) {
+  const wo::WorkOrder w = require(id);
   if (actor.is_agent()) {
     if (*actor.role != "supervisor" && *actor.role != "ceo")
       denied("only a supervisor, the CEO or an operator may edit a work order", actor);
-    if (*actor.role == "supervisor" && w["factory"] != opt_json(actor.factory))
+    if (*actor.role == "supervisor" && !w.in_factory(actor.factory))
       denied(actor.id + " may only edit work orders of its own factory", actor);
   }
   if (set.empty()) throw Error(Errc::invalid_argument, "nothing to update: give title, description, priority or assignee");
+  const json before = wo::to_json(w);  // the event records what each field was
   json previous = json::object();
-  for (const auto& [k, v] : set.items()) previous[k] = w.value(k, json());
+  for (const auto& [k, v] : set.items()) previous[k] = before.value(k, json());
   json data = {{"set", set}, {"previous", previous}};
   if (actor.label) data["requested_by"] = *actor.label;
-  journal_.record({"wo.updated", actor.id, w["factory"].is_string() ? std::optional<std::string>(w["factory"]) : std::nullopt,
-                   id, std::move(data)});
+  journal_.record({"wo.updated", actor.id, w.factory, id, std::move(data)});
   return require(id);
 }
 
-void WorkOrders::check_transition(const json& w, wo::Status to, const WoActor& actor) const {
-  const std::string from_text = w.value("status", "");
-  const auto from = wo::parse_status(from_text);
-  const std::string id = w.value("id", "");
+void WorkOrders::check_transition(const wo::WorkOrder& w, wo::Status to, const WoActor& actor) const {
+  const std::string& from_text = w.status_text;
+  const auto from = w.status();
+  const std::string& id = w.id;
   if (!from) throw Error(Errc::internal, "work order " + id + " has an unknown status " + from_text);
   if (!wo::transition_allowed(*from, to)) {
     json allowed = json::array();
@@ -103,14 +109,13 @@ void WorkOrders::check_transition(const json& w, wo::Status to, const WoActor& a
                      json{{"from", from_text}, {"to", wo::to_string(to)}, {"allowed", allowed}});
   }
   if (actor.is_agent()) {
-    const json factory = w.value("factory", json());
-    if (*actor.role == "worker" && w.value("assignee", json()) != json(actor.id))
+    if (*actor.role == "worker" && w.assignee != actor.id)
       denied(actor.id + " may only move work orders assigned to it (" + id + " is not)", actor);
-    if ((*actor.role == "supervisor" || *actor.role == "qa") && factory.is_string() && factory != opt_json(actor.factory))
+    if ((*actor.role == "supervisor" || *actor.role == "qa") && w.factory && !w.in_factory(actor.factory))
       denied(actor.id + " may only move work orders of its own factory", actor);
   }
-  if (*from == wo::Status::review && to == wo::Status::done && w["factory"].is_string()) {
-    auto fc = factories_.config(w["factory"].get<std::string>());
+  if (*from == wo::Status::review && to == wo::Status::done && w.factory) {
+    auto fc = factories_.config(*w.factory);
     // A broken file must not switch the gate off by falling back to the defaults.
     if (!fc.ok())
       throw Error(Errc::conflict,
@@ -134,19 +139,18 @@ void WorkOrders::check_transition(const json& w, wo::Status to, const WoActor& a
   }
 }
 
-json WorkOrders::transition(const WoTransition& r, const WoActor& actor, std::vector<EventDraft> extra) {
+wo::WorkOrder WorkOrders::transition(const WoTransition& r, const WoActor& actor, std::vector<EventDraft> extra) {
   auto& st = journal_.store().statements();
   if (r.idempotency_key)
-    if (auto first = P::keyed_result(st, r.id, *r.idempotency_key)) return *first;
-  json w = require(r.id);
+    if (auto first = P::keyed_result(st, r.id, *r.idempotency_key)) return stored_answer(*first);
+  const wo::WorkOrder w = require(r.id);
   check_transition(w, r.to, actor);
-  json data = {{"from", w["status"]}, {"to", wo::to_string(r.to)}, {"reason", r.reason}};
+  json data = {{"from", w.status_text}, {"to", wo::to_string(r.to)}, {"reason", r.reason}};
   if (r.idempotency_key) data["idempotency_key"] = *r.idempotency_key;
   if (r.assignee) data["assignee"] = *r.assignee;
   if (actor.label) data["requested_by"] = *actor.label;
-  std::optional<std::string> factory;
-  if (w["factory"].is_string()) factory = w["factory"].get<std::string>();
-  else if (r.factory) factory = *r.factory, data["factory"] = *r.factory;
+  std::optional<std::string> factory = w.factory;
+  if (!factory && r.factory) factory = *r.factory, data["factory"] = *r.factory;
   journal_.commit([&](Store::Tx& tx) {
     tx.append({"wo.transitioned", actor.id, factory, r.id, std::move(data)});
     for (auto& e : extra) tx.append(std::move(e));
@@ -166,17 +170,17 @@ json WorkOrders::checks(const std::string& id) const {
   return out;
 }
 
-json WorkOrders::verdict(const json& w) const {
+json WorkOrders::verdict(const wo::WorkOrder& w) const {
   bool objective_only = false;
   std::vector<std::string> required;
-  if (w["factory"].is_string()) {
-    auto fc = factories_.config(w["factory"].get<std::string>());
+  if (w.factory) {
+    auto fc = factories_.config(*w.factory);
     objective_only = fc.value.verification.objective_only;
     required = fc.value.verification.checks;
   }
   json failing = json::array(), missing = json::array();
   std::vector<std::string> recorded;
-  for (const auto& c : checks(w.value("id", ""))) {
+  for (const auto& c : checks(w.id)) {
     if (objective_only && !c.value("objective", true)) continue;  // subjective: ignored
     recorded.push_back(c.value("check", ""));
     if (!c.value("passed", false)) failing.push_back(c["check"]);
@@ -190,14 +194,12 @@ json WorkOrders::verdict(const json& w) const {
 
 json WorkOrders::verify(const std::string& id, const std::string& check, bool passed, bool objective,
                         const std::string& note, const WoActor& actor) {
-  json w = require(id);
+  const wo::WorkOrder w = require(id);
   if (actor.role == std::string("worker"))
     denied("a worker cannot verify work; QA or an operator records checks", actor);
-  if (actor.is_agent() && *actor.role != "ceo" && w["factory"].is_string() && w["factory"] != opt_json(actor.factory))
+  if (actor.is_agent() && *actor.role != "ceo" && w.factory && !w.in_factory(actor.factory))
     denied(actor.id + " may only verify work orders of its own factory", actor);
-  std::optional<std::string> factory;
-  if (w["factory"].is_string()) factory = w["factory"].get<std::string>();
-  journal_.record({"wo.check_recorded", actor.id, factory, id,
+  journal_.record({"wo.check_recorded", actor.id, w.factory, id,
                    {{"check", check}, {"passed", passed}, {"objective", objective}, {"note", note}}});
   json all = checks(id);
   json mine;
@@ -207,7 +209,8 @@ json WorkOrders::verify(const std::string& id, const std::string& check, bool pa
 }
 
 json WorkOrders::show(const std::string& id) const {
-  json w = require(id);
+  const wo::WorkOrder record = require(id);
+  json w = wo::to_json(record);
   w["checks"] = checks(id);
   sql::Stmt s(journal_.store().statements(),
               "SELECT factory, slot, agent, branch, worktree, team, assigned_at FROM slots WHERE work_order = ?",
@@ -218,7 +221,7 @@ json WorkOrders::show(const std::string& id) const {
     w["slot"] = {{"factory", s.text(0)}, {"slot", s.int64(1)}, {"agent", s.text(2)}, {"branch", s.text(3)},
                  {"worktree", s.text(4)}, {"team", s.opt_text(5) ? json(*s.opt_text(5)) : json(nullptr)},
                  {"assigned_at", s.text(6)}};
-  if (w["factory"].is_string()) w["verdict"] = verdict(w);
+  if (record.factory) w["verdict"] = verdict(record);
   return w;
 }
 
@@ -251,15 +254,15 @@ json WorkOrders::list(const WoListFilter& f) const {
   int i = 1;
   for (const auto& p : params) s.bind(i++, p);
   s.bind(i, std::clamp(f.limit, 1, 10000));
-  while (s.step()) out.push_back(P::work_order_row(s));
+  while (s.step()) out.push_back(wo::to_json(P::work_order_row(s)));
   return {{"work_orders", out}, {"total", total}};
 }
 
-std::vector<json> WorkOrders::all_of(const std::string& factory) const {
+std::vector<wo::WorkOrder> WorkOrders::all_of(const std::string& factory) const {
   sql::Stmt s(journal_.store().statements(), P::select_work_orders(P::kLive) + " WHERE factory = ? ORDER BY id",
               "listing a factory's work orders");
   s.bind(1, factory);
-  std::vector<json> out;
+  std::vector<wo::WorkOrder> out;
   while (s.step()) out.push_back(P::work_order_row(s));
   return out;
 }

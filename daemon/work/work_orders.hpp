@@ -60,30 +60,31 @@ class WorkOrders {
  public:
   WorkOrders(Journal& journal, Factories& factories);
 
-  nlohmann::json create(const WoCreate& request, const WoActor& actor);
-  nlohmann::json update(const std::string& id, const nlohmann::json& set, const WoActor& actor);
+  // The work orders as they are after the change (to_json at the edge).
+  wo::WorkOrder create(const WoCreate& request, const WoActor& actor);
+  wo::WorkOrder update(const std::string& id, const nlohmann::json& set, const WoActor& actor);
   // Checks the table, the actor's rights and the verification gate; -32002 with
   // {from, to, allowed} or {failing, missing} in error.data when refused. `extra` events
   // are committed in the same transaction (dispatch's slot.assigned).
-  nlohmann::json transition(const WoTransition& request, const WoActor& actor,
-                            std::vector<EventDraft> extra = {});
+  wo::WorkOrder transition(const WoTransition& request, const WoActor& actor, std::vector<EventDraft> extra = {});
   // Refusal reasons without changing anything (dispatch checks before touching git).
-  void check_transition(const nlohmann::json& work_order, wo::Status to, const WoActor& actor) const;
+  void check_transition(const wo::WorkOrder& work_order, wo::Status to, const WoActor& actor) const;
   nlohmann::json verify(const std::string& id, const std::string& check, bool passed, bool objective,
                         const std::string& note, const WoActor& actor);
 
-  std::optional<nlohmann::json> find(const std::string& id) const;
-  nlohmann::json require(const std::string& id) const;  // -32001 when unknown
-  nlohmann::json show(const std::string& id) const;     // + checks and slot
+  std::optional<wo::WorkOrder> find(const std::string& id) const;
+  wo::WorkOrder require(const std::string& id) const;  // not_found when unknown
+  // The answers of wo.show, wo.list ...: JSON views built here, where the queries are.
+  nlohmann::json show(const std::string& id) const;  // + checks and slot
   nlohmann::json list(const WoListFilter& filter) const;
   // Every work order of a factory, by id (wo sync exports them all, past any list limit).
-  std::vector<nlohmann::json> all_of(const std::string& factory) const;
+  std::vector<wo::WorkOrder> all_of(const std::string& factory) const;
   nlohmann::json timeline(const std::string& id) const;
   nlohmann::json stats(const std::optional<std::string>& factory) const;
   nlohmann::json eval(const std::string& since) const;  // report.eval
   nlohmann::json checks(const std::string& id) const;
   // {all_pass, failing, missing} under the factory's [verification] rules.
-  nlohmann::json verdict(const nlohmann::json& work_order) const;
+  nlohmann::json verdict(const wo::WorkOrder& work_order) const;
 
  private:
   std::string new_id(const std::optional<std::string>& factory);

@@ -147,15 +147,15 @@ TEST_CASE("work-order ids are <prefix>-<6+ lowercase alphanumerics>", "[work_ord
 TEST_CASE("transitions go through the table, keys are per work order, refusals write nothing", "[work_orders]") {
   Bench b;
   WoActor op;
-  json a = b.wos.create({"first", "bug", 1, std::nullopt, "", std::nullopt}, op);
-  json c = b.wos.create({"second", "task", 2, std::nullopt, "", std::nullopt}, op);
+  json a = wo::to_json(b.wos.create({"first", "bug", 1, std::nullopt, "", std::nullopt}, op));
+  json c = wo::to_json(b.wos.create({"second", "task", 2, std::nullopt, "", std::nullopt}, op));
   const std::string id = a["id"], other = c["id"];
   CHECK(a["status"] == "open");
   CHECK(a["priority"] == 1);
 
   const auto before = b.store.last_event_id();
   try {
-    b.wos.transition({id, Status::done, "skip ahead", std::nullopt, std::nullopt, std::nullopt}, op);
+    wo::to_json(b.wos.transition({id, Status::done, "skip ahead", std::nullopt, std::nullopt, std::nullopt}, op));
     FAIL("open -> done was accepted");
   } catch (const vermas::Error& e) {
     CHECK(e.code() == vermas::Errc::conflict);
@@ -165,33 +165,33 @@ TEST_CASE("transitions go through the table, keys are per work order, refusals w
   }
   CHECK(b.store.last_event_id() == before);
 
-  json first = b.wos.transition({id, Status::assigned, "go", std::string("k1"), std::nullopt, std::nullopt}, op);
+  json first = wo::to_json(b.wos.transition({id, Status::assigned, "go", std::string("k1"), std::nullopt, std::nullopt}, op));
   CHECK(first["status"] == "assigned");
   const auto after_first = b.store.last_event_id();
   // The same key again: the first result, nothing written, even with another target.
-  json again = b.wos.transition({id, Status::canceled, "again", std::string("k1"), std::nullopt, std::nullopt}, op);
+  json again = wo::to_json(b.wos.transition({id, Status::canceled, "again", std::string("k1"), std::nullopt, std::nullopt}, op));
   CHECK(again == first);
   CHECK(b.store.last_event_id() == after_first);
   // The same key on another work order is its own.
-  json other_first = b.wos.transition({other, Status::canceled, "no", std::string("k1"), std::nullopt, std::nullopt}, op);
+  json other_first = wo::to_json(b.wos.transition({other, Status::canceled, "no", std::string("k1"), std::nullopt, std::nullopt}, op));
   CHECK(other_first["status"] == "canceled");
   CHECK(b.store.last_event_id() == after_first + 1);
 
   // An agent is who its peer is: a worker moves only what is assigned to it.
   WoActor worker{"f/workers/slot0", std::string("worker"), std::string("f"), std::nullopt};
   try {
-    b.wos.transition({id, Status::in_progress, "mine", std::nullopt, std::nullopt, std::nullopt}, worker);
+    wo::to_json(b.wos.transition({id, Status::in_progress, "mine", std::nullopt, std::nullopt, std::nullopt}, worker));
     FAIL("a worker moved a work order not assigned to it");
   } catch (const vermas::Error& e) {
     CHECK(e.code() == vermas::Errc::permission_denied);
   }
-  b.wos.update(id, {{"assignee", "f/workers/slot0"}}, op);
-  CHECK(b.wos.transition({id, Status::in_progress, "mine", std::nullopt, std::nullopt, std::nullopt}, worker)["status"] ==
+  wo::to_json(b.wos.update(id, {{"assignee", "f/workers/slot0"}}, op));
+  CHECK(wo::to_json(b.wos.transition({id, Status::in_progress, "mine", std::nullopt, std::nullopt, std::nullopt}, worker))["status"] ==
         "in_progress");
   // Counters follow from the events alone.
-  b.wos.transition({id, Status::review, "ready", std::nullopt, std::nullopt, std::nullopt}, worker);
-  b.wos.transition({id, Status::in_progress, "changes", std::nullopt, std::nullopt, std::nullopt}, op);
-  json w = b.wos.transition({id, Status::review, "again", std::nullopt, std::nullopt, std::nullopt}, worker);
+  wo::to_json(b.wos.transition({id, Status::review, "ready", std::nullopt, std::nullopt, std::nullopt}, worker));
+  wo::to_json(b.wos.transition({id, Status::in_progress, "changes", std::nullopt, std::nullopt, std::nullopt}, op));
+  json w = wo::to_json(b.wos.transition({id, Status::review, "again", std::nullopt, std::nullopt, std::nullopt}, worker));
   CHECK(w["review_cycles"] == 1);
   CHECK(w["transitions"] == 5);
 }
@@ -215,17 +215,17 @@ TEST_CASE("replay equals the live projections after a random workload, across an
       if (action <= 1) {
         std::optional<std::string> key;
         if (rng() % 3 == 0) key = "create-" + std::to_string(rng() % 20);  // repeats return the first
-        json w = b.wos.create({"t" + std::to_string(step), "task", static_cast<int>(rng() % 5), std::nullopt, "", key}, op);
+        json w = wo::to_json(b.wos.create({"t" + std::to_string(step), "task", static_cast<int>(rng() % 5), std::nullopt, "", key}, op));
         if (std::find(ids.begin(), ids.end(), w["id"].get<std::string>()) == ids.end()) ids.push_back(w["id"]);
       } else if (action <= 6) {
         std::optional<std::string> key;
         if (rng() % 4 == 0) key = "k" + std::to_string(rng() % 5);
         const Status to = wo::kStatuses[rng() % wo::kStatuses.size()];
-        b.wos.transition({pick(), to, "step " + std::to_string(step), key, std::nullopt, std::nullopt}, rng() % 2 ? op : WoActor::operations());
+        wo::to_json(b.wos.transition({pick(), to, "step " + std::to_string(step), key, std::nullopt, std::nullopt}, rng() % 2 ? op : WoActor::operations()));
       } else if (action == 7) {
         json set = {{"priority", static_cast<int>(rng() % 5)}};
         if (rng() % 2) set["assignee"] = rng() % 2 ? json("f/workers/slot1") : json(nullptr);
-        b.wos.update(pick(), set, op);
+        wo::to_json(b.wos.update(pick(), set, op));
       } else if (action == 8) {
         b.wos.verify(pick(), "check" + std::to_string(rng() % 3), rng() % 2, rng() % 2, "", rng() % 2 ? op : qa);
       } else {
@@ -300,7 +300,7 @@ TEST_CASE("an archive interrupted after writing its file writes no event twice",
   maintenance.set_chunk(4);
   for (int i = 0; i < 10; ++i) {
     b.clock_ms += 1000;
-    b.wos.create({"t" + std::to_string(i), "task", 2, std::nullopt, "", std::nullopt}, WoActor{});
+    wo::to_json(b.wos.create({"t" + std::to_string(i), "task", 2, std::nullopt, "", std::nullopt}, WoActor{}));
   }
   // The crash: the first 6 events reached the day file, the database still has them all.
   fs::create_directories(b.paths.archive_dir());
@@ -337,7 +337,7 @@ TEST_CASE("a rebuild while events keep arriving compares at one position and swa
   WoActor op;
   std::vector<std::string> ids;
   for (int i = 0; i < 40; ++i)
-    ids.push_back(b.wos.create({"w" + std::to_string(i), "task", 2, std::nullopt, "", std::nullopt}, op)["id"]);
+    ids.push_back(wo::to_json(b.wos.create({"w" + std::to_string(i), "task", 2, std::nullopt, "", std::nullopt}, op))["id"]);
   int written = 0;
   bool rebuilding = true;
   // A writer on the same io thread, as requests would be, until the rebuild has answered.
@@ -346,10 +346,10 @@ TEST_CASE("a rebuild while events keep arriving compares at one position and swa
       if (!rebuilding) break;  // cleared by the other coroutine once the rebuild answered
       b.clock_ms += 10;
       const std::string& id = ids[i % ids.size()];
-      const std::string status = b.wos.require(id)["status"];
+      const std::string status = wo::to_json(b.wos.require(id))["status"];
       const Status to = status == "open" ? Status::assigned : status == "assigned" ? Status::open : Status::canceled;
       if (status != "canceled") {
-        b.wos.transition({id, to, "meanwhile", std::nullopt, std::nullopt, std::nullopt}, op);
+        wo::to_json(b.wos.transition({id, to, "meanwhile", std::nullopt, std::nullopt, std::nullopt}, op));
         ++written;
       }
       co_await boost::asio::post(b.io, boost::asio::use_awaitable);
@@ -378,7 +378,7 @@ TEST_CASE("invalid UTF-8 in an event: the live projections fold what is stored, 
   Bench b;
   LogMaintenance maintenance(b.io, b.journal, b.paths);
   WoActor op;
-  json w = b.wos.create({"caf\xe9", "task", 2, std::nullopt, "d\xff", std::nullopt}, op);
+  json w = wo::to_json(b.wos.create({"caf\xe9", "task", 2, std::nullopt, "d\xff", std::nullopt}, op));
   b.journal.record({"slot.assigned", "operator", std::string("f"), w["id"].get<std::string>(),
                     {{"factory", "f"}, {"slot", 0}, {"work_order", w["id"]}, {"agent", "f/workers/slot0"},
                      {"branch", "work/x"}, {"worktree", "/r\xc3/w"}, {"team", nullptr}}});
