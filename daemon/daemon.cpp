@@ -318,7 +318,8 @@ nlohmann::json Daemon::status() {
     AgentFilter filter;
     filter.factory = name;
     factories.push_back({{"name", name}, {"url", f.url}, {"prefix", f.prefix}, {"path", f.path},
-                         {"agents", supervisor_->list(filter)}});
+                         {"agents", nlohmann::json::array()}});
+    for (const auto& v : supervisor_->list(filter)) factories.back()["agents"].push_back(to_json(v));
   }
   return {{"company", config_.company.name},
           {"root", paths().root.string()},

@@ -67,6 +67,19 @@ nlohmann::json to_json(const AgentRecord& r) {
           {"last_exit", opt(r.last_exit)}};
 }
 
+nlohmann::json to_json(const AgentView& v) {
+  nlohmann::json j = to_json(v.record);
+  auto opt_num = [](const auto& x) { return x ? nlohmann::json(*x) : nlohmann::json(nullptr); };
+  j["pid"] = opt_num(v.pid);
+  j["uptime_seconds"] = opt_num(v.uptime_seconds);
+  j["next_start_in_seconds"] = opt_num(v.next_start_in_seconds);
+  j["today_spend"] = v.today_spend;
+  j["daily_cap"] = v.daily_cap;
+  j["log"] = v.log;
+  if (v.pane) j["pane"] = *v.pane;
+  return j;
+}
+
 namespace agent_table {
 
 std::vector<AgentRecord> load_all(const Store& store) {

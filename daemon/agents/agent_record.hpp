@@ -48,8 +48,22 @@ struct AgentRecord {
 std::string agent_id_for(const std::string& factory, AgentRole role, int slot = 0);
 std::string session_for(const std::string& factory, AgentRole role, int slot = 0);
 
-// The stored fields as JSON (the supervisor adds live ones such as uptime).
+// The stored fields as JSON.
 nlohmann::json to_json(const AgentRecord& record);
+
+// An agent as requests see it: the record and what only the running daemon knows.
+struct AgentView {
+  AgentRecord record;
+  std::optional<pid_t> pid;  // of the running process
+  std::optional<double> uptime_seconds;
+  std::optional<double> next_start_in_seconds;  // waiting out a backoff
+  double today_spend = 0;
+  double daily_cap = 0;
+  std::string log;                  // R/logs/<session>/output.log
+  std::optional<std::string> pane;  // tmux, while it runs
+};
+// The API's agent object (spec §6).
+nlohmann::json to_json(const AgentView& view);
 
 namespace agent_table {
 std::vector<AgentRecord> load_all(const Store& store);

@@ -221,33 +221,28 @@ std::optional<std::string> AgentRegistry::launching_agent_in_environ(pid_t pid) 
 // ---------------------------------------------------------------------------------------
 // Views
 
-json AgentRegistry::to_json(const Agent& a) const {
-  json j = vermas::to_json(a.rec);
+AgentView AgentRegistry::view(const Agent& a) const {
+  AgentView v;
+  v.record = a.rec;
   if (a.proc) {
-    j["pid"] = a.proc->identity.pid;
-    j["uptime_seconds"] = std::chrono::duration<double>(Clock::now() - a.started_steady).count();
-  } else {
-    j["pid"] = nullptr;
-    j["uptime_seconds"] = nullptr;
+    v.pid = a.proc->identity.pid;
+    v.uptime_seconds = std::chrono::duration<double>(Clock::now() - a.started_steady).count();
+    if (!a.rec.pane.empty()) v.pane = a.rec.pane;
   }
   if (a.restart_at)
-    j["next_start_in_seconds"] = std::max(0.0, std::chrono::duration<double>(*a.restart_at - Clock::now()).count());
-  else
-    j["next_start_in_seconds"] = nullptr;
-  j["today_spend"] = 0.0;
-  j["daily_cap"] = config_.budgets.agent_daily_cap;
-  j["log"] = a.log;
-  if (a.rec.pane.size() && a.proc) j["pane"] = a.rec.pane;
-  return j;
+    v.next_start_in_seconds = std::max(0.0, std::chrono::duration<double>(*a.restart_at - Clock::now()).count());
+  v.daily_cap = config_.budgets.agent_daily_cap;
+  v.log = a.log;
+  return v;
 }
 
-json AgentRegistry::agent_json(const std::string& id) const {
+AgentView AgentRegistry::view(const std::string& id) const {
   auto a = find(id);
   if (!a) throw no_such_agent(id);
-  return to_json(*a);
+  return view(*a);
 }
 
-json AgentRegistry::list(const AgentFilter& f) const {
+std::vector<AgentView> AgentRegistry::list(const AgentFilter& f) const {
   std::vector<const Agent*> picked;
   for (const auto& [id, a] : agents_) {
     if (f.factory && a->rec.factory != f.factory) continue;
@@ -265,8 +260,9 @@ json AgentRegistry::list(const AgentFilter& f) const {
   else if (f.sort == "started_at") by([](const Agent* a) { return a->rec.started_at.value_or(""); });
   else if (f.sort == "restarts") by([](const Agent* a) { return -a->rec.restart_count; });
   else if (f.sort == "last_heartbeat") by([](const Agent* a) { return a->rec.last_heartbeat.value_or(""); });
-  json out = json::array();
-  for (auto a : picked) out.push_back(to_json(*a));
+  std::vector<AgentView> out;
+  out.reserve(picked.size());
+  for (auto a : picked) out.push_back(view(*a));
   return out;
 }
 

@@ -77,9 +77,9 @@ class AgentRegistry {
   int live_process_count() const;  // running or being launched
 
   // Views.
-  nlohmann::json to_json(const Agent& a) const;
-  nlohmann::json agent_json(const std::string& id) const;  // -32001 when unknown
-  nlohmann::json list(const AgentFilter& filter) const;
+  AgentView view(const Agent& a) const;
+  AgentView view(const std::string& id) const;  // not_found when unknown
+  std::vector<AgentView> list(const AgentFilter& filter) const;
   nlohmann::json counts(const std::optional<std::string>& factory) const;  // {total, by_status}
   int failed_count() const;
   std::optional<std::string> log_file(const std::string& id) const;

@@ -61,7 +61,7 @@ asio::awaitable<void> Supervisor::wait_for(const std::string& id, Clock::time_po
   }
 }
 
-asio::awaitable<json> Supervisor::start_agent(std::string id, std::string actor) {
+asio::awaitable<AgentView> Supervisor::start_agent(std::string id, std::string actor) {
   if (lifecycle_.shutting_down()) throw Error(Errc::unavailable, "the daemon is shutting down");
   Agent& a = registry_.require(id);
   if (a.rec.status == AgentStatus::stopping)
@@ -83,24 +83,24 @@ asio::awaitable<json> Supervisor::start_agent(std::string id, std::string actor)
   }
   co_await wait_for(id, Clock::now() + kStartWait,
                     [](const Agent& cur) { return !cur.busy && !cur.queued && cur.pending.empty(); });
-  co_return registry_.agent_json(id);
+  co_return registry_.view(id);
 }
 
-asio::awaitable<json> Supervisor::stop_agent(std::string id, std::string actor, bool kill) {
+asio::awaitable<AgentView> Supervisor::stop_agent(std::string id, std::string actor, bool kill) {
   Agent& a = registry_.require(id);
   a.rec.want_running = false;
   lifecycle_.begin_stop(a, kill ? ExitIntent::kill : ExitIntent::stop, actor, "operator");
   co_await wait_for(id, Clock::now() + to_ms(config_.operations.stop_timeout_seconds) + std::chrono::seconds(10),
                     [](const Agent& cur) { return !cur.proc && !cur.busy; });
-  co_return registry_.agent_json(id);
+  co_return registry_.view(id);
 }
 
-asio::awaitable<json> Supervisor::restart_agent(std::string id, std::string actor) {
+asio::awaitable<AgentView> Supervisor::restart_agent(std::string id, std::string actor) {
   if (lifecycle_.shutting_down()) throw Error(Errc::unavailable, "the daemon is shutting down");
   Agent& a = registry_.require(id);
   if (!a.proc) {
-    json j = co_await start_agent(id, actor);
-    co_return j;
+    AgentView started = co_await start_agent(id, actor);
+    co_return started;
   }
   if (!next(a.rec.status, AgentEvent::restart))
     throw Error(Errc::conflict,
@@ -116,10 +116,10 @@ asio::awaitable<json> Supervisor::restart_agent(std::string id, std::string acto
                       const bool gave_up = !cur.proc && !cur.busy && !cur.queued && cur.intent != ExitIntent::restart;
                       return new_process || gave_up;
                     });
-  co_return registry_.agent_json(id);
+  co_return registry_.view(id);
 }
 
-asio::awaitable<json> Supervisor::start_worker(std::string factory, int slot, std::optional<std::string> work_order,
+asio::awaitable<AgentView> Supervisor::start_worker(std::string factory, int slot, std::optional<std::string> work_order,
                                                std::string worktree, std::string actor) {
   if (lifecycle_.shutting_down()) throw Error(Errc::unavailable, "the daemon is shutting down");
   Agent& a = registry_.ensure(factory, AgentRole::worker, slot, launcher_.runner_name_for(factory, AgentRole::worker));
@@ -136,7 +136,7 @@ asio::awaitable<json> Supervisor::start_worker(std::string factory, int slot, st
     data["worktree"] = worktree.empty() ? (fs::path(f->path) / ".worktrees" / ("slot" + std::to_string(slot))).string()
                                         : worktree;
   registry_.commit(a, {registry_.event(a, "worker.spawned", std::move(data), actor)});
-  json started = co_await start_agent(a.rec.id, actor);
+  AgentView started = co_await start_agent(a.rec.id, actor);
   co_return started;
 }
 
@@ -164,7 +164,7 @@ asio::awaitable<std::vector<std::string>> Supervisor::retire_factory(std::string
     Agent* a = registry_.find(id);
     if (!a) continue;
     if (a->proc || a->busy) stopped.push_back(id);
-    json ignored = co_await stop_agent(id, actor, false);
+    AgentView ignored = co_await stop_agent(id, actor, false);
     (void)ignored;
   }
   for (const auto& id : ids) {

@@ -56,14 +56,14 @@ class Supervisor {
 
   // Operator and agent actions. Each answers once the change is committed and done
   // (a stop answers when the process has exited). Errors are vermas::Error.
-  boost::asio::awaitable<nlohmann::json> start_agent(std::string id, std::string actor);
-  boost::asio::awaitable<nlohmann::json> stop_agent(std::string id, std::string actor, bool kill);
-  boost::asio::awaitable<nlohmann::json> restart_agent(std::string id, std::string actor);
+  boost::asio::awaitable<AgentView> start_agent(std::string id, std::string actor);
+  boost::asio::awaitable<AgentView> stop_agent(std::string id, std::string actor, bool kill);
+  boost::asio::awaitable<AgentView> restart_agent(std::string id, std::string actor);
   // Starts the worker of a slot (dispatch, worker.spawn) in `worktree` (empty: the slot's
   // own), holding `work_order` (its WORK_ORDER at every start); answers once it runs.
-  boost::asio::awaitable<nlohmann::json> start_worker(std::string factory, int slot,
-                                                      std::optional<std::string> work_order, std::string worktree,
-                                                      std::string actor);
+  boost::asio::awaitable<AgentView> start_worker(std::string factory, int slot,
+                                                 std::optional<std::string> work_order, std::string worktree,
+                                                 std::string actor);
   // Records (or clears) the work order a worker holds. A worker that holds one is restarted
   // when it crashes; once the work leaves its hands (the dispatcher says so), it is not.
   void assign_work(const std::string& id, const std::optional<std::string>& work_order);
@@ -75,8 +75,8 @@ class Supervisor {
   nlohmann::json heartbeat(const std::string& id, const std::optional<std::string>& activity) {
     return registry_.heartbeat(id, activity);
   }
-  nlohmann::json agent_json(const std::string& id) const { return registry_.agent_json(id); }
-  nlohmann::json list(const AgentFilter& filter) const { return registry_.list(filter); }
+  AgentView agent(const std::string& id) const { return registry_.view(id); }  // not_found when unknown
+  std::vector<AgentView> list(const AgentFilter& filter) const { return registry_.list(filter); }
   std::optional<std::string> log_file(const std::string& id) const { return registry_.log_file(id); }
   // {total, by_status}, for status, health and factory listings.
   nlohmann::json counts(const std::optional<std::string>& factory = std::nullopt) const {

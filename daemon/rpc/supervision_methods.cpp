@@ -11,6 +11,12 @@ namespace vermas {
 
 namespace {
 
+json agents_json(const std::vector<AgentView>& views) {
+  json out = json::array();
+  for (const auto& v : views) out.push_back(to_json(v));
+  return out;
+}
+
 
 constexpr std::size_t kMaxId = 128;
 
@@ -72,12 +78,12 @@ boost::asio::awaitable<json> stop_agent_or_free_slot(Daemon& d, std::string id, 
     who.id = actor;
     json freed = co_await d.dispatcher().release(row->factory, row->slot, kill ? "operator_kill" : "operator_stop",
                                                  who, kill);
-    json out = d.supervisor().agent_json(id);
+    json out = to_json(d.supervisor().agent(id));
     out["freed"] = freed;
     co_return out;
   }
-  json out = co_await d.supervisor().stop_agent(id, actor, kill);
-  co_return out;
+  AgentView stopped = co_await d.supervisor().stop_agent(id, actor, kill);
+  co_return to_json(stopped);
 }
 
 // ---- factories and teams
@@ -114,7 +120,7 @@ json rpc_factory_status(Daemon& d, Call& c) {
   for (const auto& e : cfg.errors) errors.push_back(e.to_string());
   json teams = json::array();
   for (const auto& t : d.factories().teams(name)) teams.push_back(to_json(t));
-  return {{"factory", f}, {"agents", d.supervisor().list(filter)}, {"config", to_json(cfg.value)},
+  return {{"factory", f}, {"agents", agents_json(d.supervisor().list(filter))}, {"config", to_json(cfg.value)},
           {"config_errors", errors}, {"teams", teams}};
 }
 
@@ -161,15 +167,15 @@ json rpc_agent_list(Daemon& d, Call& c) {
     throw rpc::Error(rpc::code::invalid_params,
                      "sort: expected id, status, started_at, restarts, last_heartbeat or today_spend",
                      json{{"field", "sort"}});
-  return {{"agents", d.supervisor().list(f)}};
+  return {{"agents", agents_json(d.supervisor().list(f))}};
 }
 
-json rpc_agent_get(Daemon& d, Call& c) { return d.supervisor().agent_json(required_id(c)); }
+json rpc_agent_get(Daemon& d, Call& c) { return to_json(d.supervisor().agent(required_id(c))); }
 
 boost::asio::awaitable<json> rpc_agent_start(Daemon& d, Call& c) {
   auto id = required_id(c);
-  json out = co_await d.supervisor().start_agent(id, c.actor());
-  co_return out;
+  AgentView started = co_await d.supervisor().start_agent(id, c.actor());
+  co_return to_json(started);
 }
 
 boost::asio::awaitable<json> rpc_agent_stop(Daemon& d, Call& c) {
@@ -186,8 +192,8 @@ boost::asio::awaitable<json> rpc_agent_kill(Daemon& d, Call& c) {
 
 boost::asio::awaitable<json> rpc_agent_restart(Daemon& d, Call& c) {
   auto id = required_id(c);
-  json out = co_await d.supervisor().restart_agent(id, c.actor());
-  co_return out;
+  AgentView restarted = co_await d.supervisor().restart_agent(id, c.actor());
+  co_return to_json(restarted);
 }
 
 // Another agent's id from an agent never gets here (agent_self).
@@ -213,8 +219,8 @@ json rpc_agent_logs(Daemon& d, Call& c) {
 
 boost::asio::awaitable<json> rpc_worker_spawn(Daemon& d, Call& c) {
   auto factory = c.params.required_str("factory", 64);
-  json out = co_await d.dispatcher().spawn_worker(factory, c.actor());
-  co_return out;
+  AgentView spawned = co_await d.dispatcher().spawn_worker(factory, c.actor());
+  co_return to_json(spawned);
 }
 
 json rpc_worker_list(Daemon& d, Call& c) {
@@ -229,10 +235,10 @@ json rpc_worker_list(Daemon& d, Call& c) {
                        json{{"field", "status"}});
     f.slot_holders_only = false;
   }
-  return {{"workers", d.supervisor().list(f)}};
+  return {{"workers", agents_json(d.supervisor().list(f))}};
 }
 
-json rpc_worker_status(Daemon& d, Call& c) { return d.supervisor().agent_json(worker_id(c)); }
+json rpc_worker_status(Daemon& d, Call& c) { return to_json(d.supervisor().agent(worker_id(c))); }
 
 boost::asio::awaitable<json> rpc_worker_kill(Daemon& d, Call& c) {
   auto id = worker_id(c);
@@ -242,7 +248,7 @@ boost::asio::awaitable<json> rpc_worker_kill(Daemon& d, Call& c) {
   WoActor actor;
   actor.id = c.actor();
   json freed = co_await d.dispatcher().release(factory, slot, "operator_kill", actor, true);
-  json out = d.supervisor().agent_json(id);
+  json out = to_json(d.supervisor().agent(id));
   out["freed"] = freed;
   co_return out;
 }

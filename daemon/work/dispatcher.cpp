@@ -122,7 +122,7 @@ int Dispatcher::lowest_free_slot(const std::string& factory) const {
   return slot;
 }
 
-asio::awaitable<json> Dispatcher::spawn_worker(std::string factory, std::string actor) {
+asio::awaitable<AgentView> Dispatcher::spawn_worker(std::string factory, std::string actor) {
   if (stopping_) throw Error(Errc::unavailable, "the daemon is shutting down");
   factories_.require(factory);
   const int slot = lowest_free_slot(factory);
@@ -130,7 +130,7 @@ asio::awaitable<json> Dispatcher::spawn_worker(std::string factory, std::string 
   std::string error;
   std::string worktree = co_await factories_.ensure_slot_worktree(factory, slot, &error);
   if (worktree.empty()) throw Error(Errc::conflict, "cannot prepare the worker's worktree: " + error);
-  json started = co_await supervisor_.start_worker(factory, slot, std::nullopt, "", actor);
+  AgentView started = co_await supervisor_.start_worker(factory, slot, std::nullopt, "", actor);
   co_return started;
 }
 
@@ -275,18 +275,18 @@ asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, 
     throw;
   }
   reservation.release();
-  json worker = co_await supervisor_.start_worker(factory, slot, id, worktree, actor.id);
-  const std::string status = worker.value("status", "");
-  if (status == "failed" || status == "stopped") {
+  AgentView worker = co_await supervisor_.start_worker(factory, slot, id, worktree, actor.id);
+  const AgentStatus status = worker.record.status;
+  if (status == AgentStatus::failed || status == AgentStatus::stopped) {
     release_soon(factory, slot, "worker_start_failed", WoActor::operations(), true);
     throw Error(Errc::conflict,
-                     "work order " + id + " was assigned to " + agent + " but the worker did not start (" +
-                         worker.value("last_exit", std::string("see co agent show ") + agent) +
-                         "); the work order goes back to open",
-                     json{{"agent", agent}, {"worker", worker}});
+                "work order " + id + " was assigned to " + agent + " but the worker did not start (" +
+                    worker.record.last_exit.value_or("see co agent show " + agent) +
+                    "); the work order goes back to open",
+                json{{"agent", agent}, {"worker", to_json(worker)}});
   }
   co_return json{{"agent", agent},   {"slot", slot},   {"worktree", worktree},
-                 {"branch", branch}, {"work_order", wo::to_json(work_orders_.require(id))}, {"worker", worker}};
+                 {"branch", branch}, {"work_order", wo::to_json(work_orders_.require(id))}, {"worker", to_json(worker)}};
 }
 
 // ---------------------------------------------------------------------------------------
@@ -351,7 +351,7 @@ asio::awaitable<json> Dispatcher::free_slot(std::string factory, int slot, std::
   // Saved before the worker is stopped, and again after if it changed anything meanwhile.
   auto first = co_await save(factory, slot, worktree, reason, wo_id, std::nullopt);
   if (supervisor_.is_live(agent)) {
-    json stopped = co_await supervisor_.stop_agent(agent, actor.id, kill);
+    AgentView stopped = co_await supervisor_.stop_agent(agent, actor.id, kill);
     (void)stopped;
   }
   std::optional<std::string> second;
@@ -416,9 +416,9 @@ asio::awaitable<void> Dispatcher::reconcile() {
       }
       if (!supervisor_.is_live(row.agent)) {
         found.push_back("worker not running");
-        json started =
+        AgentView started =
             co_await supervisor_.start_worker(row.factory, row.slot, row.work_order, row.worktree, "operations");
-        fixed.push_back("worker started (" + started.value("status", std::string("?")) + ")");
+        fixed.push_back(std::string("worker started (") + to_string(started.record.status) + ")");
       }
     }
     if (!found.empty()) {

@@ -56,7 +56,7 @@ class Dispatcher {
                                                  bool kill);
   boost::asio::awaitable<void> reconcile();
   // worker.spawn: a worker without a work order in the lowest free slot, in its own worktree.
-  boost::asio::awaitable<nlohmann::json> spawn_worker(std::string factory, std::string actor);
+  boost::asio::awaitable<AgentView> spawn_worker(std::string factory, std::string actor);
 
   std::optional<SlotRow> slot_of(const std::string& factory, int slot) const;
   std::optional<SlotRow> slot_for_agent(const std::string& agent) const;
