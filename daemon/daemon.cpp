@@ -14,6 +14,7 @@
 
 #include "common/time.hpp"
 #include "daemon/patrol/alerts.hpp"
+#include "daemon/patrol/mail.hpp"
 #include "daemon/rpc/connection.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/agents/process.hpp"
@@ -106,6 +107,7 @@ void Daemon::start() {
   register_core_methods(router_, *this);
   register_supervision_methods(router_, *this);
   register_work_order_methods(router_, *this);
+  register_mail_methods(router_, *this);
   router_.set_identify([this](Connection& conn) { return identify_caller(conn); });
   server_ = std::make_unique<Server>(io_, router_);
   server_->set_request_timeout(to_ms(config_.operations.request_timeout_seconds));
@@ -321,6 +323,12 @@ nlohmann::json Daemon::status() {
                          {"agents", nlohmann::json::array()}});
     for (const auto& v : supervisor_->list(filter)) factories.back()["agents"].push_back(to_json(v));
   }
+  nlohmann::json unread = nlohmann::json::object();
+  std::int64_t unread_total = 0;
+  for (const auto& [recipient, n] : mail::unread_by_recipient(*store_)) {
+    unread[recipient] = n;
+    unread_total += n;
+  }
   return {{"company", config_.company.name},
           {"root", paths().root.string()},
           {"version", kVersion},
@@ -330,7 +338,8 @@ nlohmann::json Daemon::status() {
           {"factories", factories},
           {"agents", supervisor_->counts()},
           {"work_orders", work_orders_->stats(std::nullopt)["by_status"]},
-          {"unread_mail", 0},
+          {"unread_mail", unread_total},
+          {"unread_mail_by_agent", unread},
           {"open_alerts", alerts::open_count(*store_)},
           {"today_spend", 0.0},
           {"connections", server_->connection_count()},

@@ -134,5 +134,7 @@ void register_core_methods(Router& router, Daemon& daemon);
 void register_supervision_methods(Router& router, Daemon& daemon);
 // wo.*, dispatch, report.eval, events.archive
 void register_work_order_methods(Router& router, Daemon& daemon);
+// mail.*
+void register_mail_methods(Router& router, Daemon& daemon);
 
 }  // namespace vermas

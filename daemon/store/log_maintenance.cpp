@@ -33,7 +33,7 @@ namespace P = projections;
 namespace {
 
 // A superset of projections::affects, as event type patterns for the scan.
-const std::vector<std::string> kProjected = {"slot.", "wo.", "factory.", "team.", "alert."};
+const std::vector<std::string> kProjected = {"slot.", "wo.", "factory.", "team.", "alert.", "mail."};
 
 class Busy {
  public:
@@ -214,6 +214,7 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
            {"factories", count(st, "factories")},
            {"teams", count(st, "teams")},
            {"alerts", count(st, "alerts")},
+           {"messages", count(st, "messages")},
            {"differences", diff},
            {"compared_at_event_id", compared_at},
            {"matched_live", diff == 0},

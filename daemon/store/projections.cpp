@@ -235,11 +235,48 @@ void apply_alert_resolved(sql::StatementCache& st, const std::string& p, const E
   s.run();
 }
 
+// Mail: mail.sent adds a queued message (its id chosen by the sender: the next after the
+// largest), mail.delivered and mail.acked move it on; a state never moves back.
+void apply_mail_sent(sql::StatementCache& st, const std::string& p, const Event& e) {
+  const std::int64_t id = num(e.data, "message_id", 0);
+  if (id <= 0) return;
+  sql::Stmt s(st,
+              "INSERT OR IGNORE INTO " + p +
+                  "messages(id, sender, recipient, subject, body, state, created_at, delivered_at, acked_at)"
+                  " VALUES(?,?,?,?,?,'queued',?,NULL,NULL)",
+              "projecting mail.sent");
+  s.bind(1, id).bind(2, str(e.data, "from")).bind(3, str(e.data, "to")).bind(4, str(e.data, "subject"));
+  s.bind(5, str(e.data, "body")).bind(6, e.ts);
+  s.run();
+}
+
+void apply_mail_delivered(sql::StatementCache& st, const std::string& p, const Event& e) {
+  auto it = e.data.find("message_ids");
+  if (it == e.data.end() || !it->is_array()) return;
+  for (const auto& v : *it) {
+    if (!v.is_number_integer()) continue;
+    sql::Stmt s(st, "UPDATE " + p + "messages SET state = 'delivered', delivered_at = ? WHERE id = ? AND state = 'queued'",
+                "projecting mail.delivered");
+    s.bind(1, e.ts).bind(2, v.get<std::int64_t>());
+    s.run();
+  }
+}
+
+void apply_mail_acked(sql::StatementCache& st, const std::string& p, const Event& e) {
+  sql::Stmt s(st,
+              "UPDATE " + p +
+                  "messages SET state = 'acked', acked_at = ?1, delivered_at = COALESCE(delivered_at, ?1)"
+                  " WHERE id = ?2 AND state <> 'acked'",
+              "projecting mail.acked");
+  s.bind(1, e.ts).bind(2, num(e.data, "message_id", 0));
+  s.run();
+}
+
 }  // namespace
 
 const std::vector<std::string>& table_names() {
-  static const std::vector<std::string> names = {"work_orders", "wo_checks", "wo_keys",  "slots",
-                                                 "factories",   "teams",     "alerts"};
+  static const std::vector<std::string> names = {"work_orders", "wo_checks", "wo_keys", "slots",
+                                                 "factories",   "teams",     "alerts",  "messages"};
   return names;
 }
 
@@ -322,6 +359,18 @@ std::string create_tables(const std::string& p, bool with_indexes) {
       "  message TEXT NOT NULL,\n"
       "  data TEXT NOT NULL DEFAULT '{}',\n"
       "  resolved_at TEXT\n"
+      ");\n"
+      // Migration 6's text, word for word.
+      "CREATE TABLE " + p + "messages(\n"
+      "  id INTEGER PRIMARY KEY,\n"
+      "  sender TEXT NOT NULL,\n"
+      "  recipient TEXT NOT NULL,\n"
+      "  subject TEXT NOT NULL,\n"
+      "  body TEXT NOT NULL,\n"
+      "  state TEXT NOT NULL,\n"
+      "  created_at TEXT NOT NULL,\n"
+      "  delivered_at TEXT,\n"
+      "  acked_at TEXT\n"
       ");\n";
   if (with_indexes) s += create_indexes(p);
   return s;
@@ -330,7 +379,8 @@ std::string create_tables(const std::string& p, bool with_indexes) {
 std::string create_indexes(const std::string& p) {
   return "CREATE INDEX " + p + "work_orders_status ON " + p + "work_orders(status, updated_at);\n"
          "CREATE INDEX " + p + "work_orders_factory ON " + p + "work_orders(factory, status);\n"
-         "CREATE INDEX " + p + "alerts_open ON " + p + "alerts(resolved_at);\n";
+         "CREATE INDEX " + p + "alerts_open ON " + p + "alerts(resolved_at);\n"
+         "CREATE INDEX " + p + "messages_recipient ON " + p + "messages(recipient, state);\n";
 }
 
 std::string drop_tables(const std::string& p) {
@@ -341,7 +391,8 @@ std::string drop_tables(const std::string& p) {
 
 bool affects(std::string_view type) {
   return type.substr(0, 3) == "wo." || type == "slot.assigned" || type == "slot.freed" || type == "factory.added" ||
-         type == "factory.removed" || type == "team.added" || type == "alert.raised" || type == "alert.resolved";
+         type == "factory.removed" || type == "team.added" || type == "alert.raised" || type == "alert.resolved" || type == "mail.sent" ||
+         type == "mail.delivered" || type == "mail.acked";
 }
 
 void apply(sql::StatementCache& st, const std::string& p, const Event& e) {
@@ -358,6 +409,9 @@ void apply(sql::StatementCache& st, const std::string& p, const Event& e) {
   else if (t == "team.added") apply_team_added(st, p, e);
   else if (t == "alert.raised") apply_alert_raised(st, p, e);
   else if (t == "alert.resolved") apply_alert_resolved(st, p, e);
+  else if (t == "mail.sent") apply_mail_sent(st, p, e);
+  else if (t == "mail.delivered") apply_mail_delivered(st, p, e);
+  else if (t == "mail.acked") apply_mail_acked(st, p, e);
 }
 
 std::string select_work_orders(const std::string& p) {

@@ -299,6 +299,32 @@ INSERT INTO checkpoint_alerts SELECT a.id, a.created_at, a.severity, a.kind, a.a
   FROM alerts a WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_type = 'alert.raised'
     AND json_extract(e.data, '$.alert_id') = a.id);
 )sql",
+      // 6: mail, a projection of mail.sent / mail.delivered / mail.acked.
+      R"sql(
+CREATE TABLE messages(
+  id INTEGER PRIMARY KEY,
+  sender TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  body TEXT NOT NULL,
+  state TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  delivered_at TEXT,
+  acked_at TEXT
+);
+CREATE INDEX messages_recipient ON messages(recipient, state);
+CREATE TABLE checkpoint_messages(
+  id INTEGER PRIMARY KEY,
+  sender TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  body TEXT NOT NULL,
+  state TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  delivered_at TEXT,
+  acked_at TEXT
+);
+)sql",
   };
   return migrations;
 }
