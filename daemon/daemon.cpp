@@ -300,8 +300,10 @@ nlohmann::json Daemon::health() {
     db_error = e.what();
   }
   const int failed = supervisor_->failed_count();
-  const std::string agents = failed ? std::to_string(failed) + " failed" : "ok";
-  bool ok = !db_error && failed == 0;
+  const int stale = supervisor_->stale_count();
+  // A stale agent (heartbeats stopped) makes the agents degraded; a failed one is named.
+  const std::string agents = stale ? "degraded" : failed ? std::to_string(failed) + " failed" : "ok";
+  bool ok = !db_error && failed == 0 && stale == 0;
   auto now = std::chrono::system_clock::now();
   nlohmann::json out = {{"status", ok ? "ok" : "degraded"},
           {"timestamp", std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count()},

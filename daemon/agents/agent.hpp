@@ -38,6 +38,13 @@ struct Agent {
   std::string log;
   std::vector<std::shared_ptr<boost::asio::steady_timer>> waiters;
   std::vector<EventDraft> pending;  // events of a change signalled but not yet committed
+
+  // Heartbeats (patrol/heartbeats.*): kept here, written to the row in batches.
+  bool beat_this_run = false;  // only an agent that has heartbeated can miss a heartbeat
+  Clock::time_point last_beat{};
+  bool heartbeat_dirty = false;
+  bool stale = false;
+  std::optional<std::int64_t> stale_alert;  // the open heartbeat_missed alert
 };
 
 }  // namespace vermas

@@ -77,6 +77,7 @@ nlohmann::json to_json(const AgentView& v) {
   j["daily_cap"] = v.daily_cap;
   j["log"] = v.log;
   if (v.pane) j["pane"] = *v.pane;
+  j["stale"] = v.stale;
   return j;
 }
 

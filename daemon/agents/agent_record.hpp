@@ -61,6 +61,7 @@ struct AgentView {
   double daily_cap = 0;
   std::string log;                  // R/logs/<session>/output.log
   std::optional<std::string> pane;  // tmux, while it runs
+  bool stale = false;               // heartbeated in this run, then not for heartbeat_stale_seconds
 };
 // The API's agent object (spec §6).
 nlohmann::json to_json(const AgentView& view);

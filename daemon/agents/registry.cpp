@@ -233,6 +233,7 @@ AgentView AgentRegistry::view(const Agent& a) const {
     v.next_start_in_seconds = std::max(0.0, std::chrono::duration<double>(*a.restart_at - Clock::now()).count());
   v.daily_cap = config_.budgets.agent_daily_cap;
   v.log = a.log;
+  v.stale = a.stale;
   return v;
 }
 
@@ -294,14 +295,5 @@ void AgentRegistry::note_activity(const std::string& id) {
   if (auto a = find(id)) a->rec.last_activity = now_rfc3339_ms();
 }
 
-json AgentRegistry::heartbeat(const std::string& id, const std::optional<std::string>& activity) {
-  Agent& a = require(id);
-  const std::string now = now_rfc3339_ms();
-  agent_table::save_heartbeat(journal_.store(), id, now, activity);
-  a.rec.last_heartbeat = now;
-  a.rec.last_activity = now;
-  if (activity) a.rec.activity = activity;
-  return {{"id", id}, {"last_heartbeat", now}};
-}
 
 }  // namespace vermas

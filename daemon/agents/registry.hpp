@@ -84,8 +84,6 @@ class AgentRegistry {
   int failed_count() const;
   std::optional<std::string> log_file(const std::string& id) const;
   void note_activity(const std::string& id);
-  // Heartbeats are rows only, not events (one per agent per minute would drown the log).
-  nlohmann::json heartbeat(const std::string& id, const std::optional<std::string>& activity);
 
   Journal& journal() { return journal_; }
 

@@ -27,7 +27,7 @@ Supervisor::Supervisor(asio::io_context& io, const Config& config, const Paths& 
     : io_(io), config_(config), factories_(factories), registry_(io, config, paths, journal),
       launcher_(io, config, paths, registry_, factories, std::move(socket_path)),
       lifecycle_(io, config, registry_, launcher_), patrol_(io, config, registry_, launcher_, factories),
-      readoption_(config, registry_, launcher_, lifecycle_) {}
+      heartbeats_(io, config, registry_, journal), readoption_(config, registry_, launcher_, lifecycle_) {}
 
 asio::awaitable<void> Supervisor::start() {
   co_await readoption_.run();
@@ -36,16 +36,19 @@ asio::awaitable<void> Supervisor::start() {
 
 void Supervisor::config_changed() {
   patrol_.rearm();
+  heartbeats_.config_changed();
   launcher_.pump();
 }
 
 void Supervisor::stop_all(std::function<void()> done) {
   patrol_.stop();
+  heartbeats_.stop();
   lifecycle_.stop_all(std::move(done));
 }
 
 void Supervisor::release_all() {
   patrol_.stop();
+  heartbeats_.stop();
   lifecycle_.release_all();
 }
 

@@ -3,7 +3,7 @@
 // restart, start a worker, retire a factory's agents), each answering once its change is
 // committed and done, over the parts that do the work. They call one way:
 //
-//   Supervisor (requests) ─┬─> Patrol ──────────┐
+//   Supervisor (requests) ─┬─> Patrol, Heartbeats┐
 //                          ├─> Readoption ──────┤
 //                          └─> Lifecycle ───────┼─> Launcher ─> runners (direct, tmux)
 //                                  ^            └─> AgentRegistry ─> Journal (SQLite)
@@ -36,6 +36,7 @@
 #include "daemon/agents/readoption.hpp"
 #include "daemon/agents/registry.hpp"
 #include "daemon/factories.hpp"
+#include "daemon/patrol/heartbeats.hpp"
 #include "daemon/patrol/patrol.hpp"
 #include "daemon/store/journal.hpp"
 
@@ -73,8 +74,9 @@ class Supervisor {
   boost::asio::awaitable<std::vector<std::string>> retire_factory(std::string factory, std::string actor);
 
   nlohmann::json heartbeat(const std::string& id, const std::optional<std::string>& activity) {
-    return registry_.heartbeat(id, activity);
+    return heartbeats_.beat(id, activity);
   }
+  int stale_count() const { return heartbeats_.stale_count(); }
   AgentView agent(const std::string& id) const { return registry_.view(id); }  // not_found when unknown
   std::vector<AgentView> list(const AgentFilter& filter) const { return registry_.list(filter); }
   std::optional<std::string> log_file(const std::string& id) const { return registry_.log_file(id); }
@@ -105,6 +107,7 @@ class Supervisor {
   Launcher launcher_;
   Lifecycle lifecycle_;
   Patrol patrol_;
+  Heartbeats heartbeats_;
   Readoption readoption_;
 };
 

@@ -162,6 +162,7 @@ struct Settings {
   int max_agents = 64;
   double spawn_rate = 100;
   double log_max_mb = 10;
+  double heartbeat_stale = 300;
   std::vector<std::string> supervisor = sleeper();
   std::vector<std::string> qa = sleeper();
   std::vector<std::string> worker = sleeper();
@@ -180,6 +181,7 @@ inline std::string config_text(const Settings& s) {
          "max_agents = " + std::to_string(s.max_agents) + "\n"
          "log_max_mb = " + std::to_string(s.log_max_mb) + "\n"
          "spawn_rate_per_second = " + std::to_string(s.spawn_rate) + "\n"
+         "heartbeat_stale_seconds = " + std::to_string(s.heartbeat_stale) + "\n"
          "\n[restart]\n"
          "policy = \"on-failure\"\n"
          "backoff_initial_seconds = " + std::to_string(s.backoff_initial) + "\n"
