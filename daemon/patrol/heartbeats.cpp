@@ -107,7 +107,9 @@ void Heartbeats::arm_deadline() {
 void Heartbeats::check_deadlines() {
   const auto now = Clock::now();
   const auto after = stale_after(config_);
-  for (auto& [id, a] : registry_.all()) {
+  for (auto& entry : registry_.all()) {
+    const std::string& id = entry.first;  // named: clang 14 cannot capture a structured binding
+    Agent* a = entry.second.get();
     if (!a->beat_this_run || a->stale || now < a->last_beat + after) continue;
     a->stale = true;
     const double seconds = std::chrono::duration<double>(now - a->last_beat).count();

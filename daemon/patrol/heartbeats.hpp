@@ -24,7 +24,7 @@ namespace vermas {
 class Heartbeats {
  public:
   Heartbeats(boost::asio::io_context& io, const Config& config, AgentRegistry& registry, Journal& journal)
-      : io_(io), config_(config), registry_(registry), journal_(journal), deadline_(io), flush_timer_(io) {}
+      : config_(config), registry_(registry), journal_(journal), deadline_(io), flush_timer_(io) {}
   Heartbeats(const Heartbeats&) = delete;
   Heartbeats& operator=(const Heartbeats&) = delete;
 
@@ -40,7 +40,6 @@ class Heartbeats {
   void arm_deadline();
   void check_deadlines();
 
-  boost::asio::io_context& io_;
   const Config& config_;
   AgentRegistry& registry_;
   Journal& journal_;
