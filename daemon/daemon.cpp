@@ -129,7 +129,15 @@ void add_methods(Router& router, Daemon& daemon, std::span<const DaemonMethod> t
 std::optional<std::string> Daemon::identify_caller(Connection& conn) {
   if (!conn.caller()) conn.set_caller(supervisor_->agent_for_pid(conn.peer().pid));
   const auto& agent = *conn.caller();
-  if (agent) supervisor_->note_activity(*agent);  // any RPC by an agent is activity
+  if (agent) {
+    // Any RPC by an agent is activity. Recording it (an idle agent running again) must not
+    // cost the request: a failed write is logged, and the request goes on.
+    try {
+      supervisor_->note_activity(*agent);
+    } catch (const std::exception& e) {
+      spdlog::error("agent {}: recording its activity: {}", *agent, e.what());
+    }
+  }
   return agent;
 }
 

@@ -39,6 +39,10 @@ struct Agent {
   std::vector<std::shared_ptr<boost::asio::steady_timer>> waiters;
   std::vector<EventDraft> pending;  // events of a change signalled but not yet committed
 
+  // Activity (a heartbeat, any RPC from its process tree): the idle deadline counts from it,
+  // or from the start of the process when there was none since.
+  std::optional<Clock::time_point> last_activity_steady;
+
   // Heartbeats (patrol/heartbeats.*): kept here, written to the row in batches.
   bool beat_this_run = false;  // only an agent that has heartbeated can miss a heartbeat
   Clock::time_point last_beat{};

@@ -292,7 +292,16 @@ std::optional<std::string> AgentRegistry::log_file(const std::string& id) const 
 }
 
 void AgentRegistry::note_activity(const std::string& id) {
-  if (auto a = find(id)) a->rec.last_activity = now_rfc3339_ms();
+  Agent* a = find(id);
+  if (!a) return;
+  a->rec.last_activity = now_rfc3339_ms();
+  a->last_activity_steady = Clock::now();
+  // An idle or stuck agent that does something is running again: news, with its reason.
+  if (a->rec.status == AgentStatus::idle || a->rec.status == AgentStatus::stuck) {
+    const AgentStatus was = a->rec.status;
+    move(*a, AgentEvent::activity, "activity");
+    commit(*a, {event(*a, "agent.active", {{"was", to_string(was)}})});
+  }
 }
 
 

@@ -31,6 +31,7 @@ json Heartbeats::beat(const std::string& id, const std::optional<std::string>& a
   if (activity) a.rec.activity = activity;
   a.beat_this_run = true;
   a.last_beat = Clock::now();
+  registry_.note_activity(id);  // a heartbeat is activity (an idle agent runs again)
   a.heartbeat_dirty = true;
   if (a.stale) {
     // Fresh again: the event and the alert's resolution are news, written now.

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/time.hpp"
+#include "daemon/patrol/mail.hpp"
 
 namespace vermas {
 
@@ -21,6 +22,7 @@ void Patrol::start() {
 void Patrol::stop() {
   stopped_ = true;
   timer_.cancel();
+  idle_timer_.cancel();
 }
 
 void Patrol::soon() {
@@ -68,7 +70,61 @@ void Patrol::round() {
     if (s == AgentStatus::stopped || s == AgentStatus::lost || s == AgentStatus::backoff) launcher_.enqueue(*a);
   }
   rotate_logs();
+  arm_idle();
   arm();
+}
+
+// ---------------------------------------------------------------------------------------
+// Idle
+
+std::chrono::steady_clock::duration Patrol::idle_after(const Agent& a) const {
+  double minutes = config_.worker.idle_timeout_minutes;
+  if (a.rec.factory)
+    if (auto m = factories_.config(*a.rec.factory).value.worker.idle_timeout_minutes) minutes = *m;
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(std::max(0.001, minutes) * 60));
+}
+
+// Due: the last activity (or the start of the process) plus the idle timeout.
+void Patrol::arm_idle() {
+  if (stopped_) return;
+  std::optional<Agent::Clock::time_point> earliest;
+  for (const auto& [id, a] : registry_.all()) {
+    if (a->rec.status != AgentStatus::running || !a->proc) continue;
+    const auto due = a->last_activity_steady.value_or(a->started_steady) + idle_after(*a);
+    if (!earliest || due < *earliest) earliest = due;
+  }
+  if (!earliest) return;
+  idle_timer_.expires_at(*earliest);
+  idle_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    try {
+      check_idle();
+    } catch (const std::exception& e) {
+      spdlog::error("idle deadlines: {}", e.what());
+    }
+    arm_idle();
+  });
+}
+
+void Patrol::check_idle() {
+  const auto now = Agent::Clock::now();
+  for (auto& entry : registry_.all()) {
+    Agent& a = *entry.second;
+    if (a.rec.status != AgentStatus::running || !a.proc) continue;
+    const auto since = a.last_activity_steady.value_or(a.started_steady);
+    if (now < since + idle_after(a)) continue;
+    const double seconds = std::chrono::duration<double>(now - since).count();
+    const AgentMove m = registry_.move(a, AgentEvent::idle_timeout, "idle_timeout");  // running -> idle
+    registry_.commit(a, {registry_.event(a, "agent.idle", {{"idle_seconds", seconds}})});
+    spdlog::info("agent {}: idle for {:.1f} s", a.rec.id, seconds);
+    if (m.effects & effect::nudge) {
+      const std::string body = a.rec.id + " has shown no activity for " + std::to_string(static_cast<long>(seconds)) +
+                               " s (idle_timeout_minutes). If you are working, say so: co heartbeat --activity "
+                               "\"what you are doing\". If you are done, finish your work order.";
+      mail::send(registry_.journal(), "operations", a.rec.id, "NUDGE", body);
+    }
+  }
 }
 
 void Patrol::rotate_logs() {

@@ -1,8 +1,13 @@
 #pragma once
 // The patrol: on a timer ([operations] patrol_interval_seconds) and when asked, every
 // registered factory gets its supervisor and QA agent, those that should run and do not
-// join the start queue, and agents' output logs are rotated. Its deadline checks (idle,
-// stuck, heartbeats) grow here. It calls down to the launcher and the registry.
+// join the start queue, and agents' output logs are rotated. The idle deadline is its own
+// timer, at the earliest one due: a running agent with no activity for [worker]
+// idle_timeout_minutes (its factory's, else the company's) becomes idle and gets one NUDGE
+// (mail from `operations`); its next activity makes it running again (the registry). It
+// calls down to the launcher and the registry.
+#include <chrono>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -17,7 +22,8 @@ class Patrol {
  public:
   Patrol(boost::asio::io_context& io, const Config& config, AgentRegistry& registry, Launcher& launcher,
          Factories& factories)
-      : io_(io), config_(config), registry_(registry), launcher_(launcher), factories_(factories), timer_(io) {}
+      : io_(io), config_(config), registry_(registry), launcher_(launcher), factories_(factories), timer_(io),
+        idle_timer_(io) {}
   Patrol(const Patrol&) = delete;
   Patrol& operator=(const Patrol&) = delete;
 
@@ -30,6 +36,9 @@ class Patrol {
   void round();
   void arm();
   void rotate_logs();
+  std::chrono::steady_clock::duration idle_after(const Agent& a) const;
+  void arm_idle();
+  void check_idle();
 
   boost::asio::io_context& io_;
   const Config& config_;
@@ -37,6 +46,7 @@ class Patrol {
   Launcher& launcher_;
   Factories& factories_;
   boost::asio::steady_timer timer_;
+  boost::asio::steady_timer idle_timer_;
   bool started_ = false;
   bool stopped_ = false;
   bool posted_ = false;

@@ -163,6 +163,7 @@ struct Settings {
   double spawn_rate = 100;
   double log_max_mb = 10;
   double heartbeat_stale = 300;
+  double idle_minutes = 5;
   std::vector<std::string> supervisor = sleeper();
   std::vector<std::string> qa = sleeper();
   std::vector<std::string> worker = sleeper();
@@ -190,6 +191,7 @@ inline std::string config_text(const Settings& s) {
          "start_limit_interval_seconds = " + std::to_string(s.limit_interval) + "\n"
          "\n[worker]\n"
          "max_slots_per_factory = " + std::to_string(s.max_slots) + "\n" +
+         "idle_timeout_minutes = " + std::to_string(s.idle_minutes) + "\n" +
          agent("supervisor", s.supervisor, s.supervisor_runner) + agent("qa", s.qa, "direct") +
          agent("worker", s.worker, "direct");
 }

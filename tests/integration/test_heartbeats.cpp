@@ -64,3 +64,52 @@ exec sleep 300
   CHECK(c.agent("f1/supervisor")["last_heartbeat"] == last);
   c.root.stop();
 }
+
+TEST_CASE("an agent with no activity for idle_timeout_minutes is idle with one NUDGE, and runs again when active",
+          "[heartbeats][idle]") {
+  Settings s;
+  s.idle_minutes = 0.006;  // 0.36 s
+  Company c(s);
+  const std::string mark = c.root.path("idle");
+  // The QA agent does nothing until told; then it reads its mail and heartbeats.
+  const std::string qa = c.script("quiet.sh", "mark=\"" + mark + "\"\n" + R"SH(
+while [ ! -e "$mark.wake" ]; do sleep 0.02; done
+co --json mail inbox >"$mark.inbox" 2>&1
+co heartbeat --activity "awake" >/dev/null || exit 3
+touch "$mark.done"
+exec sleep 300
+)SH");
+  s.qa = {"/bin/sh", qa};
+  c.root.write_config(config_text(s));
+  c.start();
+  c.add_factory("f1");
+  c.running_pid("f1/qa");
+  REQUIRE(c.wait_status("f1/qa", "idle", 10s));
+  const auto idled = c.events("agent.idle", "f1/qa");
+  REQUIRE(idled.size() == 1);
+  CHECK(idled[0]["data"]["reason"] == "idle_timeout");
+  CHECK(idled[0]["data"]["idle_seconds"].get<double>() >= 0.3);
+  // One NUDGE, queued in its inbox; staying idle sends no second one.
+  const json peek = c.co_json({"mail", "inbox", "--agent", "f1/qa"});
+  REQUIRE(peek["messages"].size() == 1);
+  CHECK(peek["messages"][0]["subject"] == "NUDGE");
+  CHECK(peek["messages"][0]["from"] == "operations");
+  CHECK(peek["messages"][0]["state"] == "queued");
+  const long long pid = c.agent("f1/qa")["pid"];
+
+  // Activity (any RPC from its process tree: here its inbox, then a heartbeat) makes it run.
+  write_file(mark + ".wake", "");
+  REQUIRE(eventually([&] { return file_exists(mark + ".done"); }, 10s));
+  const json inbox = parse_json(read_file(mark + ".inbox"));
+  CHECK(inbox["messages"][0]["state"] == "delivered");
+  CHECK(c.agent("f1/qa")["activity"] == "awake");
+  const auto active = c.events("agent.active", "f1/qa");
+  REQUIRE(!active.empty());
+  CHECK(active[0]["data"]["was"] == "idle");
+  CHECK(active[0]["data"]["status"] == "running");
+  CHECK(c.agent("f1/qa")["pid"] == pid);  // nudged, never restarted
+  // Quiet again: idle again, a second NUDGE.
+  REQUIRE(eventually([&] { return c.events("agent.idle", "f1/qa").size() == 2; }, 10s));
+  CHECK(c.co_json({"mail", "inbox", "--agent", "f1/qa"})["messages"].size() == 2);
+  c.root.stop();
+}
