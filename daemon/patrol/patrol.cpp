@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
@@ -123,6 +125,12 @@ void Patrol::check_idle() {
                                " s (idle_timeout_minutes). If you are working, say so: co heartbeat --activity "
                                "\"what you are doing\". If you are done, finish your work order.";
       mail::send(registry_.journal(), "operations", a.rec.id, "NUDGE", body);
+      if (!a.proc->pane.empty()) {
+        const std::string line = "NUDGE: no activity for " + std::to_string(static_cast<long>(seconds)) +
+                                 " s; read your mail: co mail inbox";
+        asio::co_spawn(io_, type_nudge(a.rec.runner, {a.rec.id, a.rec.session, a.proc->identity, a.proc->pane}, line),
+                       asio::detached);
+      }
     }
   }
 }
@@ -146,6 +154,16 @@ void Patrol::rotate_logs() {
     if (!ec) fs::resize_file(log, 0, ec);
     spdlog::info("agent {}: rotated {} at {} bytes", id, a->log, size);
   }
+}
+
+asio::awaitable<void> Patrol::type_nudge(std::string runner, RecordedProcess pane, std::string line) {
+  bool typed = false;
+  try {
+    typed = co_await launcher_.runner(runner).type_text(pane, line);
+  } catch (const std::exception& e) {
+    spdlog::warn("agent {}: typing its nudge: {}", pane.agent_id, e.what());
+  }
+  if (!typed) spdlog::warn("agent {}: its nudge could not be typed into pane {}", pane.agent_id, pane.pane);
 }
 
 }  // namespace vermas

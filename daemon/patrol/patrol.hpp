@@ -8,6 +8,7 @@
 // calls down to the launcher and the registry.
 #include <chrono>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -39,6 +40,8 @@ class Patrol {
   std::chrono::steady_clock::duration idle_after(const Agent& a) const;
   void arm_idle();
   void check_idle();
+  // A tmux agent also sees its nudge typed into its pane.
+  boost::asio::awaitable<void> type_nudge(std::string runner, RecordedProcess pane, std::string line);
 
   boost::asio::io_context& io_;
   const Config& config_;

@@ -113,3 +113,34 @@ exec sleep 300
   CHECK(c.co_json({"mail", "inbox", "--agent", "f1/qa"})["messages"].size() == 2);
   c.root.stop();
 }
+
+TEST_CASE("a tmux agent's nudge is also typed into its pane, once", "[heartbeats][idle][tmux]") {
+  if (!in_path("tmux")) {
+    WARN("tmux is not installed: the tmux nudge test is skipped");
+    return;
+  }
+  Settings s;
+  s.idle_minutes = 0.006;
+  // A terminal program that echoes what is typed: the pane's output (its log) shows it.
+  s.supervisor = {"/bin/sh", "-c", "echo ready; exec cat"};
+  s.supervisor_runner = "tmux";
+  Company c(s);
+  const std::string tmpdir = c.root.path("tmux");
+  fs::create_directories(tmpdir);
+  const Env env = {{"TMUX_TMPDIR", tmpdir}, {"TMUX", ""}};
+  struct KillServer {
+    const Env& env;
+    ~KillServer() { run({"tmux", "kill-server"}, env, 5s); }
+  } kill_server{env};
+  c.start(env);
+  c.add_factory("f1");
+  c.running_pid("f1/supervisor");
+  REQUIRE(c.wait_status("f1/supervisor", "idle", 10s));
+  const std::string log = c.root.path("logs/supervisor-f1/output.log");
+  REQUIRE(eventually([&] { return contains(read_file(log), "NUDGE: no activity for"); }, 10s));
+  // One nudge per idle spell: typing is not activity, so it stays idle, one NUDGE mail.
+  CHECK(c.events("agent.idle", "f1/supervisor").size() == 1);
+  CHECK(c.agent("f1/supervisor")["status"] == "idle");
+  CHECK(c.co_json({"mail", "inbox", "--agent", "f1/supervisor"})["messages"].size() == 1);
+  c.root.stop();
+}
