@@ -77,6 +77,7 @@ std::string agent_status(const json& agent) {
   std::string status = field(agent, "status", "?");
   std::string reason = field(agent, "reason", "");
   if (status != "running" && !reason.empty()) status += " (" + reason + ")";
+  if (agent.value("stale", false)) status += ", stale";  // heartbeats stopped
   return status;
 }
 

@@ -33,6 +33,7 @@ exec sleep 300
   // never heartbeated in this run, is not stale.
   REQUIRE(eventually([&] { return c.agent("f1/supervisor")["stale"] == true; }, 10s));
   CHECK(c.agent("f1/qa")["stale"] == false);
+  CHECK(contains(c.root.co({"agent", "list"}).out, "running, stale"));
   CHECK(c.events_after(since, "agent.heartbeat_missed").size() == 1);
   json alerts = c.co_json({"alert", "list"})["alerts"];
   REQUIRE(alerts.size() == 1);
