@@ -62,14 +62,17 @@ std::optional<Message> find(const Store& store, std::int64_t id) {
   return read_row(s);
 }
 
-void delivered(Journal& journal, const std::string& recipient, const std::vector<Message>& read) {
+void delivered(Journal& journal, const std::string& recipient, std::vector<Message>& read) {
   json ids = json::array();
   for (const auto& m : read)
     if (m.to == recipient && m.state == "queued") ids.push_back(m.id);
   if (ids.empty()) return;  // nothing changes: no event
   std::optional<std::string> factory;
   if (auto slash = recipient.find('/'); slash != std::string::npos) factory = recipient.substr(0, slash);
-  journal.record({"mail.delivered", recipient, factory, recipient, {{"message_ids", ids}, {"to", recipient}}});
+  const Event e =
+      journal.record({"mail.delivered", recipient, factory, recipient, {{"message_ids", ids}, {"to", recipient}}});
+  for (auto& m : read)
+    if (m.to == recipient && m.state == "queued") m.state = "delivered", m.delivered_at = e.ts;
 }
 
 Message ack(Journal& journal, std::int64_t id, const std::string& caller) {

@@ -39,8 +39,9 @@ Message send(Journal& journal, const std::string& from, const std::string& to, c
 // Newest first; `unread_only`: those not yet delivered.
 std::vector<Message> inbox(const Store& store, const std::string& recipient, bool unread_only, int limit);
 std::optional<Message> find(const Store& store, std::int64_t id);
-// The recipient has read these: the queued ones among them become delivered (one event).
-void delivered(Journal& journal, const std::string& recipient, const std::vector<Message>& read);
+// The recipient has read these: the queued ones among them become delivered (one event),
+// and so do the copies in `read` (no second read of the table).
+void delivered(Journal& journal, const std::string& recipient, std::vector<Message>& read);
 // The recipient's ack; anyone else: permission_denied. Acking twice is a no-op.
 Message ack(Journal& journal, std::int64_t id, const std::string& caller);
 // Messages not yet delivered, by recipient.

@@ -79,21 +79,24 @@ void Patrol::round() {
 // ---------------------------------------------------------------------------------------
 // Idle
 
-std::chrono::steady_clock::duration Patrol::idle_after(const Agent& a) const {
+std::chrono::steady_clock::duration Patrol::idle_after(const Agent& a, IdleTimeouts& memo) const {
+  const std::string factory = a.rec.factory.value_or("");
+  if (auto it = memo.find(factory); it != memo.end()) return it->second;
   double minutes = config_.worker.idle_timeout_minutes;
-  if (a.rec.factory)
-    if (auto m = factories_.config(*a.rec.factory).value.worker.idle_timeout_minutes) minutes = *m;
-  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::duration<double>(std::max(0.001, minutes) * 60));
+  if (!factory.empty())
+    if (auto m = factories_.config(factory).value.worker.idle_timeout_minutes) minutes = *m;
+  return memo[factory] = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+             std::chrono::duration<double>(std::max(0.001, minutes) * 60));
 }
 
 // Due: the last activity (or the start of the process) plus the idle timeout.
 void Patrol::arm_idle() {
   if (stopped_) return;
   std::optional<Agent::Clock::time_point> earliest;
+  IdleTimeouts memo;
   for (const auto& [id, a] : registry_.all()) {
     if (a->rec.status != AgentStatus::running || !a->proc) continue;
-    const auto due = a->last_activity_steady.value_or(a->started_steady) + idle_after(*a);
+    const auto due = a->last_activity_steady.value_or(a->started_steady) + idle_after(*a, memo);
     if (!earliest || due < *earliest) earliest = due;
   }
   if (!earliest) return;
@@ -111,11 +114,12 @@ void Patrol::arm_idle() {
 
 void Patrol::check_idle() {
   const auto now = Agent::Clock::now();
+  IdleTimeouts memo;
   for (auto& entry : registry_.all()) {
     Agent& a = *entry.second;
     if (a.rec.status != AgentStatus::running || !a.proc) continue;
     const auto since = a.last_activity_steady.value_or(a.started_steady);
-    if (now < since + idle_after(a)) continue;
+    if (now < since + idle_after(a, memo)) continue;
     const double seconds = std::chrono::duration<double>(now - since).count();
     const AgentMove m = registry_.move(a, AgentEvent::idle_timeout, "idle_timeout");  // running -> idle
     registry_.commit(a, {registry_.event(a, "agent.idle", {{"idle_seconds", seconds}})});

@@ -7,6 +7,8 @@
 // (mail from `operations`); its next activity makes it running again (the registry). It
 // calls down to the launcher and the registry.
 #include <chrono>
+#include <map>
+#include <string>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -37,7 +39,10 @@ class Patrol {
   void round();
   void arm();
   void rotate_logs();
-  std::chrono::steady_clock::duration idle_after(const Agent& a) const;
+  // The idle timeout of each factory's agents, read once per pass (a factory's config is a
+  // file: a stat per agent per pass would be 200 stats a round).
+  using IdleTimeouts = std::map<std::string, std::chrono::steady_clock::duration>;
+  std::chrono::steady_clock::duration idle_after(const Agent& a, IdleTimeouts& memo) const;
   void arm_idle();
   void check_idle();
   // A tmux agent also sees its nudge typed into its pane.

@@ -39,12 +39,8 @@ json rpc_mail_inbox(Daemon& d, Call& c) {
   const int limit = static_cast<int>(c.params.integer("limit", 1, 1000).value_or(100));
   if (recipient != mail::kOperator) d.supervisor().agent(recipient);
   auto messages = mail::inbox(d.journal().store(), recipient, unread, limit);
-  if (recipient == c.actor()) {
-    mail::delivered(d.journal(), recipient, messages);
-    // Shown in their new state (an unread listing shows the messages it just delivered).
-    for (auto& m : messages)
-      if (auto now = mail::find(d.journal().store(), m.id)) m = *now;
-  }
+  // Shown in their new state (an unread listing shows the messages it just delivered).
+  if (recipient == c.actor()) mail::delivered(d.journal(), recipient, messages);
   return {{"agent", recipient}, {"messages", messages_json(messages)}};
 }
 
@@ -57,11 +53,9 @@ json rpc_mail_read(Daemon& d, Call& c) {
     throw Error(Errc::permission_denied, "message " + std::to_string(id) + " is " + m->to + "'s; agent " +
                                              *c.agent + " may not read it",
                 json{{"id", id}, {"agent", *c.agent}});
-  if (m->to == c.actor()) {
-    mail::delivered(d.journal(), m->to, {*m});
-    m = mail::find(d.journal().store(), id);
-  }
-  return mail::to_json(*m);
+  std::vector<mail::Message> one{*m};
+  if (m->to == c.actor()) mail::delivered(d.journal(), m->to, one);
+  return mail::to_json(one.front());
 }
 
 json rpc_mail_ack(Daemon& d, Call& c) { return mail::to_json(mail::ack(d.journal(), message_id(c), c.actor())); }

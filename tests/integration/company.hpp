@@ -343,4 +343,21 @@ inline std::vector<std::string> ids_of(const json& list) {
   return out;
 }
 
+// A private tmux server for one test (TMUX_TMPDIR under the company root), killed at the
+// end of the test: give `env` to Company::start so that the daemon's tmux runner uses it.
+struct PrivateTmux {
+  explicit PrivateTmux(const TempRoot& root) : dir(root.path("tmux")), env{{"TMUX_TMPDIR", dir}, {"TMUX", ""}} {
+    fs::create_directories(dir);
+  }
+  ~PrivateTmux() { run({"tmux", "kill-server"}, env, std::chrono::seconds(5)); }
+  PrivateTmux(const PrivateTmux&) = delete;
+  PrivateTmux& operator=(const PrivateTmux&) = delete;
+  RunResult tmux(std::vector<std::string> args) const {
+    args.insert(args.begin(), "tmux");
+    return run(args, env, std::chrono::seconds(5));
+  }
+  std::string dir;
+  Env env;
+};
+
 }  // namespace it

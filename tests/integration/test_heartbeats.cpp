@@ -126,14 +126,8 @@ TEST_CASE("a tmux agent's nudge is also typed into its pane, once", "[heartbeats
   s.supervisor = {"/bin/sh", "-c", "echo ready; exec cat"};
   s.supervisor_runner = "tmux";
   Company c(s);
-  const std::string tmpdir = c.root.path("tmux");
-  fs::create_directories(tmpdir);
-  const Env env = {{"TMUX_TMPDIR", tmpdir}, {"TMUX", ""}};
-  struct KillServer {
-    const Env& env;
-    ~KillServer() { run({"tmux", "kill-server"}, env, 5s); }
-  } kill_server{env};
-  c.start(env);
+  PrivateTmux tmux(c.root);
+  c.start(tmux.env);
   c.add_factory("f1");
   c.running_pid("f1/supervisor");
   REQUIRE(c.wait_status("f1/supervisor", "idle", 10s));

@@ -702,17 +702,9 @@ TEST_CASE("the tmux runner: a named session, captured output, restart after kill
                   "co config reload >>\"$out\" 2>&1; echo rc=$? >>\"$out\"; exec sleep 300"};
   s.supervisor_runner = "tmux";
   Company c(s);
-  const std::string tmpdir = c.root.path("tmux");
-  fs::create_directories(tmpdir);
-  const Env env = {{"TMUX_TMPDIR", tmpdir}, {"TMUX", ""}};
-  struct KillServer {
-    const Env& env;
-    ~KillServer() { run({"tmux", "kill-server"}, env, 5s); }
-  } kill_server{env};
-  auto tmux = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), "tmux");
-    return run(args, env, 5s);
-  };
+  PrivateTmux server(c.root);
+  const Env& env = server.env;
+  auto tmux = [&](std::vector<std::string> args) { return server.tmux(std::move(args)); };
 
   c.start(env);
   c.add_factory("f1");
