@@ -355,8 +355,12 @@ Loaded<Config> parse_config(std::string_view toml_text, const std::string& file_
                                   {"start_limit_burst", integer(rs.start_limit_burst, 1)},
                                   {"start_limit_interval_seconds", number(rs.start_limit_interval_seconds)},
                                   {"reset_after_stable_seconds", number(rs.reset_after_stable_seconds)}})},
-        {"worker", fields_of(r, worker_fields(c.worker.max_slots_per_factory, c.worker.idle_timeout_minutes,
-                                              c.worker.stuck_timeout_minutes))},
+        {"worker", fields_of(r, [&] {
+           auto fields = worker_fields(c.worker.max_slots_per_factory, c.worker.idle_timeout_minutes,
+                                       c.worker.stuck_timeout_minutes);
+           fields.push_back({"max_stuck_restarts", integer(c.worker.max_stuck_restarts, 0, 100)});
+           return fields;
+         }())},
         // A zero poll interval would spin; unlike the timeouts it has no useful meaning.
         {"mail", fields_of(r, {{"poll_interval_seconds", number(c.mail.poll_interval_seconds, {0, true})}})},
         {"events", fields_of(r, {{"partition_by_day", boolean(c.events.partition_by_day)},
@@ -525,7 +529,8 @@ nlohmann::json to_json(const Config& c) {
       {"worker",
        {{"max_slots_per_factory", c.worker.max_slots_per_factory},
         {"idle_timeout_minutes", c.worker.idle_timeout_minutes},
-        {"stuck_timeout_minutes", c.worker.stuck_timeout_minutes}}},
+        {"stuck_timeout_minutes", c.worker.stuck_timeout_minutes},
+        {"max_stuck_restarts", c.worker.max_stuck_restarts}}},
       {"mail", {{"poll_interval_seconds", c.mail.poll_interval_seconds}}},
       {"events",
        {{"partition_by_day", c.events.partition_by_day},

@@ -56,6 +56,7 @@ struct Config {
     int max_slots_per_factory = 5;
     double idle_timeout_minutes = 5;
     double stuck_timeout_minutes = 15;
+    int max_stuck_restarts = 1;  // restarts of a stuck worker before its work order is given back
   } worker;
 
   struct Mail {

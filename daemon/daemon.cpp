@@ -100,6 +100,7 @@ void Daemon::start() {
   work_orders_ = std::make_unique<WorkOrders>(*journal_, *factories_);
   dispatcher_ = std::make_unique<Dispatcher>(io_, config_, p, *journal_, *factories_, *supervisor_, *work_orders_);
   dispatcher_->attach();
+  supervisor_->on_remedy([this](const Remedy& r) { dispatcher_->remedy(r); });
   wo_sync_ = std::make_unique<WoSync>(io_, *journal_, *factories_, *work_orders_, p);
   wo_sync_->attach();
   log_maintenance_ = std::make_unique<LogMaintenance>(io_, *journal_, p);

@@ -34,7 +34,8 @@ struct Agent {
   bool busy = false;  // launching, adopting or preparing a worktree: the patrol leaves it alone
   bool deferred_noted = false;
   ExitIntent intent = ExitIntent::none;  // what the coming exit was asked for
-  std::string intent_reason;
+  std::string intent_reason;             // ... why (operator, idle_timeout, stuck_timeout ...)
+  std::string intent_actor;              // ... and by whom (operator, operations, an agent)
   std::string log;
   std::vector<std::shared_ptr<boost::asio::steady_timer>> waiters;
   std::vector<EventDraft> pending;  // events of a change signalled but not yet committed
@@ -42,6 +43,9 @@ struct Agent {
   // Activity (a heartbeat, any RPC from its process tree): the idle deadline counts from it,
   // or from the start of the process when there was none since.
   std::optional<Clock::time_point> last_activity_steady;
+  // The patrol's remedy (reclaim, restart, give back) asked for the quiet spell that began
+  // here: not asked again until the agent shows activity or runs a new process.
+  std::optional<Clock::time_point> remedy_for;
 
   // Heartbeats (patrol/heartbeats.*): kept here, written to the row in batches.
   bool beat_this_run = false;  // only an agent that has heartbeated can miss a heartbeat

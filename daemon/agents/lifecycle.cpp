@@ -89,7 +89,11 @@ void Lifecycle::failed(Agent& a, const std::string& why, AgentStatus from) {
 // Running now: a stop asked for while it was launching is carried out.
 void Lifecycle::started(Agent& a) {
   if (a.intent == ExitIntent::restart) a.intent = ExitIntent::none;
-  if (a.intent != ExitIntent::none) begin_stop(a, a.intent, "operations", a.intent_reason);
+  if (a.intent != ExitIntent::none) {
+    begin_stop(a, a.intent, a.intent_actor, a.intent_reason);
+    return;
+  }
+  if (on_running_) on_running_(a);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -129,10 +133,12 @@ void Lifecycle::exited(Agent& a, const proc::ExitInfo& exit) {
   const AgentEvent ev = classify_exit(ctx);
 
   std::string reason = exit_reason(exit);
+  const std::string asked_reason = std::exchange(a.intent_reason, {});
+  const std::string asked_by = std::exchange(a.intent_actor, {});
   switch (ev) {
-    case AgentEvent::exit_as_asked: reason = "operator"; break;
+    case AgentEvent::exit_as_asked: reason = asked_reason.empty() ? "operator" : asked_reason; break;
     case AgentEvent::exit_at_shutdown: reason = "daemon_stop"; break;
-    case AgentEvent::exit_for_restart: reason = "operator_restart"; break;
+    case AgentEvent::exit_for_restart: reason = asked_reason.empty() ? "operator_restart" : asked_reason; break;
     case AgentEvent::exit_failed: reason = "start_limit"; break;
     default: break;
   }
@@ -146,7 +152,8 @@ void Lifecycle::exited(Agent& a, const proc::ExitInfo& exit) {
   std::optional<alerts::Draft> alert;
   if (asked) {
     const bool by_operator = ev != AgentEvent::exit_at_shutdown && intent != ExitIntent::none;
-    events.push_back(registry_.event(a, "agent.stopped", data, by_operator ? "operator" : "operations"));
+    const std::string actor = !by_operator ? "operations" : asked_by.empty() ? "operator" : asked_by;
+    events.push_back(registry_.event(a, "agent.stopped", data, actor));
   } else {
     if (consulted && ev == AgentEvent::exit_stays_down) data["policy"] = config_.restart.policy;
     events.push_back(registry_.event(a, "agent.exited", data));
@@ -234,7 +241,10 @@ void Lifecycle::begin_stop(Agent& a, ExitIntent intent, const std::string& actor
   if (a.restart_timer) a.restart_timer->cancel();
   a.restart_at.reset();
   launcher_.dequeue(a);
-  const std::string status_reason = intent == ExitIntent::shutdown  ? "daemon_stop"
+  // The reason is the caller's: an operator's stop says "operator", the patrol's reclaim
+  // "idle_timeout", a release after review "work_order_review".
+  const std::string status_reason = !reason.empty()                 ? reason
+                                    : intent == ExitIntent::shutdown  ? "daemon_stop"
                                     : intent == ExitIntent::restart ? "operator_restart"
                                                                     : "operator";
   const AgentEvent ev = intent == ExitIntent::kill      ? AgentEvent::kill
@@ -244,7 +254,8 @@ void Lifecycle::begin_stop(Agent& a, ExitIntent intent, const std::string& actor
     const bool was_stopping = a.rec.status == AgentStatus::stopping;
     const AgentMove m = registry_.move(a, ev, status_reason);  // -> stopping
     a.intent = intent;
-    a.intent_reason = reason;
+    a.intent_reason = status_reason;
+    a.intent_actor = actor;
     const auto grace = (m.effects & effect::kill_now) ? std::chrono::milliseconds(0)
                                                       : to_ms(config_.operations.stop_timeout_seconds);
     // Signal first, record after: the stop must not wait for an fsync (nor ten of them).
@@ -261,7 +272,8 @@ void Lifecycle::begin_stop(Agent& a, ExitIntent intent, const std::string& actor
   }
   if (a.busy) {  // launching: stopped as soon as it runs (the launcher's `started` report)
     a.intent = intent;
-    a.intent_reason = reason;
+    a.intent_reason = status_reason;
+    a.intent_actor = actor;
     return;
   }
   // No process: backoff and lost become stopped; stopped and failed stay as they are.

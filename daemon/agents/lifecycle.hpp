@@ -44,6 +44,8 @@ class Lifecycle {
   // Daemon shutdown with --keep-agents: stop watching, signal nothing.
   void release_all();
   bool shutting_down() const { return shutting_down_; }
+  // Told of every process that runs now (a start, a restart): the patrol's deadlines.
+  void on_running(std::function<void(Agent&)> hook) { on_running_ = std::move(hook); }
 
  private:
   // The launcher's reports.
@@ -58,6 +60,7 @@ class Lifecycle {
   AgentRegistry& registry_;
   Launcher& launcher_;
   bool shutting_down_ = false;
+  std::function<void(Agent&)> on_running_;
   std::function<void()> shutdown_done_;
   std::size_t shutdown_phase_ = 0;
 };

@@ -53,6 +53,9 @@ asio::awaitable<void> Readoption::adopt(std::string id) {
   if (started_at)
     if (auto t = parse_rfc3339(*started_at))
       a->started_steady = Clock::now() - std::chrono::duration_cast<Clock::duration>(std::chrono::system_clock::now() - *t);
+  // Its idle and stuck spans start over: while no daemon ran, its heartbeats found no one,
+  // and a nudge must come before any restart.
+  a->last_activity_steady = Clock::now();
   registry_.commit(*a, {registry_.event(*a, "agent.adopted", {{"pid", a->rec.pid}, {"runner", a->rec.runner}})});
   spdlog::info("agent {}: re-adopted pid {}", id, a->rec.pid);
   // The previous daemon was stopping it: finish the job.

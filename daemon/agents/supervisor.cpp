@@ -27,7 +27,9 @@ Supervisor::Supervisor(asio::io_context& io, const Config& config, const Paths& 
     : io_(io), config_(config), factories_(factories), registry_(io, config, paths, journal),
       launcher_(io, config, paths, registry_, factories, std::move(socket_path)),
       lifecycle_(io, config, registry_, launcher_), patrol_(io, config, registry_, launcher_, factories),
-      heartbeats_(io, config, registry_, journal), readoption_(config, registry_, launcher_, lifecycle_) {}
+      heartbeats_(io, config, registry_, journal), readoption_(config, registry_, launcher_, lifecycle_) {
+  lifecycle_.on_running([this](Agent& a) { patrol_.noticed(a); });
+}
 
 asio::awaitable<void> Supervisor::start() {
   co_await readoption_.run();
@@ -89,16 +91,16 @@ asio::awaitable<AgentView> Supervisor::start_agent(std::string id, std::string a
   co_return registry_.view(id);
 }
 
-asio::awaitable<AgentView> Supervisor::stop_agent(std::string id, std::string actor, bool kill) {
+asio::awaitable<AgentView> Supervisor::stop_agent(std::string id, std::string actor, bool kill, std::string reason) {
   Agent& a = registry_.require(id);
   a.rec.want_running = false;
-  lifecycle_.begin_stop(a, kill ? ExitIntent::kill : ExitIntent::stop, actor, "operator");
+  lifecycle_.begin_stop(a, kill ? ExitIntent::kill : ExitIntent::stop, actor, reason);
   co_await wait_for(id, Clock::now() + to_ms(config_.operations.stop_timeout_seconds) + std::chrono::seconds(10),
                     [](const Agent& cur) { return !cur.proc && !cur.busy; });
   co_return registry_.view(id);
 }
 
-asio::awaitable<AgentView> Supervisor::restart_agent(std::string id, std::string actor) {
+asio::awaitable<AgentView> Supervisor::restart_agent(std::string id, std::string actor, std::string reason) {
   if (lifecycle_.shutting_down()) throw Error(Errc::unavailable, "the daemon is shutting down");
   Agent& a = registry_.require(id);
   if (!a.proc) {
@@ -111,7 +113,7 @@ asio::awaitable<AgentView> Supervisor::restart_agent(std::string id, std::string
                          (a.rec.status == AgentStatus::quarantined ? " (release it first)" : ""),
                      json{{"id", id}, {"status", to_string(a.rec.status)}});
   a.rec.want_running = true;
-  lifecycle_.begin_stop(a, ExitIntent::restart, actor, "operator_restart");
+  lifecycle_.begin_stop(a, ExitIntent::restart, actor, reason);
   const std::uint64_t gen = a.generation;
   co_await wait_for(id, Clock::now() + to_ms(config_.operations.stop_timeout_seconds) + kStartWait,
                     [gen](const Agent& cur) {

@@ -53,13 +53,18 @@ class Supervisor {
   // Loads the records, re-adopts what still runs (the rest is `lost`), then patrols.
   boost::asio::awaitable<void> start();
   void patrol_soon() { patrol_.soon(); }
+  // Who carries out the patrol's remedies (the dispatcher: they need slots and worktrees).
+  void on_remedy(std::function<void(const Remedy&)> handler) { patrol_.on_remedy(std::move(handler)); }
   void config_changed();
 
   // Operator and agent actions. Each answers once the change is committed and done
   // (a stop answers when the process has exited). Errors are vermas::Error.
   boost::asio::awaitable<AgentView> start_agent(std::string id, std::string actor);
-  boost::asio::awaitable<AgentView> stop_agent(std::string id, std::string actor, bool kill);
-  boost::asio::awaitable<AgentView> restart_agent(std::string id, std::string actor);
+  // `reason` is the status reason the stop leaves (the daemon's own stops say why).
+  boost::asio::awaitable<AgentView> stop_agent(std::string id, std::string actor, bool kill,
+                                               std::string reason = "operator");
+  boost::asio::awaitable<AgentView> restart_agent(std::string id, std::string actor,
+                                                  std::string reason = "operator_restart");
   // Starts the worker of a slot (dispatch, worker.spawn) in `worktree` (empty: the slot's
   // own), holding `work_order` (its WORK_ORDER at every start); answers once it runs.
   boost::asio::awaitable<AgentView> start_worker(std::string factory, int slot,

@@ -24,7 +24,7 @@ void Patrol::start() {
 void Patrol::stop() {
   stopped_ = true;
   timer_.cancel();
-  idle_timer_.cancel();
+  timeouts_timer_.cancel();
 }
 
 void Patrol::soon() {
@@ -72,71 +72,148 @@ void Patrol::round() {
     if (s == AgentStatus::stopped || s == AgentStatus::lost || s == AgentStatus::backoff) launcher_.enqueue(*a);
   }
   rotate_logs();
-  arm_idle();
+  arm_timeouts();
   arm();
 }
 
 // ---------------------------------------------------------------------------------------
-// Idle
+// Timeouts
 
-std::chrono::steady_clock::duration Patrol::idle_after(const Agent& a, IdleTimeouts& memo) const {
+const Patrol::Spans& Patrol::spans(const Agent& a, SpansMemo& memo) const {
   const std::string factory = a.rec.factory.value_or("");
   if (auto it = memo.find(factory); it != memo.end()) return it->second;
-  double minutes = config_.worker.idle_timeout_minutes;
-  if (!factory.empty())
-    if (auto m = factories_.config(factory).value.worker.idle_timeout_minutes) minutes = *m;
-  return memo[factory] = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-             std::chrono::duration<double>(std::max(0.001, minutes) * 60));
+  double idle = config_.worker.idle_timeout_minutes, stuck = config_.worker.stuck_timeout_minutes;
+  if (!factory.empty()) {
+    const auto& over = factories_.config(factory).value.worker;
+    idle = over.idle_timeout_minutes.value_or(idle);
+    stuck = over.stuck_timeout_minutes.value_or(stuck);
+  }
+  auto span = [](double minutes) {
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(std::max(0.001, minutes) * 60));
+  };
+  return memo[factory] = Spans{span(idle), span(stuck)};
 }
 
-// Due: the last activity (or the start of the process) plus the idle timeout.
-void Patrol::arm_idle() {
+timeouts::Quiet Patrol::quiet(const Agent& a, SpansMemo& memo) const {
+  timeouts::Quiet q;
+  q.status = a.rec.status;
+  q.role = a.rec.role;
+  q.has_process = a.proc.has_value() && !a.busy;
+  q.holds_work = a.rec.role == AgentRole::worker && a.rec.current_work_order.has_value();
+  // The quiet spell began at its last activity, or at the start of this process if later
+  // (a restarted agent does not inherit its predecessor's silence).
+  q.since = std::max(a.last_activity_steady.value_or(a.started_steady), a.started_steady);
+  q.remedy_asked = a.remedy_for == q.since;
+  const Spans& s = spans(a, memo);
+  q.idle_after = s.idle;
+  q.stuck_after = s.stuck;
+  return q;
+}
+
+// A process that runs now: only its own deadline can be earlier than the armed one (an
+// O(1) check, so a start of 200 agents is not 200 passes over all of them).
+void Patrol::noticed(const Agent& a) {
+  if (!started_ || stopped_) return;
+  SpansMemo memo;
+  auto n = timeouts::next(quiet(a, memo));
+  if (n && (!timeouts_at_ || n->at < *timeouts_at_)) arm_timeouts();
+}
+
+// One timer at the earliest deadline over all agents. Activity only moves deadlines later,
+// so a timer that fires early finds nothing due and re-arms; a new process may bring an
+// earlier one, and says so (timeouts_changed).
+void Patrol::arm_timeouts() {
   if (stopped_) return;
   std::optional<Agent::Clock::time_point> earliest;
-  IdleTimeouts memo;
-  for (const auto& [id, a] : registry_.all()) {
-    if (a->rec.status != AgentStatus::running || !a->proc) continue;
-    const auto due = a->last_activity_steady.value_or(a->started_steady) + idle_after(*a, memo);
-    if (!earliest || due < *earliest) earliest = due;
+  SpansMemo memo;
+  for (const auto& entry : registry_.all()) {
+    if (auto n = timeouts::next(quiet(*entry.second, memo)))
+      if (!earliest || n->at < *earliest) earliest = n->at;
   }
-  if (!earliest) return;
-  idle_timer_.expires_at(*earliest);
-  idle_timer_.async_wait([this](boost::system::error_code ec) {
+  if (earliest == timeouts_at_) return;
+  timeouts_at_ = earliest;
+  if (!earliest) {
+    timeouts_timer_.cancel();
+    return;
+  }
+  timeouts_timer_.expires_at(*earliest);
+  timeouts_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
+    timeouts_at_.reset();
     try {
-      check_idle();
+      check_timeouts();
     } catch (const std::exception& e) {
-      spdlog::error("idle deadlines: {}", e.what());
+      spdlog::error("patrol timeouts: {}", e.what());
     }
-    arm_idle();
+    arm_timeouts();
   });
 }
 
-void Patrol::check_idle() {
+void Patrol::check_timeouts() {
   const auto now = Agent::Clock::now();
-  IdleTimeouts memo;
+  SpansMemo memo;
+  std::vector<Remedy> remedies;
   for (auto& entry : registry_.all()) {
     Agent& a = *entry.second;
-    if (a.rec.status != AgentStatus::running || !a.proc) continue;
-    const auto since = a.last_activity_steady.value_or(a.started_steady);
-    if (now < since + idle_after(a, memo)) continue;
-    const double seconds = std::chrono::duration<double>(now - since).count();
-    const AgentMove m = registry_.move(a, AgentEvent::idle_timeout, "idle_timeout");  // running -> idle
-    registry_.commit(a, {registry_.event(a, "agent.idle", {{"idle_seconds", seconds}})});
-    spdlog::info("agent {}: idle for {:.1f} s", a.rec.id, seconds);
-    if (m.effects & effect::nudge) {
-      const std::string body = a.rec.id + " has shown no activity for " + std::to_string(static_cast<long>(seconds)) +
-                               " s (idle_timeout_minutes). If you are working, say so: co heartbeat --activity "
-                               "\"what you are doing\". If you are done, finish your work order.";
-      mail::send(registry_.journal(), "operations", a.rec.id, "NUDGE", body);
-      if (!a.proc->pane.empty()) {
-        const std::string line = "NUDGE: no activity for " + std::to_string(static_cast<long>(seconds)) +
-                                 " s; read your mail: co mail inbox";
-        asio::co_spawn(io_, type_nudge(a.rec.runner, {a.rec.id, a.rec.session, a.proc->identity, a.proc->pane}, line),
-                       asio::detached);
-      }
+    const timeouts::Quiet q = quiet(a, memo);
+    auto due = timeouts::next(q);
+    if (!due || now < due->at) continue;
+    const double seconds = std::chrono::duration<double>(now - q.since).count();
+    switch (due->what) {
+      case timeouts::Due::idle: go_idle(a, seconds); break;
+      case timeouts::Due::stuck: go_stuck(a, seconds); break;
+      case timeouts::Due::reclaim:
+      case timeouts::Due::remedy:
+        a.remedy_for = q.since;  // asked once for this quiet spell
+        remedies.push_back({due->what, a.rec.id, a.rec.factory.value_or(""), a.rec.slot.value_or(0),
+                            a.rec.current_work_order, seconds});
+        break;
     }
   }
+  // Handed over after the pass: the handler may change the registry.
+  for (const Remedy& r : remedies) {
+    spdlog::info("agent {}: {} after {:.1f} s without activity", r.agent, timeouts::to_string(r.what), r.quiet_seconds);
+    if (remedy_) remedy_(r);
+  }
+}
+
+void Patrol::go_idle(Agent& a, double seconds) {
+  const AgentMove m = registry_.move(a, AgentEvent::idle_timeout, "idle_timeout");  // running -> idle
+  registry_.commit(a, {registry_.event(a, "agent.idle", {{"idle_seconds", seconds}})});
+  spdlog::info("agent {}: idle for {:.1f} s", a.rec.id, seconds);
+  if (!(m.effects & effect::nudge)) return;
+  const std::string quiet = std::to_string(static_cast<long>(seconds)) + " s";
+  std::string body = a.rec.id + " has shown no activity for " + quiet +
+                     " (idle_timeout_minutes). If you are working, say so: co heartbeat --activity "
+                     "\"what you are doing\". If you are done, finish your work order.";
+  if (a.rec.role == AgentRole::worker && !a.rec.current_work_order)
+    body += " A worker without a work order that stays idle as long again is reclaimed: its worktree saved, "
+            "its slot freed.";
+  nudge(a, body, "NUDGE: no activity for " + quiet + "; read your mail: co mail inbox");
+}
+
+void Patrol::go_stuck(Agent& a, double seconds) {
+  const std::string wo = a.rec.current_work_order.value_or("");
+  const AgentMove m = registry_.move(a, AgentEvent::stuck_timeout, "stuck_timeout");  // running|idle -> stuck
+  registry_.commit(a, {registry_.event(a, "agent.stuck", {{"work_order", wo}, {"quiet_seconds", seconds}})});
+  spdlog::warn("agent {}: stuck on {} ({:.1f} s without activity)", a.rec.id, wo, seconds);
+  if (!(m.effects & effect::nudge)) return;
+  const std::string quiet = std::to_string(static_cast<long>(seconds)) + " s";
+  const std::string body =
+      a.rec.id + " holds work order " + wo + " and has shown no activity for " + quiet +
+      " (stuck_timeout_minutes). Say what you are doing (co heartbeat --activity \"...\"), move " + wo +
+      " on (wo transition " + wo + " --to review), or block it with a reason (wo transition " + wo +
+      " --to blocked --reason \"...\"). Still no activity as long again and you are restarted in your slot "
+      "(your worktree saved first); after that, the work order goes back to open.";
+  nudge(a, body, "NUDGE: stuck on " + wo + " for " + quiet + "; read your mail: co mail inbox");
+}
+
+void Patrol::nudge(const Agent& a, const std::string& body, const std::string& line) {
+  mail::send(registry_.journal(), "operations", a.rec.id, "NUDGE", body);
+  if (a.proc && !a.proc->pane.empty())
+    asio::co_spawn(io_, type_nudge(a.rec.runner, {a.rec.id, a.rec.session, a.proc->identity, a.proc->pane}, line),
+                   asio::detached);
 }
 
 void Patrol::rotate_logs() {

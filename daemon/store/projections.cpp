@@ -175,6 +175,19 @@ void apply_slot_assigned(sql::StatementCache& st, const std::string& p, const Ev
   s.run();
 }
 
+// A stuck worker restarted in its slot (the patrol's remedy): counted for as long as the
+// slot holds that work order, so the next remedy knows whether to give the work back.
+void apply_slot_restarted(sql::StatementCache& st, const std::string& p, const Event& e) {
+  const auto factory = opt_str(e.data, "factory");
+  if (!factory || !e.data.contains("slot")) return;
+  sql::Stmt s(st,
+              "UPDATE " + p + "slots SET stuck_restarts = stuck_restarts + 1 WHERE factory = ? AND slot = ? AND "
+              "work_order = ?",
+              "projecting slot.restarted");
+  s.bind(1, *factory).bind(2, num(e.data, "slot", 0)).bind(3, str(e.data, "work_order"));
+  s.run();
+}
+
 void apply_slot_freed(sql::StatementCache& st, const std::string& p, const Event& e) {
   const auto factory = opt_str(e.data, "factory");
   if (!factory || !e.data.contains("slot")) return;
@@ -329,7 +342,9 @@ std::string create_tables(const std::string& p, bool with_indexes) {
       "  worktree TEXT NOT NULL,\n"
       "  team TEXT,\n"
       "  assigned_at TEXT NOT NULL,\n"
-      "  event_id INTEGER NOT NULL,\n"
+      // stuck_restarts came with migration 7's ALTER TABLE, which SQLite writes into the
+      // stored SQL just so (after the last column, on its line).
+      "  event_id INTEGER NOT NULL, stuck_restarts INTEGER NOT NULL DEFAULT 0,\n"
       "  PRIMARY KEY(factory, slot)\n"
       ") WITHOUT ROWID;\n"
       // Word for word migration 2's text (which created the live three): the frozen-shape
@@ -390,7 +405,7 @@ std::string drop_tables(const std::string& p) {
 }
 
 bool affects(std::string_view type) {
-  return type.substr(0, 3) == "wo." || type == "slot.assigned" || type == "slot.freed" || type == "factory.added" ||
+  return type.substr(0, 3) == "wo." || type == "slot.assigned" || type == "slot.freed" || type == "slot.restarted" || type == "factory.added" ||
          type == "factory.removed" || type == "team.added" || type == "alert.raised" || type == "alert.resolved" || type == "mail.sent" ||
          type == "mail.delivered" || type == "mail.acked";
 }
@@ -404,6 +419,7 @@ void apply(sql::StatementCache& st, const std::string& p, const Event& e) {
   else if (t == "wo.check_recorded") apply_check(st, p, e);
   else if (t == "slot.assigned") apply_slot_assigned(st, p, e);
   else if (t == "slot.freed") apply_slot_freed(st, p, e);
+  else if (t == "slot.restarted") apply_slot_restarted(st, p, e);
   else if (t == "factory.added") apply_factory_added(st, p, e);
   else if (t == "factory.removed") apply_factory_removed(st, p, e);
   else if (t == "team.added") apply_team_added(st, p, e);

@@ -325,6 +325,12 @@ CREATE TABLE checkpoint_messages(
   acked_at TEXT
 );
 )sql",
+      // 7: a slot counts the restarts of its stuck worker (slot.restarted), so the patrol's
+      // next remedy knows when to give the work order back, across daemon restarts too.
+      R"sql(
+ALTER TABLE slots ADD COLUMN stuck_restarts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checkpoint_slots ADD COLUMN stuck_restarts INTEGER NOT NULL DEFAULT 0;
+)sql",
   };
   return migrations;
 }

@@ -10,6 +10,7 @@
 
 #include "common/time.hpp"
 #include "daemon/store/sqlite.hpp"
+#include "daemon/work/slot_reservation.hpp"
 #include "daemon/work/worktrees.hpp"
 
 namespace vermas {
@@ -24,32 +25,12 @@ bool held(const wo::WorkOrder& work_order) {
   return s && wo::held_by_worker(*s);
 }
 
-// The slot a dispatch or release works on is reserved until the coroutine ends, however
-// it ends.
-class Reservation {
- public:
-  Reservation(std::set<std::pair<std::string, int>>& set, std::pair<std::string, int> key)
-      : set_(set), key_(std::move(key)) {
-    set_.insert(key_);
-  }
-  ~Reservation() { release(); }
-  void release() {
-    if (held_) set_.erase(key_);
-    held_ = false;
-  }
-  Reservation(const Reservation&) = delete;
-  Reservation& operator=(const Reservation&) = delete;
-
- private:
-  std::set<std::pair<std::string, int>>& set_;
-  std::pair<std::string, int> key_;
-  bool held_ = true;
-};
-
-constexpr const char* kSlotColumns = "factory, slot, work_order, agent, branch, worktree, team, assigned_at";
+constexpr const char* kSlotColumns =
+    "factory, slot, work_order, agent, branch, worktree, team, assigned_at, stuck_restarts";
 
 SlotRow read_slot(const sql::Stmt& s) {
-  return {s.text(0), static_cast<int>(s.int64(1)), s.text(2), s.text(3), s.text(4), s.text(5), s.opt_text(6), s.text(7)};
+  return {s.text(0), static_cast<int>(s.int64(1)), s.text(2), s.text(3), s.text(4),
+          s.text(5), s.opt_text(6), s.text(7), static_cast<int>(s.int64(8))};
 }
 
 }  // namespace
@@ -57,7 +38,7 @@ SlotRow read_slot(const sql::Stmt& s) {
 json SlotRow::to_json() const {
   return {{"factory", factory}, {"slot", slot},         {"work_order", work_order},
           {"agent", agent},     {"branch", branch},     {"worktree", worktree},
-          {"team", team ? json(*team) : json(nullptr)}, {"assigned_at", assigned_at}};
+          {"team", team ? json(*team) : json(nullptr)}, {"assigned_at", assigned_at}, {"stuck_restarts", stuck_restarts}};
 }
 
 Dispatcher::Dispatcher(asio::io_context& io, const Config& config, const Paths& paths, Journal& journal,
@@ -295,7 +276,8 @@ asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, 
 asio::awaitable<std::optional<std::string>> Dispatcher::save(const std::string& factory, int slot,
                                                              const std::string& worktree, const std::string& reason,
                                                              const std::optional<std::string>& work_order,
-                                                             std::optional<std::string> previous) {
+                                                             std::optional<std::string> previous,
+                                                             std::vector<std::string>* refs) {
   const FactoryRecord* f = factories_.find(factory);
   if (!f) co_return previous.value_or("");
   const std::string repo = f->path;
@@ -313,6 +295,7 @@ asio::awaitable<std::optional<std::string>> Dispatcher::save(const std::string& 
   if (s.saved) {
     spdlog::info("saved {} to {} ({})", worktree, s.ref, s.commit);
     record("worktree.saved", factory, work_order, data);
+    if (refs) refs->push_back(s.ref);
     co_return s.commit;
   }
   co_return previous.value_or("");
@@ -349,13 +332,16 @@ asio::awaitable<json> Dispatcher::free_slot(std::string factory, int slot, std::
   std::optional<std::string> wo_id;
   if (row) wo_id = row->work_order;
   // Saved before the worker is stopped, and again after if it changed anything meanwhile.
-  auto first = co_await save(factory, slot, worktree, reason, wo_id, std::nullopt);
+  std::vector<std::string> refs;
+  auto first = co_await save(factory, slot, worktree, reason, wo_id, std::nullopt, &refs);
   if (supervisor_.is_live(agent)) {
-    AgentView stopped = co_await supervisor_.stop_agent(agent, actor.id, kill);
+    // The stop says why: an operator's, or the daemon's own (review, idle_timeout, stuck_timeout).
+    const std::string why = reason.rfind("operator", 0) == 0 ? "operator" : reason;
+    AgentView stopped = co_await supervisor_.stop_agent(agent, actor.id, kill, why);
     (void)stopped;
   }
   std::optional<std::string> second;
-  if (first) second = co_await save(factory, slot, worktree, reason + " (after stop)", wo_id, *first);
+  if (first) second = co_await save(factory, slot, worktree, reason + " (after stop)", wo_id, *first, &refs);
   const bool saved_ok = first && second;
   std::error_code ec;
   fs::remove(assignment_file(factory, slot), ec);
@@ -369,7 +355,7 @@ asio::awaitable<json> Dispatcher::free_slot(std::string factory, int slot, std::
   if (first && !first->empty()) saved.push_back(*first);
   if (second && !second->empty() && second != first) saved.push_back(*second);
   json data = {{"factory", factory}, {"slot", slot}, {"agent", agent}, {"reason", reason},
-               {"worktree", worktree}, {"worktree_removed", removed}, {"saved", saved}};
+               {"worktree", worktree}, {"worktree_removed", removed}, {"saved", saved}, {"refs", refs}};
   if (!saved_ok) data["kept_because"] = "the worktree could not be saved";
   if (row) {
     data["work_order"] = row->work_order;

@@ -37,6 +37,7 @@ struct SlotRow {
   std::string worktree;
   std::optional<std::string> team;
   std::string assigned_at;
+  int stuck_restarts = 0;  // the patrol restarted its stuck worker this often (this work order)
   nlohmann::json to_json() const;
 };
 
@@ -55,6 +56,10 @@ class Dispatcher {
   boost::asio::awaitable<nlohmann::json> release(std::string factory, int slot, std::string reason, WoActor actor,
                                                  bool kill);
   boost::asio::awaitable<void> reconcile();
+  // The patrol's remedies (daemon/work/remedies.cpp): an idle worker without work reclaimed;
+  // a stuck worker restarted in its slot, or, past [worker] max_stuck_restarts, its work
+  // order given back to open and its supervisor told. Each saves the worktree first.
+  void remedy(const Remedy& remedy);
   // worker.spawn: a worker without a work order in the lowest free slot, in its own worktree.
   boost::asio::awaitable<AgentView> spawn_worker(std::string factory, std::string actor);
 
@@ -73,7 +78,12 @@ class Dispatcher {
   boost::asio::awaitable<std::optional<std::string>> save(const std::string& factory, int slot,
                                                           const std::string& worktree, const std::string& reason,
                                                           const std::optional<std::string>& work_order,
-                                                          std::optional<std::string> previous);
+                                                          std::optional<std::string> previous,
+                                                          std::vector<std::string>* refs = nullptr);
+  boost::asio::awaitable<void> reclaim_idle(Remedy r);
+  boost::asio::awaitable<void> unstick(Remedy r);
+  boost::asio::awaitable<void> restart_stuck(Remedy r, SlotRow row);
+  boost::asio::awaitable<void> give_back(Remedy r, SlotRow row);
   void return_to_pool(const std::string& work_order, const std::string& reason, const WoActor& actor);
   int slot_count(const std::string& factory) const;
   std::string default_worktree(const std::string& factory, int slot) const;

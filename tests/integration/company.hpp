@@ -164,6 +164,8 @@ struct Settings {
   double log_max_mb = 10;
   double heartbeat_stale = 300;
   double idle_minutes = 5;
+  double stuck_minutes = 15;
+  int max_stuck_restarts = 1;
   std::vector<std::string> supervisor = sleeper();
   std::vector<std::string> qa = sleeper();
   std::vector<std::string> worker = sleeper();
@@ -192,6 +194,8 @@ inline std::string config_text(const Settings& s) {
          "\n[worker]\n"
          "max_slots_per_factory = " + std::to_string(s.max_slots) + "\n" +
          "idle_timeout_minutes = " + std::to_string(s.idle_minutes) + "\n" +
+         "stuck_timeout_minutes = " + std::to_string(s.stuck_minutes) + "\n" +
+         "max_stuck_restarts = " + std::to_string(s.max_stuck_restarts) + "\n" +
          agent("supervisor", s.supervisor, s.supervisor_runner) + agent("qa", s.qa, "direct") +
          agent("worker", s.worker, "direct");
 }
