@@ -46,6 +46,9 @@ struct Agent {
   // The patrol's remedy (reclaim, restart, give back) asked for the quiet spell that began
   // here: not asked again until the agent shows activity or runs a new process.
   std::optional<Clock::time_point> remedy_for;
+  // A nudge typed into its tmux pane echoes there, and so into its log: that output is ours,
+  // not its activity.
+  std::chrono::system_clock::time_point own_output_until{};
 
   // Heartbeats (patrol/heartbeats.*): kept here, written to the row in batches.
   bool beat_this_run = false;  // only an agent that has heartbeated can miss a heartbeat

@@ -296,12 +296,24 @@ void AgentRegistry::note_activity(const std::string& id) {
   if (!a) return;
   a->rec.last_activity = now_rfc3339_ms();
   a->last_activity_steady = Clock::now();
-  // An idle or stuck agent that does something is running again: news, with its reason.
-  if (a->rec.status == AgentStatus::idle || a->rec.status == AgentStatus::stuck) {
-    const AgentStatus was = a->rec.status;
-    move(*a, AgentEvent::activity, "activity");
-    commit(*a, {event(*a, "agent.active", {{"was", to_string(was)}})});
-  }
+  woke(*a, "rpc");
+}
+
+void AgentRegistry::note_output(Agent& a, std::chrono::system_clock::time_point at) {
+  const auto ago = std::chrono::system_clock::now() - at;
+  const auto steady = Clock::now() - std::chrono::duration_cast<Clock::duration>(std::max(ago, ago.zero()));
+  if (a.last_activity_steady && steady <= *a.last_activity_steady) return;
+  a.rec.last_activity = format_rfc3339_ms(at);
+  a.last_activity_steady = steady;
+  woke(a, "output");
+}
+
+// An idle or stuck agent that does something is running again: news, with its reason.
+void AgentRegistry::woke(Agent& a, const char* by) {
+  if (a.rec.status != AgentStatus::idle && a.rec.status != AgentStatus::stuck) return;
+  const AgentStatus was = a.rec.status;
+  move(a, AgentEvent::activity, "activity");
+  commit(a, {event(a, "agent.active", {{"was", to_string(was)}, {"by", by}})});
 }
 
 

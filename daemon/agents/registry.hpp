@@ -84,10 +84,14 @@ class AgentRegistry {
   int failed_count() const;
   std::optional<std::string> log_file(const std::string& id) const;
   void note_activity(const std::string& id);
+  // New output in its log (the direct runner's, or the tmux pane piped into it), written at
+  // `at`: activity as of then.
+  void note_output(Agent& a, std::chrono::system_clock::time_point at);
 
   Journal& journal() { return journal_; }
 
  private:
+  void woke(Agent& a, const char* by);
   // The agent named by `pid`'s environment, if that agent is being launched right now.
   std::optional<std::string> launching_agent_in_environ(pid_t pid) const;
   std::string log_path(const std::string& session) const;

@@ -159,6 +159,12 @@ void Patrol::check_timeouts() {
     const timeouts::Quiet q = quiet(a, memo);
     auto due = timeouts::next(q);
     if (!due || now < due->at) continue;
+    // New output since the quiet spell began is activity: looked at only when a deadline is
+    // due (one stat), so a busy agent's output costs nothing.
+    if (auto wrote = output_since(a, q.since)) {
+      registry_.note_output(a, *wrote);
+      continue;
+    }
     const double seconds = std::chrono::duration<double>(now - q.since).count();
     switch (due->what) {
       case timeouts::Due::idle: go_idle(a, seconds); break;
@@ -176,6 +182,19 @@ void Patrol::check_timeouts() {
     spdlog::info("agent {}: {} after {:.1f} s without activity", r.agent, timeouts::to_string(r.what), r.quiet_seconds);
     if (remedy_) remedy_(r);
   }
+}
+
+std::optional<std::chrono::system_clock::time_point> Patrol::output_since(const Agent& a,
+                                                                         Agent::Clock::time_point since) const {
+  if (a.log.empty()) return std::nullopt;
+  std::error_code ec;
+  const auto written = fs::last_write_time(a.log, ec);
+  if (ec) return std::nullopt;
+  const auto at = std::chrono::file_clock::to_sys(written);
+  if (at <= a.own_output_until) return std::nullopt;
+  const auto ago = std::chrono::system_clock::now() - at;
+  if (Agent::Clock::now() - std::chrono::duration_cast<Agent::Clock::duration>(ago) <= since) return std::nullopt;
+  return at;
 }
 
 void Patrol::go_idle(Agent& a, double seconds) {
@@ -244,6 +263,9 @@ asio::awaitable<void> Patrol::type_nudge(std::string runner, RecordedProcess pan
   } catch (const std::exception& e) {
     spdlog::warn("agent {}: typing its nudge: {}", pane.agent_id, e.what());
   }
+  // The pane echoes what was typed into the log a moment later (tmux's pipe): ours.
+  if (Agent* a = registry_.find(pane.agent_id))
+    a->own_output_until = std::chrono::system_clock::now() + std::chrono::seconds(1);
   if (!typed) spdlog::warn("agent {}: its nudge could not be typed into pane {}", pane.agent_id, pane.pane);
 }
 

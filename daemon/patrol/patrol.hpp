@@ -69,6 +69,9 @@ class Patrol {
   timeouts::Quiet quiet(const Agent& a, SpansMemo& memo) const;
   void arm_timeouts();
   void check_timeouts();
+  // When its log was last written, if that was after `since` (and not our own typing).
+  std::optional<std::chrono::system_clock::time_point> output_since(const Agent& a,
+                                                                    Agent::Clock::time_point since) const;
   void go_idle(Agent& a, double seconds);
   void go_stuck(Agent& a, double seconds);
   void nudge(const Agent& a, const std::string& body, const std::string& line);

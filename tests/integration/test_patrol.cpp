@@ -37,7 +37,7 @@ std::string create_wo(const Company& c, const std::string& factory) {
 
 }  // namespace
 
-TEST_CASE("an idle worker without a work order is reclaimed: saved, stopped, slot freed; supervisors only nudged",
+TEST_CASE("an idle worker without a work order is reclaimed: saved, stopped, slot freed, supervisors only nudged",
           "[patrol][idle]") {
   Settings s;
   s.idle_minutes = 0.006;  // 0.36 s idle, 0.72 s to the reclaim
@@ -204,5 +204,26 @@ exec sleep 300
   const json again = c.co_json({"dispatch", wo, "f"});
   CHECK(again["slot"] == 0);
   CHECK(again["branch"] == "work/" + wo);
+  c.root.stop();
+}
+
+TEST_CASE("new output in an agent's log is activity: a printing agent is not idle", "[patrol][idle]") {
+  Settings s;
+  s.idle_minutes = 0.006;  // 0.36 s
+  Company c(s);
+  const std::string done = c.root.path("qa-done");
+  // Prints for 1.5 s (four idle timeouts), nothing else; then is quiet.
+  s.qa = {"/bin/sh", c.script("ticker.sh", "i=0\nwhile [ $i -lt 15 ]; do echo \"tick $i\"; sleep 0.1; i=$((i + 1)); done\n"
+                                           "touch \"" + done + "\"\nexec sleep 300\n")};
+  c.root.write_config(config_text(s));
+  c.start();
+  c.add_factory("f");
+  const pid_t pid = c.running_pid("f/qa");
+  REQUIRE(eventually([&] { return file_exists(done); }, 20s));
+  CHECK(c.events("agent.idle", "f/qa").empty());  // it printed all along
+  REQUIRE(c.wait_status("f/qa", "idle", 10s));       // and then it did not
+  const json qa = c.agent("f/qa");
+  CHECK(qa["pid"] == pid);
+  CHECK(qa["last_activity"].is_string());
   c.root.stop();
 }
