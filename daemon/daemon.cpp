@@ -103,6 +103,8 @@ void Daemon::start() {
   supervisor_->on_remedy([this](const Remedy& r) { dispatcher_->remedy(r); });
   wo_sync_ = std::make_unique<WoSync>(io_, *journal_, *factories_, *work_orders_, p);
   wo_sync_->attach();
+  loops_ = std::make_unique<Loops>(io_, config_, p, *journal_, *work_orders_);
+  loops_->attach();
   log_maintenance_ = std::make_unique<LogMaintenance>(io_, *journal_, p);
 
   register_core_methods(router_, *this);
@@ -196,6 +198,7 @@ int Daemon::run() {
   spdlog::info("vermas-operations stopped ({})", stop_reason_);
   server_.reset();
   log_maintenance_.reset();
+  loops_.reset();
   wo_sync_.reset();
   dispatcher_.reset();
   work_orders_.reset();

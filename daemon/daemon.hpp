@@ -20,6 +20,7 @@
 #include "daemon/store/feed.hpp"
 #include "daemon/store/journal.hpp"
 #include "daemon/store/log_maintenance.hpp"
+#include "daemon/patrol/loops.hpp"
 #include "daemon/pidfile.hpp"
 #include "daemon/rpc/router.hpp"
 #include "daemon/rpc/server.hpp"
@@ -102,6 +103,7 @@ class Daemon {
   std::unique_ptr<WorkOrders> work_orders_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<WoSync> wo_sync_;
+  std::unique_ptr<Loops> loops_;
   std::unique_ptr<LogMaintenance> log_maintenance_;
   Router router_;
   std::unique_ptr<Server> server_;

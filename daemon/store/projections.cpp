@@ -126,6 +126,18 @@ void apply_transitioned(sql::StatementCache& st, const std::string& p, const Eve
   store_key(st, p, *e.subject, e, *e.subject);
 }
 
+// A file attached by the daemon (a loop summary): appended to the work order's artifacts.
+void apply_artifact_added(sql::StatementCache& st, const std::string& p, const Event& e) {
+  const auto path = opt_str(e.data, "path");
+  if (!e.subject || !path) return;
+  sql::Stmt s(st,
+              "UPDATE " + p + "work_orders SET artifacts = json_insert(artifacts, '$[#]', ?), updated_at = ?,"
+              " last_event_id = ? WHERE id = ?",
+              "projecting wo.artifact_added");
+  s.bind(1, *path).bind(2, e.ts).bind(3, e.id).bind(4, *e.subject);
+  s.run();
+}
+
 void apply_imported(sql::StatementCache& st, const std::string& p, const Event& e) {
   const json* r = e.data.contains("record") && e.data["record"].is_object() ? &e.data["record"] : nullptr;
   if (!e.subject || !r) return;
@@ -417,6 +429,7 @@ void apply(sql::StatementCache& st, const std::string& p, const Event& e) {
   else if (t == "wo.transitioned") apply_transitioned(st, p, e);
   else if (t == "wo.imported") apply_imported(st, p, e);
   else if (t == "wo.check_recorded") apply_check(st, p, e);
+  else if (t == "wo.artifact_added") apply_artifact_added(st, p, e);
   else if (t == "slot.assigned") apply_slot_assigned(st, p, e);
   else if (t == "slot.freed") apply_slot_freed(st, p, e);
   else if (t == "slot.restarted") apply_slot_restarted(st, p, e);

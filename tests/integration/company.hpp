@@ -166,6 +166,8 @@ struct Settings {
   double idle_minutes = 5;
   double stuck_minutes = 15;
   int max_stuck_restarts = 1;
+  int loop_transitions = 20;
+  int loop_review_cycles = 3;
   std::vector<std::string> supervisor = sleeper();
   std::vector<std::string> qa = sleeper();
   std::vector<std::string> worker = sleeper();
@@ -196,6 +198,8 @@ inline std::string config_text(const Settings& s) {
          "idle_timeout_minutes = " + std::to_string(s.idle_minutes) + "\n" +
          "stuck_timeout_minutes = " + std::to_string(s.stuck_minutes) + "\n" +
          "max_stuck_restarts = " + std::to_string(s.max_stuck_restarts) + "\n" +
+         "\n[loops]\nmax_transitions_per_hour = " + std::to_string(s.loop_transitions) + "\n" +
+         "max_review_cycles = " + std::to_string(s.loop_review_cycles) + "\n" +
          agent("supervisor", s.supervisor, s.supervisor_runner) + agent("qa", s.qa, "direct") +
          agent("worker", s.worker, "direct");
 }

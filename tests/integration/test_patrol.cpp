@@ -227,3 +227,86 @@ TEST_CASE("new output in an agent's log is activity: a printing agent is not idl
   CHECK(qa["last_activity"].is_string());
   c.root.stop();
 }
+
+TEST_CASE("a work order going round in circles is blocked by the daemon with a loop summary and an alert",
+          "[patrol][loops]") {
+  Settings s;
+  s.loop_review_cycles = 2;
+  Company c(s);
+  c.start();
+  c.add_factory("f");
+  const std::string wo = create_wo(c, "f");
+  auto move = [&](const std::string& to) {
+    auto r = c.root.wo({"transition", wo, "--to", to, "--reason", "try " + to});
+    INFO(r.out << r.err);
+    return r.exit_code;
+  };
+  REQUIRE(move("assigned") == 0);
+  REQUIRE(move("in_progress") == 0);
+  for (int i = 0; i < 2; ++i) {
+    REQUIRE(move("review") == 0);
+    REQUIRE(move("in_progress") == 0);
+  }
+  // Two round trips: within the limit.
+  REQUIRE(move("review") == 0);
+  CHECK(c.result("wo.show", {{"id", wo}})["status"] == "review");
+  REQUIRE(move("in_progress") == 0);  // the third
+  REQUIRE(eventually([&] { return c.result("wo.show", {{"id", wo}}).value("status", "") == "blocked"; }, 10s));
+
+  const json blocked = c.events("wo.transitioned", wo).back();
+  CHECK(blocked["actor"] == "operations");
+  CHECK(blocked["data"]["reason"] == "loop");
+  CHECK(blocked["data"]["from"] == "in_progress");
+  const auto detected = c.events("wo.loop_detected", wo);
+  REQUIRE(detected.size() == 1);
+  CHECK(detected[0]["data"]["review_cycles"] == 3);
+  const std::string summary = detected[0]["data"]["summary"];
+  CHECK(summary.rfind(c.root.path(".work/artifacts/" + wo + "/loop-"), 0) == 0);
+  const std::string text = read_file(summary);
+  CHECK(contains(text, "3 review -> in_progress round trips (max_review_cycles = 2)"));
+  CHECK(contains(text, "| review -> in_progress | operator | try in_progress |"));
+  CHECK(contains(text, "- operator: 8"));
+  const json shown = c.result("wo.show", {{"id", wo}});
+  REQUIRE(shown["artifacts"].size() == 1);
+  CHECK(shown["artifacts"][0] == summary);
+  auto show = c.root.wo({"show", wo});
+  CHECK(contains(show.out, summary));
+  json alert;
+  const json open_alerts = c.result("alert.list", {{"resolved", false}});
+  for (const auto& a : open_alerts["alerts"])
+    if (a.value("kind", a.value("type", "")) == "loop_detected") alert = a;
+  REQUIRE(alert.is_object());
+  CHECK(contains(alert["message"].get<std::string>(), wo));
+
+  // An operator's unblock starts a fresh count: one more round trip does not block it again.
+  REQUIRE(move("in_progress") == 0);
+  REQUIRE(move("review") == 0);
+  REQUIRE(move("in_progress") == 0);
+  REQUIRE(move("review") == 0);
+  CHECK(c.result("wo.show", {{"id", wo}})["status"] == "review");
+  CHECK(c.events("wo.loop_detected", wo).size() == 1);
+  // The rebuilt projections agree with the live ones (the artifact is folded from its event).
+  const json rebuilt = c.co_json({"wo", "rebuild-projections"});
+  CHECK(rebuilt.value("differences", -1) == 0);
+  c.root.stop();
+}
+
+TEST_CASE("more transitions in an hour than max_transitions_per_hour is a loop too", "[patrol][loops]") {
+  Settings s;
+  s.loop_transitions = 5;
+  Company c(s);
+  c.start();
+  c.add_factory("f");
+  const std::string wo = create_wo(c, "f");
+  for (const char* to : {"assigned", "open", "assigned", "open", "assigned"})
+    REQUIRE(c.root.wo({"transition", wo, "--to", to, "--reason", "flap"}).exit_code == 0);
+  CHECK(c.result("wo.show", {{"id", wo}})["status"] == "assigned");  // five: within the limit
+  REQUIRE(c.root.wo({"transition", wo, "--to", "in_progress", "--reason", "flap"}).exit_code == 0);
+  // The sixth transition: blocked.
+  REQUIRE(eventually([&] { return c.result("wo.show", {{"id", wo}}).value("status", "") == "blocked"; }, 10s));
+  const auto detected = c.events("wo.loop_detected", wo);
+  REQUIRE(detected.size() == 1);
+  CHECK(detected[0]["data"]["transitions_in_last_hour"] == 6);
+  CHECK(contains(detected[0]["data"]["passed"].get<std::string>(), "max_transitions_per_hour = 5"));
+  c.root.stop();
+}
