@@ -539,6 +539,11 @@ std::string config_toml() {
          "[restart]\n"
          "backoff_initial_seconds = 0\n"
          "start_limit_burst = 1000000\n\n"
+         // The patrol's timers armed over the idle window (the defaults, written out): the
+         // idle and stuck deadlines of every agent and the stale-heartbeat one.
+         "[worker]\n"
+         "idle_timeout_minutes = 5\n"
+         "stuck_timeout_minutes = 15\n\n"
          "[agents.supervisor]\n" + agent + "\n[agents.qa]\n" + agent + "\n[agents.worker]\n" + agent;
 }
 
