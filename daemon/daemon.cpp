@@ -98,6 +98,9 @@ void Daemon::start() {
   const auto socket = socket_path_for(p, config_.operations.socket);
   supervisor_ = std::make_unique<Supervisor>(io_, config_, p, *journal_, *factories_, socket.string());
   work_orders_ = std::make_unique<WorkOrders>(*journal_, *factories_);
+  costs_ = std::make_unique<Costs>(*journal_);
+  costs_->load();
+  supervisor_->money({[this](const std::string& agent) { return costs_->today_agent(agent); }, nullptr});
   dispatcher_ = std::make_unique<Dispatcher>(io_, config_, p, *journal_, *factories_, *supervisor_, *work_orders_);
   dispatcher_->attach();
   supervisor_->on_remedy([this](const Remedy& r) { dispatcher_->remedy(r); });
@@ -111,6 +114,7 @@ void Daemon::start() {
   register_supervision_methods(router_, *this);
   register_work_order_methods(router_, *this);
   register_mail_methods(router_, *this);
+  register_cost_methods(router_, *this);
   router_.set_identify([this](Connection& conn) { return identify_caller(conn); });
   server_ = std::make_unique<Server>(io_, router_);
   server_->set_request_timeout(to_ms(config_.operations.request_timeout_seconds));
@@ -199,6 +203,7 @@ int Daemon::run() {
   server_.reset();
   log_maintenance_.reset();
   loops_.reset();
+  costs_.reset();
   wo_sync_.reset();
   dispatcher_.reset();
   work_orders_.reset();
@@ -355,7 +360,7 @@ nlohmann::json Daemon::status() {
           {"unread_mail", unread_total},
           {"unread_mail_by_agent", unread},
           {"open_alerts", alerts::open_count(*store_)},
-          {"today_spend", 0.0},
+          {"today_spend", costs_->today_company()},
           {"connections", server_->connection_count()},
           {"last_event_id", store_->last_event_id()}};
 }

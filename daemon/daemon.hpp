@@ -20,6 +20,7 @@
 #include "daemon/store/feed.hpp"
 #include "daemon/store/journal.hpp"
 #include "daemon/store/log_maintenance.hpp"
+#include "daemon/governance/costs.hpp"
 #include "daemon/patrol/loops.hpp"
 #include "daemon/pidfile.hpp"
 #include "daemon/rpc/router.hpp"
@@ -77,6 +78,7 @@ class Daemon {
   Factories& factories() { return *factories_; }
   WorkOrders& work_orders() { return *work_orders_; }
   Dispatcher& dispatcher() { return *dispatcher_; }
+  Costs& costs() { return *costs_; }
   WoSync& wo_sync() { return *wo_sync_; }
   LogMaintenance& log_maintenance() { return *log_maintenance_; }
   double uptime_seconds() const;
@@ -104,6 +106,7 @@ class Daemon {
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<WoSync> wo_sync_;
   std::unique_ptr<Loops> loops_;
+  std::unique_ptr<Costs> costs_;
   std::unique_ptr<LogMaintenance> log_maintenance_;
   Router router_;
   std::unique_ptr<Server> server_;
@@ -138,5 +141,6 @@ void register_supervision_methods(Router& router, Daemon& daemon);
 void register_work_order_methods(Router& router, Daemon& daemon);
 // mail.*
 void register_mail_methods(Router& router, Daemon& daemon);
+void register_cost_methods(Router& router, Daemon& daemon);
 
 }  // namespace vermas

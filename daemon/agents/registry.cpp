@@ -231,7 +231,8 @@ AgentView AgentRegistry::view(const Agent& a) const {
   }
   if (a.restart_at)
     v.next_start_in_seconds = std::max(0.0, std::chrono::duration<double>(*a.restart_at - Clock::now()).count());
-  v.daily_cap = config_.budgets.agent_daily_cap;
+  v.today_spend = money_.spend ? money_.spend(a.rec.id) : 0.0;
+  v.daily_cap = money_.cap ? money_.cap(a.rec) : config_.budgets.agent_daily_cap;
   v.log = a.log;
   v.stale = a.stale;
   return v;
@@ -261,6 +262,8 @@ std::vector<AgentView> AgentRegistry::list(const AgentFilter& f) const {
   else if (f.sort == "started_at") by([](const Agent* a) { return a->rec.started_at.value_or(""); });
   else if (f.sort == "restarts") by([](const Agent* a) { return -a->rec.restart_count; });
   else if (f.sort == "last_heartbeat") by([](const Agent* a) { return a->rec.last_heartbeat.value_or(""); });
+  else if (f.sort == "today_spend" && money_.spend)  // descending: the biggest spender first
+    by([this](const Agent* a) { return -money_.spend(a->rec.id); });
   std::vector<AgentView> out;
   out.reserve(picked.size());
   for (auto a : picked) out.push_back(view(*a));

@@ -7,6 +7,7 @@
 // patrol and re-adoption all call into it, never the other way round.
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,6 +41,14 @@ class AgentRegistry {
       : io_(io), config_(config), paths_(paths), journal_(journal) {}
   AgentRegistry(const AgentRegistry&) = delete;
   AgentRegistry& operator=(const AgentRegistry&) = delete;
+
+  // Today's spend and daily cap of an agent, as views show them (governance: costs and
+  // budgets, wired by the composition root; supervision knows nothing of money).
+  struct Money {
+    std::function<double(const std::string& agent)> spend;
+    std::function<double(const AgentRecord& agent)> cap;
+  };
+  void money(Money m) { money_ = std::move(m); }
 
   // The stored records, at start-up (before anything runs).
   void load();
@@ -101,6 +110,7 @@ class AgentRegistry {
   Paths paths_;
   Journal& journal_;
   Agents agents_;
+  Money money_;
   std::map<pid_t, std::string> by_pid_;
   bool flush_posted_ = false;
 };

@@ -53,6 +53,8 @@ class Supervisor {
   // Loads the records, re-adopts what still runs (the rest is `lost`), then patrols.
   boost::asio::awaitable<void> start();
   void patrol_soon() { patrol_.soon(); }
+  // Today's spend and cap in the agents' views (see AgentRegistry::Money).
+  void money(AgentRegistry::Money m) { registry_.money(std::move(m)); }
   // Who carries out the patrol's remedies (the dispatcher: they need slots and worktrees).
   void on_remedy(std::function<void(const Remedy&)> handler) { patrol_.on_remedy(std::move(handler)); }
   void config_changed();

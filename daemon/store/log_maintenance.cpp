@@ -33,7 +33,7 @@ namespace P = projections;
 namespace {
 
 // A superset of projections::affects, as event type patterns for the scan.
-const std::vector<std::string> kProjected = {"slot.", "wo.", "factory.", "team.", "alert.", "mail."};
+const std::vector<std::string> kProjected = {"slot.", "wo.", "factory.", "team.", "alert.", "mail.", "cost."};
 
 class Busy {
  public:
@@ -215,6 +215,7 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
            {"teams", count(st, "teams")},
            {"alerts", count(st, "alerts")},
            {"messages", count(st, "messages")},
+           {"runs", count(st, "runs")},
            {"differences", diff},
            {"compared_at_event_id", compared_at},
            {"matched_live", diff == 0},

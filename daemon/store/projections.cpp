@@ -208,6 +208,38 @@ void apply_slot_freed(sql::StatementCache& st, const std::string& p, const Event
   s.run();
 }
 
+// Costs: a report adds to its run (the run's first report creates it) and to its day's row
+// of (agent, factory, work-order type). A row's time is its event's.
+void apply_cost_reported(sql::StatementCache& st, const std::string& p, const Event& e) {
+  const std::string agent = str(e.data, "agent"), run = str(e.data, "run_id");
+  if (agent.empty() || run.empty()) return;
+  const double amount = e.data.contains("amount") && e.data["amount"].is_number() ? e.data["amount"].get<double>() : 0.0;
+  const std::int64_t in = num(e.data, "tokens_in", 0), out = num(e.data, "tokens_out", 0);
+  {
+    sql::Stmt s(st,
+                "INSERT INTO " + p +
+                    "runs(id, agent, factory, model, work_order, cost, tokens_in, tokens_out, reports, first_at, last_at)"
+                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,1,?9,?9) ON CONFLICT(id) DO UPDATE SET cost = cost + ?6,"
+                    " tokens_in = tokens_in + ?7, tokens_out = tokens_out + ?8, reports = reports + 1, last_at = ?9,"
+                    " model = COALESCE(?4, model), work_order = COALESCE(?5, work_order)",
+                "projecting cost.reported");
+    s.bind(1, run).bind(2, agent).bind(3, e.factory).bind(4, opt_str(e.data, "model"));
+    s.bind(5, opt_str(e.data, "work_order")).bind(6, amount).bind(7, in).bind(8, out).bind(9, e.ts);
+    s.run();
+  }
+  const std::string day = e.data.contains("day") && e.data["day"].is_string() ? e.data["day"].get<std::string>()
+                                                                              : e.ts.substr(0, 10);
+  sql::Stmt s(st,
+              "INSERT INTO " + p +
+                  "cost_daily(day, agent, factory, wo_type, cost, tokens_in, tokens_out, reports)"
+                  " VALUES(?1,?2,?3,?4,?5,?6,?7,1) ON CONFLICT(day, agent, factory, wo_type) DO UPDATE SET"
+                  " cost = cost + ?5, tokens_in = tokens_in + ?6, tokens_out = tokens_out + ?7, reports = reports + 1",
+              "projecting cost.reported");
+  s.bind(1, day).bind(2, agent).bind(3, e.factory.value_or("")).bind(4, opt_str(e.data, "wo_type").value_or(""));
+  s.bind(5, amount).bind(6, in).bind(7, out);
+  s.run();
+}
+
 // Factories and teams: registered by factory.added and team.added, forgotten (a factory with
 // its teams) by factory.removed. A row's time is its event's.
 void apply_factory_added(sql::StatementCache& st, const std::string& p, const Event& e) {
@@ -301,7 +333,8 @@ void apply_mail_acked(sql::StatementCache& st, const std::string& p, const Event
 
 const std::vector<std::string>& table_names() {
   static const std::vector<std::string> names = {"work_orders", "wo_checks", "wo_keys", "slots",
-                                                 "factories",   "teams",     "alerts",  "messages"};
+                                                 "factories",   "teams",     "alerts",  "messages",
+                                                 "runs",        "cost_daily"};
   return names;
 }
 
@@ -398,7 +431,32 @@ std::string create_tables(const std::string& p, bool with_indexes) {
       "  created_at TEXT NOT NULL,\n"
       "  delivered_at TEXT,\n"
       "  acked_at TEXT\n"
-      ");\n";
+      ");\n"
+      // Migration 8's text, word for word.
+      "CREATE TABLE " + p + "runs(\n"
+      "  id TEXT PRIMARY KEY,\n"
+      "  agent TEXT NOT NULL,\n"
+      "  factory TEXT,\n"
+      "  model TEXT,\n"
+      "  work_order TEXT,\n"
+      "  cost REAL NOT NULL,\n"
+      "  tokens_in INTEGER NOT NULL,\n"
+      "  tokens_out INTEGER NOT NULL,\n"
+      "  reports INTEGER NOT NULL,\n"
+      "  first_at TEXT NOT NULL,\n"
+      "  last_at TEXT NOT NULL\n"
+      ") WITHOUT ROWID;\n"
+      "CREATE TABLE " + p + "cost_daily(\n"
+      "  day TEXT NOT NULL,\n"
+      "  agent TEXT NOT NULL,\n"
+      "  factory TEXT NOT NULL,\n"
+      "  wo_type TEXT NOT NULL,\n"
+      "  cost REAL NOT NULL,\n"
+      "  tokens_in INTEGER NOT NULL,\n"
+      "  tokens_out INTEGER NOT NULL,\n"
+      "  reports INTEGER NOT NULL,\n"
+      "  PRIMARY KEY(day, agent, factory, wo_type)\n"
+      ") WITHOUT ROWID;\n";
   if (with_indexes) s += create_indexes(p);
   return s;
 }
@@ -407,7 +465,10 @@ std::string create_indexes(const std::string& p) {
   return "CREATE INDEX " + p + "work_orders_status ON " + p + "work_orders(status, updated_at);\n"
          "CREATE INDEX " + p + "work_orders_factory ON " + p + "work_orders(factory, status);\n"
          "CREATE INDEX " + p + "alerts_open ON " + p + "alerts(resolved_at);\n"
-         "CREATE INDEX " + p + "messages_recipient ON " + p + "messages(recipient, state);\n";
+         "CREATE INDEX " + p + "messages_recipient ON " + p + "messages(recipient, state);\n"
+         "CREATE INDEX " + p + "runs_agent ON " + p + "runs(agent, last_at);\n"
+         "CREATE INDEX " + p + "runs_last ON " + p + "runs(last_at);\n"
+         "CREATE INDEX " + p + "runs_cost ON " + p + "runs(cost);\n";
 }
 
 std::string drop_tables(const std::string& p) {
@@ -419,7 +480,7 @@ std::string drop_tables(const std::string& p) {
 bool affects(std::string_view type) {
   return type.substr(0, 3) == "wo." || type == "slot.assigned" || type == "slot.freed" || type == "slot.restarted" || type == "factory.added" ||
          type == "factory.removed" || type == "team.added" || type == "alert.raised" || type == "alert.resolved" || type == "mail.sent" ||
-         type == "mail.delivered" || type == "mail.acked";
+         type == "mail.delivered" || type == "mail.acked" || type == "cost.reported";
 }
 
 void apply(sql::StatementCache& st, const std::string& p, const Event& e) {
@@ -441,6 +502,7 @@ void apply(sql::StatementCache& st, const std::string& p, const Event& e) {
   else if (t == "mail.sent") apply_mail_sent(st, p, e);
   else if (t == "mail.delivered") apply_mail_delivered(st, p, e);
   else if (t == "mail.acked") apply_mail_acked(st, p, e);
+  else if (t == "cost.reported") apply_cost_reported(st, p, e);
 }
 
 std::string select_work_orders(const std::string& p) {

@@ -331,6 +331,61 @@ CREATE TABLE checkpoint_messages(
 ALTER TABLE slots ADD COLUMN stuck_restarts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE checkpoint_slots ADD COLUMN stuck_restarts INTEGER NOT NULL DEFAULT 0;
 )sql",
+      // 8: costs, projections of cost.reported: each run's sums, and each day's per agent,
+      // factory and work-order type.
+      R"sql(
+CREATE TABLE runs(
+  id TEXT PRIMARY KEY,
+  agent TEXT NOT NULL,
+  factory TEXT,
+  model TEXT,
+  work_order TEXT,
+  cost REAL NOT NULL,
+  tokens_in INTEGER NOT NULL,
+  tokens_out INTEGER NOT NULL,
+  reports INTEGER NOT NULL,
+  first_at TEXT NOT NULL,
+  last_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX runs_agent ON runs(agent, last_at);
+CREATE INDEX runs_last ON runs(last_at);
+CREATE INDEX runs_cost ON runs(cost);
+CREATE TABLE cost_daily(
+  day TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  factory TEXT NOT NULL,
+  wo_type TEXT NOT NULL,
+  cost REAL NOT NULL,
+  tokens_in INTEGER NOT NULL,
+  tokens_out INTEGER NOT NULL,
+  reports INTEGER NOT NULL,
+  PRIMARY KEY(day, agent, factory, wo_type)
+) WITHOUT ROWID;
+CREATE TABLE checkpoint_runs(
+  id TEXT PRIMARY KEY,
+  agent TEXT NOT NULL,
+  factory TEXT,
+  model TEXT,
+  work_order TEXT,
+  cost REAL NOT NULL,
+  tokens_in INTEGER NOT NULL,
+  tokens_out INTEGER NOT NULL,
+  reports INTEGER NOT NULL,
+  first_at TEXT NOT NULL,
+  last_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE checkpoint_cost_daily(
+  day TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  factory TEXT NOT NULL,
+  wo_type TEXT NOT NULL,
+  cost REAL NOT NULL,
+  tokens_in INTEGER NOT NULL,
+  tokens_out INTEGER NOT NULL,
+  reports INTEGER NOT NULL,
+  PRIMARY KEY(day, agent, factory, wo_type)
+) WITHOUT ROWID;
+)sql",
   };
   return migrations;
 }

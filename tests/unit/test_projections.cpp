@@ -27,7 +27,7 @@ void random_change(Store::Tx& tx, std::mt19937& rng, int& alerts_raised) {
   const std::string factory = "f" + std::to_string(pick(4));
   const std::string wo = "W-" + std::to_string(pick(12));
   static const char* statuses[] = {"open", "assigned", "in_progress", "review", "done", "blocked", "canceled"};
-  switch (pick(12)) {
+  switch (pick(15)) {
     case 0:
       tx.append(EventDraft{"factory.added", "operator", factory, factory,
                            {{"url", "https://x/" + factory}, {"prefix", "P" + factory}, {"path", "/r/" + factory}}});
@@ -72,6 +72,21 @@ void random_change(Store::Tx& tx, std::mt19937& rng, int& alerts_raised) {
       break;
     case 11:
       tx.append(EventDraft{"mail.acked", factory + "/qa", factory, factory + "/qa", {{"message_id", 1 + pick(20)}}});
+      break;
+    case 12:
+      tx.append(EventDraft{"cost.reported", factory + "/qa", factory, factory + "/qa",
+                           {{"agent", factory + "/qa"}, {"amount", pick(1000) / 100.0}, {"tokens_in", pick(500)},
+                            {"tokens_out", pick(500)}, {"model", pick(2) ? json("m") : json(nullptr)},
+                            {"run_id", "run-" + std::to_string(pick(6))}, {"work_order", wo},
+                            {"wo_type", pick(2) ? "bug" : "task"}, {"day", pick(2) ? "2026-12-06" : "2026-12-07"}}});
+      break;
+    case 13:
+      tx.append(EventDraft{"slot.restarted", "operations", factory, wo,
+                           {{"factory", factory}, {"slot", pick(3)}, {"work_order", wo}, {"stuck_restarts", 1}}});
+      break;
+    case 14:
+      tx.append(EventDraft{"wo.artifact_added", "operations", factory, wo,
+                           {{"path", "/r/.work/artifacts/" + wo + "/loop-" + std::to_string(pick(9)) + ".md"}}});
       break;
     default:
       tx.append(EventDraft{"slot.freed", "operations", factory, std::nullopt, {{"factory", factory}, {"slot", pick(3)}}});

@@ -1,0 +1,162 @@
+// co cost report|show|daily, co runs: their bodies and their entries in the command table.
+// Inside an agent a report is the agent's own; the operator names the agent with --agent.
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include "client/agent_view.hpp"
+#include "client/commands.hpp"
+#include "client/table.hpp"
+
+namespace vermas::client {
+
+namespace {
+
+struct ReportOptions {
+  std::string amount;
+  std::optional<std::string> tokens_in, tokens_out, model, run, work_order, agent;
+};
+
+struct RunsOptions {
+  std::optional<std::string> agent;
+  int limit = 20;
+  std::string sort = "time";
+};
+
+// "" when `text` is a finite number >= 0 (dollars), else why not.
+std::string check_amount(const std::string& text) {
+  errno = 0;
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || errno != 0 || !std::isfinite(v) || v < 0)
+    return "must be an amount in dollars, a number >= 0 (e.g. 0.42)";
+  return "";
+}
+
+std::string check_count(const std::string& text) {
+  if (text.empty() || text.size() > 13 || text.find_first_not_of("0123456789") != std::string::npos)
+    return "must be a whole number of tokens >= 0";
+  return "";
+}
+
+double number(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<double>() : 0.0;
+}
+
+std::string tokens(const json& row) {
+  return std::to_string(row.value("tokens_in", 0LL)) + "/" + std::to_string(row.value("tokens_out", 0LL));
+}
+
+int cmd_cost_report(Context& ctx, const ReportOptions& o) {
+  json params = {{"amount", std::strtod(o.amount.c_str(), nullptr)}};
+  if (o.tokens_in) params["tokens_in"] = std::stoll(*o.tokens_in);
+  if (o.tokens_out) params["tokens_out"] = std::stoll(*o.tokens_out);
+  if (o.model) params["model"] = *o.model;
+  if (o.run) params["run_id"] = *o.run;
+  if (o.work_order) params["work_order"] = *o.work_order;
+  if (o.agent) params["agent"] = *o.agent;
+  auto r = ctx.call("cost.report", params);
+  return ctx.print(r, [&](const json& j) {
+    std::cout << "reported " << money(number(j, "amount")) << " for " << field(j, "agent") << " (run "
+              << field(j, "run_id") << "); today " << money(number(j, "today_spend")) << "\n";
+  });
+}
+
+void print_summary(const json& j, const char* heading) {
+  const json& rows = j.value("rows", json::array());
+  if (rows.empty()) {
+    std::cout << "no costs reported" << (j.value("since", json()).is_string() ? " since " + field(j, "since") : "")
+              << "\n";
+    return;
+  }
+  Table t({heading, "COST", "TOKENS IN/OUT", "REPORTS"});
+  for (const auto& row : rows)
+    t.add({field(row, "key"), money(number(row, "cost")), tokens(row), field(row, "reports", "0")});
+  t.print(std::cout);
+  std::cout << "total " << money(number(j, "total")) << "; today " << money(number(j, "today")) << "\n";
+}
+
+// One agent: today's spend against its cap, and its latest runs; without an agent, spend
+// by agent.
+int cmd_cost_show(Context& ctx, const std::optional<std::string>& agent) {
+  if (!agent) {
+    auto r = ctx.call("cost.summary", {{"by", "agent"}});
+    return ctx.print(r, [](const json& j) { print_summary(j, "AGENT"); });
+  }
+  ctx.set_not_found_hint("co agent list");
+  auto a = ctx.call("agent.get", {{"id", *agent}});
+  auto runs = ctx.call("run.list", {{"agent", *agent}, {"limit", 10}});
+  json both = {{"agent", a}, {"runs", runs.value("runs", json::array())}};
+  return ctx.print(both, [&](const json& j) {
+    const json& ag = j["agent"];
+    const double cap = number(ag, "daily_cap");
+    std::cout << field(ag, "id") << ": today " << money(number(ag, "today_spend"))
+              << (cap > 0 ? " of a " + money(cap) + " daily cap" : " (no cap)") << "\n";
+    if (j["runs"].empty()) {
+      std::cout << "no runs\n";
+      return;
+    }
+    Table t({"RUN", "LAST", "COST", "TOKENS IN/OUT", "MODEL", "WORK ORDER"});
+    for (const auto& run : j["runs"])
+      t.add({field(run, "id"), age_since(run.value("last_at", json())), money(number(run, "cost")), tokens(run),
+             field(run, "model"), field(run, "work_order")});
+    t.print(std::cout);
+  });
+}
+
+int cmd_cost_daily(Context& ctx) {
+  auto r = ctx.call("cost.summary", {{"by", "day"}});
+  return ctx.print(r, [](const json& j) { print_summary(j, "DAY (UTC)"); });
+}
+
+int cmd_runs(Context& ctx, const RunsOptions& o) {
+  json params = {{"limit", o.limit}, {"sort", o.sort}};
+  if (o.agent) params["agent"] = *o.agent;
+  auto r = ctx.call("run.list", params);
+  return ctx.print(r, [&](const json& j) {
+    const json& runs = j.value("runs", json::array());
+    if (runs.empty()) {
+      std::cout << "no runs\n";
+      return;
+    }
+    Table t({"RUN", "AGENT", "LAST", "COST", "TOKENS IN/OUT", "REPORTS", "MODEL", "WORK ORDER"});
+    for (const auto& run : runs)
+      t.add({field(run, "id"), field(run, "agent"), age_since(run.value("last_at", json())), money(number(run, "cost")),
+             tokens(run), field(run, "reports", "0"), field(run, "model"), field(run, "work_order")});
+    t.print(std::cout);
+  });
+}
+
+}  // namespace
+
+std::vector<Command> cost_commands() {
+  return {
+      {"cost", "costs: report, show, daily"},
+      {"cost report", "report spend: an agent for itself (the operator names --agent)",
+       [](Args& a, ReportOptions& o) {
+         a.positional("AMOUNT", o.amount, "US dollars, e.g. 0.42").required().check("AMOUNT", check_amount);
+         a.option("--tokens-in", o.tokens_in, "input tokens").check("N", check_count);
+         a.option("--tokens-out", o.tokens_out, "output tokens").check("N", check_count);
+         a.option("--model", o.model, "the model used");
+         a.option("--run", o.run, "the run this report belongs to (default: a run of its own)");
+         a.option("--wo", o.work_order, "the work order (default: the agent's own)");
+         a.option("--agent", o.agent, "the agent (operators; an agent reports for itself)");
+       },
+       cmd_cost_report},
+      {"cost show", "today's spend of an agent and its latest runs (no AGENT: spend by agent)",
+       [](Args& a, std::optional<std::string>& agent) { a.positional("AGENT", agent, "an agent id"); }, cmd_cost_show},
+      {"cost daily", "spend per UTC day", cmd_cost_daily},
+      {"runs", "runs (reports summed by run), newest or costliest first",
+       [](Args& a, RunsOptions& o) {
+         a.option("--agent", o.agent, "only this agent's");
+         a.option("-n,--limit", o.limit, "at most this many").range(1, 10000);
+         a.option("--sort", o.sort, "time or cost").one_of(std::vector<std::string>{"time", "cost"});
+       },
+       cmd_runs},
+  };
+}
+
+}  // namespace vermas::client

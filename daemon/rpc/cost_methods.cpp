@@ -1,0 +1,112 @@
+// Methods of costs and runs (spec §6): cost.report, cost.summary, run.list. An agent reports
+// for itself (the peer decides who it is); the operator names the agent.
+#include <cmath>
+
+#include "common/json.hpp"
+#include "common/time.hpp"
+#include "daemon/daemon.hpp"
+#include "daemon/error.hpp"
+#include "daemon/governance/costs.hpp"
+#include "daemon/rpc/connection.hpp"
+
+namespace vermas {
+
+namespace {
+
+constexpr double kMaxAmount = 1e9;                   // dollars in one report: far past any cap
+constexpr std::int64_t kMaxTokens = 1'000'000'000'000;  // a trillion
+
+// A label an operator reads in tables: printable, no control characters.
+std::optional<std::string> label(const Call& c, const char* name) {
+  auto v = c.params.str(name, 128);
+  if (!v) return v;
+  if (v->empty()) throw rpc::Error(rpc::code::invalid_params, std::string(name) + " must not be empty", json{{"field", name}});
+  for (unsigned char ch : *v)
+    if (ch < 0x20 || ch == 0x7f)
+      throw rpc::Error(rpc::code::invalid_params, std::string(name) + " must not contain control characters",
+                       json{{"field", name}});
+  return v;
+}
+
+// "YYYY-MM-DD", or an RFC 3339 time (its UTC day).
+std::optional<std::string> since_day(const Call& c) {
+  auto v = c.params.str("since", 64);
+  if (!v) return v;
+  if (v->size() == 10) {
+    if (parse_rfc3339(*v + "T00:00:00Z")) return v;
+  } else if (auto t = parse_rfc3339(*v)) {
+    return format_rfc3339_ms(*t).substr(0, 10);
+  }
+  throw rpc::Error(rpc::code::invalid_params, "since: expected YYYY-MM-DD or an RFC 3339 time", json{{"field", "since"}});
+}
+
+json rpc_cost_report(Daemon& d, Call& c) {
+  CostReport r;
+  if (c.agent) {
+    r.agent = *c.agent;  // the router refused a different `agent` already
+  } else {
+    auto agent = c.params.str("agent", 128);
+    if (!agent)
+      throw rpc::Error(rpc::code::invalid_params, "agent is required when the operator reports a cost",
+                       json{{"field", "agent"}});
+    r.agent = *agent;
+  }
+  const AgentView who = d.supervisor().agent(r.agent);  // -32001 for an agent nobody knows
+  r.factory = who.record.factory;
+  auto amount = c.params.number("amount", 0, kMaxAmount);
+  if (!amount || !std::isfinite(*amount))
+    throw rpc::Error(rpc::code::invalid_params, "amount is required: dollars, a finite number >= 0",
+                     json{{"field", "amount"}});
+  r.amount = *amount;
+  r.tokens_in = c.params.integer("tokens_in", 0, kMaxTokens).value_or(0);
+  r.tokens_out = c.params.integer("tokens_out", 0, kMaxTokens).value_or(0);
+  r.model = label(c, "model");
+  r.run_id = label(c, "run_id");
+  r.work_order = c.params.str("work_order", 64);
+  if (!r.work_order && who.record.current_work_order) r.work_order = who.record.current_work_order;
+  if (r.work_order) r.wo_type = d.work_orders().require(*r.work_order).type;  // -32001 when unknown
+  const std::string run = d.costs().report(r, c.actor());
+  const Spend spend = d.costs().today(r.agent, r.factory);
+  return {{"agent", r.agent},
+          {"amount", r.amount},
+          {"run_id", run},
+          {"work_order", r.work_order ? json(*r.work_order) : json(nullptr)},
+          {"today_spend", spend.agent},
+          {"factory_today_spend", spend.factory},
+          {"company_today_spend", spend.company},
+          {"exceeded", false}};
+}
+
+json rpc_cost_summary(Daemon& d, Call& c) {
+  const std::string by = c.params.str("by", 16).value_or("agent");
+  if (by != "agent" && by != "factory" && by != "day" && by != "type")
+    throw rpc::Error(rpc::code::invalid_params, "by: expected agent, factory, day or type", json{{"field", "by"}});
+  json out = d.costs().summary(by, since_day(c));
+  out["today"] = d.costs().today_company();
+  return out;
+}
+
+json rpc_run_list(Daemon& d, Call& c) {
+  const std::string sort = c.params.str("sort", 16).value_or("time");
+  if (sort != "cost" && sort != "time")
+    throw rpc::Error(rpc::code::invalid_params, "sort: expected cost or time", json{{"field", "sort"}});
+  const int limit = static_cast<int>(c.params.integer("limit", 1, 10000).value_or(50));
+  return {{"runs", d.costs().runs(c.params.str("agent", 128), sort, limit)}};
+}
+
+}  // namespace
+
+void register_cost_methods(Router& router, Daemon& d) {
+  using namespace access;
+  static const DaemonMethod kMethods[] = {
+      {"cost.report", {"agent", "amount", "tokens_in", "tokens_out", "model", "run_id", "work_order"},
+       agent_self("agent"), "report spend (an agent for itself; the operator names the agent)", rpc_cost_report},
+      {"cost.summary", {"by", "since"}, anyone, "spend summed by agent, factory, day or work-order type",
+       rpc_cost_summary},
+      {"run.list", {"agent", "sort", "limit"}, anyone, "runs (reports summed by run), by time or by cost, descending",
+       rpc_run_list},
+  };
+  add_methods(router, d, kMethods);
+}
+
+}  // namespace vermas
