@@ -1,4 +1,4 @@
-// co cost report|show|daily, co runs: their bodies and their entries in the command table.
+// co cost report|show|daily, co runs, co budget show|set: their bodies and their entries in the command table.
 // Inside an agent a report is the agent's own; the operator names the agent with --agent.
 #include <cerrno>
 #include <cmath>
@@ -130,6 +130,45 @@ int cmd_runs(Context& ctx, const RunsOptions& o) {
   });
 }
 
+struct BudgetSetOptions {
+  std::string scope;
+  std::optional<std::string> id;
+  std::string daily_cap;
+};
+
+std::string cap_text(const json& b) {
+  const double cap = number(b, "daily_cap");
+  return cap > 0 ? money(cap) : std::string("no cap");
+}
+
+int cmd_budget_show(Context& ctx) {
+  auto r = ctx.call("budget.get");
+  return ctx.print(r, [](const json& j) {
+    Table t({"SCOPE", "ID", "TODAY", "DAILY CAP", "SET"});
+    auto row = [&](const json& b) {
+      t.add({field(b, "scope"), field(b, "id"), money(number(b, "today_spend")), cap_text(b),
+             field(b, "source") == "set" ? "yes" : "default"});
+    };
+    row(j.value("company", json::object()));
+    for (const auto& b : j.value("factories", json::array())) row(b);
+    for (const auto& b : j.value("agents", json::array())) row(b);
+    t.print(std::cout);
+    std::cout << "past a cap: " << field(j, "on_exceed") << " (config [budgets] on_exceed)\n";
+  });
+}
+
+int cmd_budget_set(Context& ctx, const BudgetSetOptions& o) {
+  json params = {{"scope", o.scope}, {"daily_cap", std::strtod(o.daily_cap.c_str(), nullptr)}};
+  if (o.id) params["id"] = *o.id;
+  auto r = ctx.call("budget.set", params);
+  return ctx.print(r, [&](const json& j) {
+    const json& b = j.value("budget", json::object());
+    std::cout << field(b, "scope") << (b.value("id", json()).is_string() ? " " + field(b, "id") : "")
+              << ": daily cap " << cap_text(b) << " (was " << money(number(j, "previous")) << "); today "
+              << money(number(b, "today_spend")) << "\n";
+  });
+}
+
 }  // namespace
 
 std::vector<Command> cost_commands() {
@@ -156,6 +195,17 @@ std::vector<Command> cost_commands() {
          a.option("--sort", o.sort, "time or cost").one_of(std::vector<std::string>{"time", "cost"});
        },
        cmd_runs},
+      {"budget", "daily caps: show, set"},
+      {"budget show", "every scope's daily cap and today's spend", cmd_budget_show},
+      {"budget set", "set a daily cap: co budget set company|factory F|agent ID --daily-cap N (0: no cap)",
+       [](Args& a, BudgetSetOptions& o) {
+         a.positional("SCOPE", o.scope, "company, factory or agent")
+             .required()
+             .one_of(std::vector<std::string>{"company", "factory", "agent"});
+         a.positional("ID", o.id, "the factory or agent (none for the company)");
+         a.option("--daily-cap", o.daily_cap, "US dollars per UTC day").required().check("DOLLARS", check_amount);
+       },
+       cmd_budget_set},
   };
 }
 

@@ -98,9 +98,12 @@ void Daemon::start() {
   const auto socket = socket_path_for(p, config_.operations.socket);
   supervisor_ = std::make_unique<Supervisor>(io_, config_, p, *journal_, *factories_, socket.string());
   work_orders_ = std::make_unique<WorkOrders>(*journal_, *factories_);
-  costs_ = std::make_unique<Costs>(*journal_);
-  costs_->load();
-  supervisor_->money({[this](const std::string& agent) { return costs_->today_agent(agent); }, nullptr});
+  spending_ = std::make_unique<Spending>(*journal_, config_, *supervisor_);
+  spending_->load();
+  supervisor_->money({[this](const std::string& agent) { return spending_->costs().today_agent(agent); },
+                      [this](const AgentRecord& agent) {
+                        return spending_->budgets().cap(caps::Scope::agent, agent.id);
+                      }});
   dispatcher_ = std::make_unique<Dispatcher>(io_, config_, p, *journal_, *factories_, *supervisor_, *work_orders_);
   dispatcher_->attach();
   supervisor_->on_remedy([this](const Remedy& r) { dispatcher_->remedy(r); });
@@ -203,7 +206,7 @@ int Daemon::run() {
   server_.reset();
   log_maintenance_.reset();
   loops_.reset();
-  costs_.reset();
+  spending_.reset();
   wo_sync_.reset();
   dispatcher_.reset();
   work_orders_.reset();
@@ -360,7 +363,7 @@ nlohmann::json Daemon::status() {
           {"unread_mail", unread_total},
           {"unread_mail_by_agent", unread},
           {"open_alerts", alerts::open_count(*store_)},
-          {"today_spend", costs_->today_company()},
+          {"today_spend", spending_->costs().today_company()},
           {"connections", server_->connection_count()},
           {"last_event_id", store_->last_event_id()}};
 }

@@ -20,7 +20,7 @@
 #include "daemon/store/feed.hpp"
 #include "daemon/store/journal.hpp"
 #include "daemon/store/log_maintenance.hpp"
-#include "daemon/governance/costs.hpp"
+#include "daemon/governance/spending.hpp"
 #include "daemon/patrol/loops.hpp"
 #include "daemon/pidfile.hpp"
 #include "daemon/rpc/router.hpp"
@@ -78,7 +78,7 @@ class Daemon {
   Factories& factories() { return *factories_; }
   WorkOrders& work_orders() { return *work_orders_; }
   Dispatcher& dispatcher() { return *dispatcher_; }
-  Costs& costs() { return *costs_; }
+  Spending& spending() { return *spending_; }
   WoSync& wo_sync() { return *wo_sync_; }
   LogMaintenance& log_maintenance() { return *log_maintenance_; }
   double uptime_seconds() const;
@@ -106,7 +106,7 @@ class Daemon {
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<WoSync> wo_sync_;
   std::unique_ptr<Loops> loops_;
-  std::unique_ptr<Costs> costs_;
+  std::unique_ptr<Spending> spending_;
   std::unique_ptr<LogMaintenance> log_maintenance_;
   Router router_;
   std::unique_ptr<Server> server_;

@@ -43,7 +43,7 @@ void Costs::load() {
   }
 }
 
-std::string Costs::report(const CostReport& r, const std::string& actor, std::vector<EventDraft> extra) {
+std::string Costs::report(const CostReport& r, const std::string& actor, const std::function<void(Store::Tx&)>& also) {
   roll();
   // A run of its own when none is named; the id is drawn here, never by the reducer.
   static thread_local std::mt19937_64 random{std::random_device{}()};
@@ -53,7 +53,7 @@ std::string Costs::report(const CostReport& r, const std::string& actor, std::ve
                {"work_order", opt_json(r.work_order)}, {"wo_type", opt_json(r.wo_type)}, {"day", day_}};
   journal_.commit([&](Store::Tx& tx) {
     tx.append({"cost.reported", actor, r.factory, r.agent, std::move(data)});
-    for (auto& e : extra) tx.append(std::move(e));
+    if (also) also(tx);
   });
   agents_[r.agent] += r.amount;
   if (r.factory) factories_[*r.factory] += r.amount;

@@ -6,6 +6,7 @@
 // factory and company is also kept here as running totals, so a cap check is O(1): loaded
 // from cost_daily at start, added to at each report, begun again when the UTC day turns.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -42,9 +43,10 @@ class Costs {
 
   // Today's totals from the projection (at start, and after a rebuild).
   void load();
-  // Appends cost.reported (with `extra` events in the same transaction) and adds to today's
-  // totals; returns the run id.
-  std::string report(const CostReport& r, const std::string& actor, std::vector<EventDraft> extra = {});
+  // Appends cost.reported (and whatever `also` appends, in the same transaction: the alert
+  // of a crossed cap) and adds to today's totals; returns the run id.
+  std::string report(const CostReport& r, const std::string& actor,
+                     const std::function<void(Store::Tx&)>& also = nullptr);
 
   // Today's spend (UTC) of an agent, a factory, the company.
   double today_agent(const std::string& agent) const;

@@ -65,24 +65,15 @@ json rpc_cost_report(Daemon& d, Call& c) {
   r.work_order = c.params.str("work_order", 64);
   if (!r.work_order && who.record.current_work_order) r.work_order = who.record.current_work_order;
   if (r.work_order) r.wo_type = d.work_orders().require(*r.work_order).type;  // -32001 when unknown
-  const std::string run = d.costs().report(r, c.actor());
-  const Spend spend = d.costs().today(r.agent, r.factory);
-  return {{"agent", r.agent},
-          {"amount", r.amount},
-          {"run_id", run},
-          {"work_order", r.work_order ? json(*r.work_order) : json(nullptr)},
-          {"today_spend", spend.agent},
-          {"factory_today_spend", spend.factory},
-          {"company_today_spend", spend.company},
-          {"exceeded", false}};
+  return d.spending().report(r, c.actor());
 }
 
 json rpc_cost_summary(Daemon& d, Call& c) {
   const std::string by = c.params.str("by", 16).value_or("agent");
   if (by != "agent" && by != "factory" && by != "day" && by != "type")
     throw rpc::Error(rpc::code::invalid_params, "by: expected agent, factory, day or type", json{{"field", "by"}});
-  json out = d.costs().summary(by, since_day(c));
-  out["today"] = d.costs().today_company();
+  json out = d.spending().costs().summary(by, since_day(c));
+  out["today"] = d.spending().costs().today_company();
   return out;
 }
 
@@ -91,7 +82,53 @@ json rpc_run_list(Daemon& d, Call& c) {
   if (sort != "cost" && sort != "time")
     throw rpc::Error(rpc::code::invalid_params, "sort: expected cost or time", json{{"field", "sort"}});
   const int limit = static_cast<int>(c.params.integer("limit", 1, 10000).value_or(50));
-  return {{"runs", d.costs().runs(c.params.str("agent", 128), sort, limit)}};
+  return {{"runs", d.spending().costs().runs(c.params.str("agent", 128), sort, limit)}};
+}
+
+// The scope and its id: none for the company; a registered factory; a known agent.
+std::pair<caps::Scope, std::string> budget_scope(Daemon& d, const Call& c) {
+  const std::string text = c.params.required_str("scope", 16);
+  auto scope = caps::parse_scope(text);
+  if (!scope)
+    throw rpc::Error(rpc::code::invalid_params, "scope: expected company, factory or agent", json{{"field", "scope"}});
+  auto id = c.params.str("id", 128);
+  if (*scope == caps::Scope::company) {
+    if (id && !id->empty())
+      throw rpc::Error(rpc::code::invalid_params, "id: the company scope takes no id", json{{"field", "id"}});
+    return {*scope, ""};
+  }
+  if (!id) throw rpc::Error(rpc::code::invalid_params, std::string("id is required for the ") + text + " scope",
+                            json{{"field", "id"}});
+  if (*scope == caps::Scope::factory) d.factories().require(*id);  // -32001 when not registered
+  else d.supervisor().agent(*id);
+  return {*scope, *id};
+}
+
+json rpc_budget_get(Daemon& d, Call& c) {
+  if (c.params.str("scope", 16)) {
+    auto [scope, id] = budget_scope(d, c);
+    return d.spending().budget(scope, id);
+  }
+  // Everything: the company, every factory, every agent.
+  json factories = json::array(), agents = json::array();
+  for (const auto& entry : d.factories().all()) factories.push_back(d.spending().budget(caps::Scope::factory, entry.first));
+  for (const auto& v : d.supervisor().list({})) agents.push_back(d.spending().budget(caps::Scope::agent, v.record.id));
+  return {{"company", d.spending().budget(caps::Scope::company, "")},
+          {"factories", factories},
+          {"agents", agents},
+          {"on_exceed", d.config().budgets.on_exceed}};
+}
+
+// Raising a cap resumes nothing by itself: approving does (spec §4).
+json rpc_budget_set(Daemon& d, Call& c) {
+  auto [scope, id] = budget_scope(d, c);
+  auto cap = c.params.number("daily_cap", 0, kMaxAmount);
+  if (!cap || !std::isfinite(*cap))
+    throw rpc::Error(rpc::code::invalid_params, "daily_cap is required: dollars per UTC day, >= 0 (0: no cap)",
+                     json{{"field", "daily_cap"}});
+  json out = d.spending().budgets().set(scope, id, *cap, c.actor());
+  out["budget"] = d.spending().budget(scope, id);
+  return out;
 }
 
 }  // namespace
@@ -105,6 +142,9 @@ void register_cost_methods(Router& router, Daemon& d) {
        rpc_cost_summary},
       {"run.list", {"agent", "sort", "limit"}, anyone, "runs (reports summed by run), by time or by cost, descending",
        rpc_run_list},
+      {"budget.get", {"scope", "id"}, anyone, "daily caps and today's spend: one scope, or all", rpc_budget_get},
+      {"budget.set", {"scope", "id", "daily_cap"}, operator_only, "set a scope's daily cap (0: no cap)",
+       rpc_budget_set},
   };
   add_methods(router, d, kMethods);
 }

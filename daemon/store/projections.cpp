@@ -240,6 +240,16 @@ void apply_cost_reported(sql::StatementCache& st, const std::string& p, const Ev
   s.run();
 }
 
+// Budgets: an operator's cap for one scope, the latest one standing.
+void apply_budget_set(sql::StatementCache& st, const std::string& p, const Event& e) {
+  const std::string scope = str(e.data, "scope");
+  if (scope.empty() || !e.data.contains("daily_cap") || !e.data["daily_cap"].is_number()) return;
+  sql::Stmt s(st, "INSERT OR REPLACE INTO " + p + "budgets(scope, id, daily_cap, set_at, set_by) VALUES(?,?,?,?,?)",
+              "projecting budget.set");
+  s.bind(1, scope).bind(2, str(e.data, "id")).bind(3, e.data["daily_cap"].get<double>()).bind(4, e.ts).bind(5, e.actor);
+  s.run();
+}
+
 // Factories and teams: registered by factory.added and team.added, forgotten (a factory with
 // its teams) by factory.removed. A row's time is its event's.
 void apply_factory_added(sql::StatementCache& st, const std::string& p, const Event& e) {
@@ -334,7 +344,7 @@ void apply_mail_acked(sql::StatementCache& st, const std::string& p, const Event
 const std::vector<std::string>& table_names() {
   static const std::vector<std::string> names = {"work_orders", "wo_checks", "wo_keys", "slots",
                                                  "factories",   "teams",     "alerts",  "messages",
-                                                 "runs",        "cost_daily"};
+                                                 "runs",        "cost_daily", "budgets"};
   return names;
 }
 
@@ -456,6 +466,15 @@ std::string create_tables(const std::string& p, bool with_indexes) {
       "  tokens_out INTEGER NOT NULL,\n"
       "  reports INTEGER NOT NULL,\n"
       "  PRIMARY KEY(day, agent, factory, wo_type)\n"
+      ") WITHOUT ROWID;\n"
+      // Migration 9's text, word for word.
+      "CREATE TABLE " + p + "budgets(\n"
+      "  scope TEXT NOT NULL,\n"
+      "  id TEXT NOT NULL,\n"
+      "  daily_cap REAL NOT NULL,\n"
+      "  set_at TEXT NOT NULL,\n"
+      "  set_by TEXT NOT NULL,\n"
+      "  PRIMARY KEY(scope, id)\n"
       ") WITHOUT ROWID;\n";
   if (with_indexes) s += create_indexes(p);
   return s;
@@ -480,7 +499,8 @@ std::string drop_tables(const std::string& p) {
 bool affects(std::string_view type) {
   return type.substr(0, 3) == "wo." || type == "slot.assigned" || type == "slot.freed" || type == "slot.restarted" || type == "factory.added" ||
          type == "factory.removed" || type == "team.added" || type == "alert.raised" || type == "alert.resolved" || type == "mail.sent" ||
-         type == "mail.delivered" || type == "mail.acked" || type == "cost.reported";
+         type == "mail.delivered" || type == "mail.acked" || type == "cost.reported" ||
+         type == "budget.set";
 }
 
 void apply(sql::StatementCache& st, const std::string& p, const Event& e) {
@@ -503,6 +523,7 @@ void apply(sql::StatementCache& st, const std::string& p, const Event& e) {
   else if (t == "mail.delivered") apply_mail_delivered(st, p, e);
   else if (t == "mail.acked") apply_mail_acked(st, p, e);
   else if (t == "cost.reported") apply_cost_reported(st, p, e);
+  else if (t == "budget.set") apply_budget_set(st, p, e);
 }
 
 std::string select_work_orders(const std::string& p) {

@@ -386,6 +386,25 @@ CREATE TABLE checkpoint_cost_daily(
   PRIMARY KEY(day, agent, factory, wo_type)
 ) WITHOUT ROWID;
 )sql",
+      // 9: the operator's daily caps (budget.set), one per scope and id.
+      R"sql(
+CREATE TABLE budgets(
+  scope TEXT NOT NULL,
+  id TEXT NOT NULL,
+  daily_cap REAL NOT NULL,
+  set_at TEXT NOT NULL,
+  set_by TEXT NOT NULL,
+  PRIMARY KEY(scope, id)
+) WITHOUT ROWID;
+CREATE TABLE checkpoint_budgets(
+  scope TEXT NOT NULL,
+  id TEXT NOT NULL,
+  daily_cap REAL NOT NULL,
+  set_at TEXT NOT NULL,
+  set_by TEXT NOT NULL,
+  PRIMARY KEY(scope, id)
+) WITHOUT ROWID;
+)sql",
   };
   return migrations;
 }

@@ -168,6 +168,7 @@ struct Settings {
   int max_stuck_restarts = 1;
   int loop_transitions = 20;
   int loop_review_cycles = 3;
+  std::string on_exceed = "pause";
   std::vector<std::string> supervisor = sleeper();
   std::vector<std::string> qa = sleeper();
   std::vector<std::string> worker = sleeper();
@@ -200,6 +201,7 @@ inline std::string config_text(const Settings& s) {
          "max_stuck_restarts = " + std::to_string(s.max_stuck_restarts) + "\n" +
          "\n[loops]\nmax_transitions_per_hour = " + std::to_string(s.loop_transitions) + "\n" +
          "max_review_cycles = " + std::to_string(s.loop_review_cycles) + "\n" +
+         "\n[budgets]\non_exceed = " + toml_string(s.on_exceed) + "\n" +
          agent("supervisor", s.supervisor, s.supervisor_runner) + agent("qa", s.qa, "direct") +
          agent("worker", s.worker, "direct");
 }

@@ -148,3 +148,73 @@ TEST_CASE("costs: bad reports are refused with a clear error and change nothing"
   CHECK(by_type["rows"][0]["key"] == "bug");
   c.root.stop();
 }
+
+TEST_CASE("budgets: caps per scope, the report that crosses one alerts, later ones are refused", "[costs][budgets]") {
+  Settings s;
+  Company c(s);
+  c.start();
+  c.add_factory("f");
+  c.running_pid("f/qa");
+  // Defaults from [budgets]; the operator sets one scope.
+  json all = c.result("budget.get");
+  CHECK(all["company"]["daily_cap"] == 0);
+  CHECK(all["on_exceed"] == "pause");
+  const json set = c.co_json({"budget", "set", "agent", "f/qa", "--daily-cap", "1"});
+  CHECK(set["previous"] == 10);
+  CHECK(set["budget"]["daily_cap"] == 1);
+  CHECK(set["budget"]["source"] == "set");
+  CHECK(c.agent("f/qa")["daily_cap"] == 1);
+  CHECK(c.events("budget.set").size() == 1);
+  CHECK(error_code(c.call("budget.set", {{"scope", "factory"}, {"id", "nope"}, {"daily_cap", 1}})) == -32001);
+  CHECK(error_code(c.call("budget.set", {{"scope", "team"}, {"id", "f"}, {"daily_cap", 1}})) == -32602);
+  CHECK(error_code(c.call("budget.set", {{"scope", "company"}, {"daily_cap", -2}})) == -32602);
+  CHECK(error_code(c.call("budget.set", {{"scope", "agent"}, {"daily_cap", 2}})) == -32602);
+
+  const json first = c.result("cost.report", {{"agent", "f/qa"}, {"amount", 0.6}});
+  CHECK(first["exceeded"] == false);
+  const json crossing = c.result("cost.report", {{"agent", "f/qa"}, {"amount", 0.6}});
+  CHECK(crossing["exceeded"] == true);
+  REQUIRE(crossing["crossed"].size() == 1);
+  CHECK(crossing["crossed"][0]["scope"] == "agent");
+  CHECK(crossing["crossed"][0]["cap"] == 1);
+  json alert;
+  const json open_alerts = c.result("alert.list", {{"resolved", false}});
+  for (const auto& a : open_alerts["alerts"])
+    if (a.value("kind", a.value("type", "")) == "budget_exceeded") alert = a;
+  REQUIRE(alert.is_object());
+  CHECK(alert["severity"] == "critical");
+  // Past the cap: the next report is -32004 and records nothing; the supervisor's is fine.
+  const auto before = c.events("cost.reported").size();
+  const json refused = c.call("cost.report", {{"agent", "f/qa"}, {"amount", 0.01}});
+  CHECK(error_code(refused) == -32004);
+  CHECK(refused["error"]["data"]["scope"] == "agent");
+  CHECK(c.events("cost.reported").size() == before);
+  CHECK(c.result("cost.report", {{"agent", "f/supervisor"}, {"amount", 0.5}})["exceeded"] == false);
+  // Raising the cap lets reports in again.
+  c.co_json({"budget", "set", "agent", "f/qa", "--daily-cap", "5"});
+  CHECK(c.result("cost.report", {{"agent", "f/qa"}, {"amount", 0.1}})["exceeded"] == false);
+  // A factory cap covers its agents together; the caps survive a restart (a projection).
+  c.co_json({"budget", "set", "factory", "f", "--daily-cap", "2"});
+  CHECK(c.result("cost.report", {{"agent", "f/supervisor"}, {"amount", 0.3}})["crossed"][0]["scope"] == "factory");
+  CHECK(c.co_json({"wo", "rebuild-projections"})["differences"] == 0);
+  REQUIRE(c.root.co({"operations", "stop", "--keep-agents"}).exit_code == 0);
+  c.start();
+  CHECK(c.result("budget.get", {{"scope", "factory"}, {"id", "f"}})["daily_cap"] == 2);
+  CHECK(error_code(c.call("cost.report", {{"agent", "f/qa"}, {"amount", 0.01}})) == -32004);
+  auto shown = c.root.co({"budget", "show"});
+  CHECK(contains(shown.out, "f/qa"));
+  c.root.stop();
+}
+
+TEST_CASE("budgets: with on_exceed alert a crossed cap only alerts, reports go on", "[costs][budgets]") {
+  Settings s;
+  s.on_exceed = "alert";
+  Company c(s);
+  c.start();
+  c.add_factory("f");
+  c.co_json({"budget", "set", "company", "--daily-cap", "1"});
+  CHECK(c.result("cost.report", {{"agent", "f/qa"}, {"amount", 2}})["exceeded"] == true);
+  CHECK(c.result("cost.report", {{"agent", "f/qa"}, {"amount", 2}})["exceeded"] == false);  // counted, past already
+  CHECK(c.result("status")["today_spend"] == 4);
+  c.root.stop();
+}
