@@ -20,6 +20,7 @@
 #include "daemon/store/feed.hpp"
 #include "daemon/store/journal.hpp"
 #include "daemon/store/log_maintenance.hpp"
+#include "daemon/patrol/alert_notifier.hpp"
 #include "daemon/pidfile.hpp"
 #include "daemon/rpc/router.hpp"
 #include "daemon/rpc/server.hpp"
@@ -103,6 +104,7 @@ class Daemon {
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<WoSync> wo_sync_;
   std::unique_ptr<LogMaintenance> log_maintenance_;
+  std::unique_ptr<AlertNotifier> alert_notifier_;
   Router router_;
   std::unique_ptr<Server> server_;
   std::chrono::steady_clock::time_point started_at_;

@@ -54,6 +54,7 @@ asio::awaitable<void> Readoption::adopt(std::string id) {
     if (auto t = parse_rfc3339(*started_at))
       a->started_steady = Clock::now() - std::chrono::duration_cast<Clock::duration>(std::chrono::system_clock::now() - *t);
   registry_.commit(*a, {registry_.event(*a, "agent.adopted", {{"pid", a->rec.pid}, {"runner", a->rec.runner}})});
+  lifecycle_.watch_stable(*a);  // a crash loop's alerts end with a stable run, across daemons too
   spdlog::info("agent {}: re-adopted pid {}", id, a->rec.pid);
   // The previous daemon was stopping it: finish the job.
   if (m.effects & effect::terminate) lifecycle_.resume_stop(*a);
