@@ -17,6 +17,8 @@
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
+#include "common/alert_severity.hpp"
+
 namespace vermas {
 namespace {
 
@@ -139,6 +141,10 @@ Apply argv(std::vector<std::string>& out, bool allow_empty) {
     out = std::move(args);
     return {};
   };
+}
+
+std::vector<std::string> severity_names() {
+  return {alerts::kSeverityNames.begin(), alerts::kSeverityNames.end()};
 }
 
 bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
@@ -373,7 +379,10 @@ Loaded<Config> parse_config(std::string_view toml_text, const std::string& file_
                                   {"on_exceed", choice(c.budgets.on_exceed, {"pause", "stop", "alert"})}})},
         {"loops", fields_of(r, {{"max_transitions_per_hour", integer(c.loops.max_transitions_per_hour, 1)},
                                 {"max_review_cycles", integer(c.loops.max_review_cycles, 1)}})},
-        {"alerts", fields_of(r, {{"command", argv(c.alerts.command, true)}})},
+        {"alerts", fields_of(r, {{"command", argv(c.alerts.command, true)},
+                                 {"min_severity", choice(c.alerts.min_severity, severity_names())},
+                                 {"command_timeout_seconds", number(c.alerts.command_timeout_seconds, {0, true})},
+                                 {"error_streak_threshold", integer(c.alerts.error_streak_threshold, 1)}})},
         {"agents", [&](const toml::source_region& at, const std::string&, const toml::node& node) {
            r.agents(at, node, c.agents);
          }},
@@ -545,7 +554,11 @@ nlohmann::json to_json(const Config& c) {
       {"loops",
        {{"max_transitions_per_hour", c.loops.max_transitions_per_hour},
         {"max_review_cycles", c.loops.max_review_cycles}}},
-      {"alerts", {{"command", c.alerts.command}}},
+      {"alerts",
+       {{"command", c.alerts.command},
+        {"min_severity", c.alerts.min_severity},
+        {"command_timeout_seconds", c.alerts.command_timeout_seconds},
+        {"error_streak_threshold", c.alerts.error_streak_threshold}}},
       {"agents", agents_json(c.agents)},
   };
 }

@@ -83,7 +83,10 @@ struct Config {
   } loops;
 
   struct Alerts {
-    std::vector<std::string> command;  // empty: no external command
+    std::vector<std::string> command;      // empty: no external command
+    std::string min_severity = "warning";  // info | warning | critical: what `command` runs for
+    double command_timeout_seconds = 10;   // then the command's process group is SIGKILLed
+    int error_streak_threshold = 3;        // consecutive failed exits that raise error_streak
   } alerts;
 
   // Keys: "supervisor", "qa", "worker", "ceo" (always all four present after load).

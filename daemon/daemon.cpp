@@ -93,6 +93,9 @@ void Daemon::start() {
   journal_ = std::make_unique<Journal>(*store_, *feed_);
   journal_->repair_feed();  // before anything new is recorded or anyone is served
 
+  // Before anything can raise an alert: every new one after this is told to [alerts] command.
+  alert_notifier_ = std::make_unique<AlertNotifier>(io_, config_, *journal_, p);
+  alert_notifier_->attach();
   factories_ = std::make_unique<Factories>(*journal_, p);
   factories_->load();
   const auto socket = socket_path_for(p, config_.operations.socket);
@@ -207,6 +210,7 @@ int Daemon::run() {
   log_maintenance_.reset();
   loops_.reset();
   spending_.reset();
+  alert_notifier_.reset();  // unsubscribes: before the journal goes
   wo_sync_.reset();
   dispatcher_.reset();
   work_orders_.reset();
@@ -233,6 +237,7 @@ void Daemon::request_stop(const std::string& reason, bool stop_agents) {
   // Slots stay assigned across a daemon stop: the next start reconciles and restarts them.
   dispatcher_->shutting_down();
   wo_sync_->shutting_down();
+  alert_notifier_->shutting_down();
   if (stop_agents) {
     // Workers, then QA, then supervisors; the socket keeps answering meanwhile so
     // `co operations stop` can show progress.

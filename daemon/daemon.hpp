@@ -22,6 +22,7 @@
 #include "daemon/store/log_maintenance.hpp"
 #include "daemon/governance/spending.hpp"
 #include "daemon/patrol/loops.hpp"
+#include "daemon/patrol/alert_notifier.hpp"
 #include "daemon/pidfile.hpp"
 #include "daemon/rpc/router.hpp"
 #include "daemon/rpc/server.hpp"
@@ -108,6 +109,7 @@ class Daemon {
   std::unique_ptr<Loops> loops_;
   std::unique_ptr<Spending> spending_;
   std::unique_ptr<LogMaintenance> log_maintenance_;
+  std::unique_ptr<AlertNotifier> alert_notifier_;
   Router router_;
   std::unique_ptr<Server> server_;
   std::chrono::steady_clock::time_point started_at_;

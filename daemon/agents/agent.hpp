@@ -29,6 +29,7 @@ struct Agent {
   RestartHistory history;
   Clock::time_point started_steady{};
   std::unique_ptr<boost::asio::steady_timer> restart_timer;
+  std::unique_ptr<boost::asio::steady_timer> stable_timer;  // reset_after_stable_seconds into a run
   std::optional<Clock::time_point> restart_at;
   bool queued = false;
   bool busy = false;  // launching, adopting or preparing a worktree: the patrol leaves it alone

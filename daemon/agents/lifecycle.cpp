@@ -1,5 +1,6 @@
 #include "daemon/agents/lifecycle.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include <boost/asio/post.hpp>
@@ -28,6 +29,23 @@ const char* exit_reason(const proc::ExitInfo& e) {
   if (e.lost) return "lost";
   if (e.status_known && e.signaled) return "signal";
   return "exit";
+}
+
+// The error_streak alert (warning) once an agent's consecutive failures reach [alerts]
+// error_streak_threshold; while it is open, each further failure repeats it (counts up).
+std::optional<alerts::Draft> error_streak_draft(const Config& config, const Agent& a, const std::string& last) {
+  const int threshold = config.alerts.error_streak_threshold;
+  if (a.rec.error_streak < threshold) return std::nullopt;
+  const std::string msg = a.rec.id + " failed " + std::to_string(a.rec.error_streak) + " times in a row (last: " +
+                          last + "; error_streak_threshold = " + std::to_string(threshold) + ")";
+  return alerts::about_agent(alerts::Severity::warning, "error_streak", a.rec.id, a.rec.factory, msg,
+                             {{"error_streak", a.rec.error_streak}, {"last_exit", last}});
+}
+
+// What a stable run ends: the alerts of a crash loop.
+const std::vector<std::string>& crash_loop_alerts() {
+  static const std::vector<std::string> types = {"start_limit", "error_streak"};
+  return types;
 }
 
 int shutdown_phase_of(AgentRole role) {
@@ -60,7 +78,7 @@ void Lifecycle::refused(Agent& a) {
                           " times in " + std::to_string(config_.restart.start_limit_interval_seconds) +
                           " s; not restarting until an operator starts it (co agent start " + a.rec.id + ")";
   registry_.commit(a, {registry_.event(a, "agent.failed", std::move(data))},
-                   alerts::Draft{"critical", "start_limit", a.rec.id, a.rec.factory, msg, {}});
+                   {alerts::about_agent(alerts::Severity::critical, "start_limit", a.rec.id, a.rec.factory, msg)});
 }
 
 // The launch failed (starting -> backoff or failed): the restart policy says which.
@@ -82,18 +100,55 @@ void Lifecycle::failed(Agent& a, const std::string& why, AgentStatus from) {
   std::vector<EventDraft> events;
   events.push_back(registry_.event(a, "agent.start_failed", std::move(data)));
   if (retry) events.push_back(registry_.event(a, "agent.restarting", {{"delay_seconds", d.delay_seconds}}));
-  registry_.commit(a, std::move(events));
+  std::vector<alerts::Draft> raise;
+  if (auto streak = error_streak_draft(config_, a, "start failed: " + why)) raise.push_back(std::move(*streak));
+  registry_.commit(a, std::move(events), raise);
   if (m.effects & effect::arm_backoff) schedule_restart(a, d.delay_seconds);
 }
 
 // Running now: a stop asked for while it was launching is carried out.
 void Lifecycle::started(Agent& a) {
   if (a.intent == ExitIntent::restart) a.intent = ExitIntent::none;
+  watch_stable(a);
   if (a.intent != ExitIntent::none) {
     begin_stop(a, a.intent, a.intent_actor, a.intent_reason);
     return;
   }
   if (on_running_) on_running_(a);
+}
+
+// A deadline on the loop, one per running agent (no scan): once this process has run for
+// reset_after_stable_seconds its crash loop is over, as the restart policy sees it too.
+void Lifecycle::watch_stable(Agent& a) {
+  if (!a.proc) return;
+  if (!a.stable_timer) a.stable_timer = std::make_unique<asio::steady_timer>(io_);
+  a.stable_timer->expires_at(a.started_steady + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                                                    std::max(0.0, config_.restart.reset_after_stable_seconds))));
+  const std::string id = a.rec.id;
+  const std::uint64_t generation = a.generation;
+  a.stable_timer->async_wait([this, id, generation](boost::system::error_code ec) {
+    if (ec) return;
+    Agent* ag = registry_.find(id);
+    if (!ag || !ag->proc || ag->generation != generation) return;  // exited (or another process) since
+    try {
+      ran_stable(*ag);
+    } catch (const std::exception& e) {
+      spdlog::error("agent {}: recording a stable run: {}", id, e.what());
+    }
+  });
+}
+
+// The error streak starts again, and the daemon resolves the start_limit and error_streak
+// alerts (resolved_by "operations"): their condition has ended.
+void Lifecycle::ran_stable(Agent& a) {
+  bool open = false;
+  for (const auto& type : crash_loop_alerts())
+    open = open || alerts::open_id(registry_.journal().store().statements(), type, a.rec.id).has_value();
+  if (!open && a.rec.error_streak == 0) return;
+  a.rec.error_streak = 0;
+  if (open) spdlog::info("agent {}: stable for {} s; its crash-loop alerts are resolved", a.rec.id,
+                         config_.restart.reset_after_stable_seconds);
+  registry_.commit(a, {}, {}, open ? crash_loop_alerts() : std::vector<std::string>{});
 }
 
 // ---------------------------------------------------------------------------------------
@@ -104,6 +159,7 @@ void Lifecycle::started(Agent& a) {
 // and the exit is committed (row, events, alert) before any effect runs.
 void Lifecycle::exited(Agent& a, const proc::ExitInfo& exit) {
   const double ran = std::chrono::duration<double>(Clock::now() - a.started_steady).count();
+  if (a.stable_timer) a.stable_timer->cancel();
   a.rec.last_exit = exit.describe();
   const ExitIntent intent = std::exchange(a.intent, ExitIntent::none);
   const bool worker = a.rec.role == AgentRole::worker;
@@ -149,7 +205,7 @@ void Lifecycle::exited(Agent& a, const proc::ExitInfo& exit) {
   if ((m.effects & effect::hand_back) && worker)
     data["gone"] = ev == AgentEvent::exit_as_asked ? "operator" : ev == AgentEvent::exit_failed ? "failed" : "exited";
   std::vector<EventDraft> events;
-  std::optional<alerts::Draft> alert;
+  std::vector<alerts::Draft> raise;
   if (asked) {
     const bool by_operator = ev != AgentEvent::exit_at_shutdown && intent != ExitIntent::none;
     const std::string actor = !by_operator ? "operations" : asked_by.empty() ? "operator" : asked_by;
@@ -168,12 +224,15 @@ void Lifecycle::exited(Agent& a, const proc::ExitInfo& exit) {
                             std::to_string(static_cast<long>(config_.restart.start_limit_interval_seconds)) +
                             " s (last: " + exit.describe() + "); it stays failed until: co agent start " + id;
     spdlog::error("{}", msg);
-    alert = alerts::Draft{"critical", "start_limit", id, a.rec.factory, msg, {{"last_exit", exit.describe()}}};
+    raise.push_back(alerts::about_agent(alerts::Severity::critical, "start_limit", id, a.rec.factory, msg,
+                                        {{"last_exit", exit.describe()}}));
   }
+  if (consulted && !exit.success())
+    if (auto streak = error_streak_draft(config_, a, exit.describe())) raise.push_back(std::move(*streak));
   // An exit the policy leaves down is final: the patrol must agree (and so must a worker's slot).
   if (ev == AgentEvent::exit_stays_down && (worker || consulted)) a.rec.want_running = false;
   if (ev == AgentEvent::exit_for_restart) a.intent = ExitIntent::restart;  // counted as a restart by the launcher
-  registry_.commit(a, std::move(events), alert);
+  registry_.commit(a, std::move(events), raise);
 
   // Effects, once the exit is on disk.
   if (m.effects & effect::arm_backoff) schedule_restart(a, d.delay_seconds);
@@ -333,6 +392,7 @@ void Lifecycle::release_all() {
   std::vector<Agent*> batch;
   for (auto& [id, a] : registry_.all()) {
     if (a->restart_timer) a->restart_timer->cancel();
+    if (a->stable_timer) a->stable_timer->cancel();
     if (a->proc) a->proc->process.release();
     if (!a->pending.empty()) batch.push_back(a.get());
   }

@@ -38,6 +38,10 @@ class Lifecycle {
   void lost(Agent& a, const std::string& why);
   // The restart timer: enqueued when it fires (at once for a delay <= 0).
   void schedule_restart(Agent& a, double delay_seconds);
+  // Arms the agent's stable-run deadline (started_steady + [restart]
+  // reset_after_stable_seconds): then its error streak is reset and its start_limit and
+  // error_streak alerts are resolved. At each start, and for a re-adopted process.
+  void watch_stable(Agent& a);
 
   // Daemon shutdown: everything stopped in order; `done` runs once all have exited.
   void stop_all(std::function<void()> done);
@@ -53,6 +57,7 @@ class Lifecycle {
   void failed(Agent& a, const std::string& why, AgentStatus from);
   void started(Agent& a);
   void exited(Agent& a, const proc::ExitInfo& exit);
+  void ran_stable(Agent& a);
   void stop_phase(std::size_t phase);
 
   boost::asio::io_context& io_;

@@ -592,10 +592,10 @@ SpawnResult ChildProcess::spawn(const asio::any_io_executor& ex, const SpawnSpec
     }
   }
 
-  Fd in(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  Fd in(spec.input_fd >= 0 ? ::fcntl(spec.input_fd, F_DUPFD_CLOEXEC, 3) : ::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (in.fd < 0) {
     int err = errno;
-    return fail(err, "open /dev/null: " + what(err));
+    return fail(err, (spec.input_fd >= 0 ? "duplicating stdin: " : "open /dev/null: ") + what(err));
   }
   Fd out(spec.output_fd >= 0 ? ::fcntl(spec.output_fd, F_DUPFD_CLOEXEC, 3)
          : spec.output_log.empty()
@@ -716,7 +716,7 @@ PidWatcher PidWatcher::watch(const asio::any_io_executor& ex, const ProcessIdent
 
 std::string CommandResult::describe(std::size_t max_chars) const {
   if (!error.empty()) return error;
-  std::string text = exit.describe();
+  std::string text = timed_out ? "timed out (" + exit.describe() + ")" : exit.describe();
   std::string_view out = output;
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.remove_suffix(1);
   if (!out.empty()) {
@@ -728,7 +728,8 @@ std::string CommandResult::describe(std::size_t max_chars) const {
 }
 
 asio::awaitable<CommandResult> run_command(SpawnSpec spec, std::chrono::milliseconds timeout,
-                                           std::size_t max_output) {
+                                           std::size_t max_output, std::string input,
+                                           std::chrono::milliseconds kill_grace) {
   CommandResult result;
   // An anonymous file, not a pipe: nothing has to drain it while the command runs.
   Fd capture(::memfd_create("vermas-command", MFD_CLOEXEC));
@@ -738,6 +739,24 @@ asio::awaitable<CommandResult> run_command(SpawnSpec spec, std::chrono::millisec
   }
   spec.output_fd = capture.fd;
   spec.output_log.clear();
+  // stdin likewise: written whole before the start, so a command that never reads cannot
+  // block us on a full pipe. The child's copy shares this offset, rewound to 0.
+  Fd feed(input.empty() ? -1 : ::memfd_create("vermas-input", MFD_CLOEXEC));
+  spec.input_fd = -1;
+  if (!input.empty()) {
+    std::size_t written = 0;
+    while (feed.fd >= 0 && written < input.size()) {
+      const ssize_t n = ::write(feed.fd, input.data() + written, input.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      written += static_cast<std::size_t>(n);
+    }
+    if (feed.fd < 0 || written < input.size() || ::lseek(feed.fd, 0, SEEK_SET) != 0) {
+      result.error = "preparing the command's input: " + what(errno);
+      co_return result;
+    }
+    spec.input_fd = feed.fd;
+  }
   auto ex = co_await asio::this_coro::executor;
   SpawnResult started = ChildProcess::spawn(ex, spec);
   if (!started) {
@@ -745,13 +764,17 @@ asio::awaitable<CommandResult> run_command(SpawnSpec spec, std::chrono::millisec
     co_return result;
   }
   ChildProcess child = *started.child;
+  auto timed_out = std::make_shared<bool>(false);
   asio::steady_timer deadline(ex);
   deadline.expires_after(timeout);
-  deadline.async_wait([child](boost::system::error_code ec) mutable {
-    if (!ec) child.stop(std::chrono::seconds(1));
+  deadline.async_wait([child, timed_out, kill_grace](boost::system::error_code ec) mutable {
+    if (ec) return;
+    *timed_out = true;
+    child.stop(kill_grace);
   });
   result.exit = co_await child.wait();
   deadline.cancel();
+  result.timed_out = *timed_out;
   off_t size = ::lseek(capture.fd, 0, SEEK_END);
   if (size > 0) {
     result.output.resize(std::min<std::size_t>(static_cast<std::size_t>(size), max_output));

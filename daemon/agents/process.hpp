@@ -62,6 +62,8 @@ struct SpawnSpec {
   std::filesystem::path output_log;
   // When >= 0, stdout + stderr go to this descriptor instead (it is duplicated, not taken).
   int output_fd = -1;
+  // When >= 0, stdin reads this descriptor (duplicated, not taken); otherwise /dev/null.
+  int input_fd = -1;
   // When the leader's exit is noticed, SIGKILL what is left of its process group (orphaned
   // grandchildren). Stopping always does this.
   bool kill_group_on_exit = true;
@@ -194,14 +196,17 @@ struct CommandResult {
   ExitInfo exit;
   std::string output;  // stdout + stderr, at most `max_output` bytes (the start is kept)
   std::string error;   // the command could not be started (e.g. not installed)
+  bool timed_out = false;  // stopped at its timeout
   bool ok() const { return error.empty() && exit.success(); }
   // For messages: the error, or the exit and the last lines of output.
   std::string describe(std::size_t max_chars = 600) const;
 };
 
-// Runs `spec` (output_log/output_fd are ignored: output is captured); past `timeout` the
-// command's process group is stopped (SIGTERM, then SIGKILL after a second).
+// Runs `spec` (output_log/output_fd/input_fd are ignored: output is captured, stdin is
+// `input`, from an anonymous file, so nobody has to feed a pipe); past `timeout` the
+// command's process group is stopped (SIGTERM, then SIGKILL after `kill_grace`; 0: SIGKILL).
 boost::asio::awaitable<CommandResult> run_command(SpawnSpec spec, std::chrono::milliseconds timeout,
-                                                  std::size_t max_output = 1 << 20);
+                                                  std::size_t max_output = 1 << 20, std::string input = {},
+                                                  std::chrono::milliseconds kill_grace = std::chrono::seconds(1));
 
 }  // namespace vermas::proc

@@ -57,6 +57,7 @@ asio::awaitable<void> Readoption::adopt(std::string id) {
   // and a nudge must come before any restart.
   a->last_activity_steady = Clock::now();
   registry_.commit(*a, {registry_.event(*a, "agent.adopted", {{"pid", a->rec.pid}, {"runner", a->rec.runner}})});
+  lifecycle_.watch_stable(*a);  // a crash loop's alerts end with a stable run, across daemons too
   spdlog::info("agent {}: re-adopted pid {}", id, a->rec.pid);
   // The previous daemon was stopping it: finish the job.
   if (m.effects & effect::terminate) lifecycle_.resume_stop(*a);

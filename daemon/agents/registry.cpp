@@ -112,14 +112,16 @@ AgentMove AgentRegistry::move(Agent& a, AgentEvent e, std::string reason) {
   return *m;
 }
 
-void AgentRegistry::commit(Agent& a, std::vector<EventDraft> events, const std::optional<alerts::Draft>& alert) {
+void AgentRegistry::commit(Agent& a, std::vector<EventDraft> events, const std::vector<alerts::Draft>& raise,
+                           const std::vector<std::string>& resolve) {
   // Events still waiting for a batch (a start) come first: the log keeps their order.
   std::vector<EventDraft> all = std::exchange(a.pending, {});
   for (auto& e : events) all.push_back(std::move(e));
   journal_.commit([&](Store::Tx& tx) {
     agent_table::save(tx, a.rec);
     for (auto& e : all) tx.append(std::move(e));
-    if (alert) alerts::raise(tx, *alert);
+    for (const auto& d : raise) alerts::raise(tx, d);
+    if (!resolve.empty()) alerts::resolve_open(tx, resolve, a.rec.id, "operations");
   });
   wake(a);
 }

@@ -69,7 +69,10 @@ class AgentRegistry {
   AgentMove move(Agent& a, AgentEvent e, std::string reason);
   EventDraft event(const Agent& a, std::string type, nlohmann::json data, std::string actor = "operations") const;
   // The row and the events (after any still pending) in one transaction, then wakes waiters.
-  void commit(Agent& a, std::vector<EventDraft> events, const std::optional<alerts::Draft>& alert = std::nullopt);
+  // In the same transaction: `raise` raised (or repeated), and the agent's open alerts of
+  // the types in `resolve` resolved by operations.
+  void commit(Agent& a, std::vector<EventDraft> events, const std::vector<alerts::Draft>& raise = {},
+              const std::vector<std::string>& resolve = {});
   // One transaction for the rows and pending events of several agents.
   void commit_batch(std::vector<Agent*>& batch);
   // Commits every agent's pending events at the next turn of the loop, in one transaction:

@@ -64,9 +64,15 @@ json Spending::report(const CostReport& r, const std::string& actor) {
       const std::string msg = scope_name(c.scope, c.id) + " passed its daily cap: " + dollars(c.spend) + " of " +
                               dollars(c.cap) + " (the report of " + r.agent + "; on_exceed = " +
                               config_.budgets.on_exceed + ")";
-      alerts::raise(tx, {"critical", "budget_exceeded", std::nullopt, r.factory, msg,
-                         {{"scope", caps::to_string(c.scope)}, {"id", c.id}, {"agent", r.agent},
-                          {"spend", c.spend}, {"cap", c.cap}}});
+      alerts::Draft d;
+      d.severity = alerts::Severity::critical;
+      d.type = "budget_exceeded";
+      d.subject = c.scope == caps::Scope::company ? std::string("company") : c.id;  // the capped scope
+      d.factory = c.scope == caps::Scope::company ? std::nullopt : r.factory;
+      d.message = msg;
+      d.data = {{"scope", caps::to_string(c.scope)}, {"id", c.id}, {"agent", r.agent}, {"spend", c.spend}, {"cap", c.cap}};
+      if (c.scope == caps::Scope::agent) d.agent = r.agent;
+      alerts::raise(tx, d);
     }
   });
   for (const auto& c : v.crossed)

@@ -29,18 +29,23 @@ json Heartbeats::beat(const std::string& id, const std::optional<std::string>& a
   a.rec.last_heartbeat = now;
   a.rec.last_activity = now;
   if (activity) a.rec.activity = activity;
+  if (!a.beat_this_run && !a.stale) {
+    // Its first heartbeat of this daemon's run: a heartbeat_missed alert a previous daemon
+    // left open (it knew the agent stale; this one does not) ends here too.
+    if (auto open = alerts::open_id(journal_.store().statements(), "heartbeat_missed", id)) a.stale_alert = open;
+  }
   a.beat_this_run = true;
   a.last_beat = Clock::now();
   registry_.note_activity(id);  // a heartbeat is activity (an idle agent runs again)
   a.heartbeat_dirty = true;
-  if (a.stale) {
-    // Fresh again: the event and the alert's resolution are news, written now.
-    a.stale = false;
+  if (a.stale || a.stale_alert) {
+    // Fresh again: the event and the alert's resolution are news, written now, together.
+    const bool was_stale = std::exchange(a.stale, false);
     const auto alert = std::exchange(a.stale_alert, std::nullopt);
     journal_.commit([&](Store::Tx& tx) {
-      tx.append(registry_.event(a, "agent.heartbeat_resumed", {{"last_heartbeat", now}}));
+      if (was_stale) tx.append(registry_.event(a, "agent.heartbeat_resumed", {{"last_heartbeat", now}}));
+      if (alert) alerts::resolve_open(tx, {"heartbeat_missed"}, id, "operations");
     });
-    if (alert) alerts::resolve(journal_, *alert, "operations");
     spdlog::info("agent {}: heartbeats resumed", id);
   }
   if (!flush_armed_ && !stopped_) {
@@ -121,7 +126,10 @@ void Heartbeats::check_deadlines() {
     journal_.commit([&](Store::Tx& tx) {
       tx.append(registry_.event(*a, "agent.heartbeat_missed",
                                 {{"last_heartbeat", a->rec.last_heartbeat.value_or("")}, {"seconds", seconds}}));
-      a->stale_alert = alerts::raise(tx, {"warning", "heartbeat_missed", id, a->rec.factory, msg, {}});
+      a->stale_alert =
+          alerts::raise(tx, alerts::about_agent(alerts::Severity::warning, "heartbeat_missed", id, a->rec.factory, msg,
+                                                {{"seconds", seconds}}))
+              .id;
     });
   }
 }

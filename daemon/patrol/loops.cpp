@@ -129,8 +129,14 @@ void Loops::check(const std::string& id) {
   const std::string message = "work order " + id + " is looping: " + passed + (can_block ? "; blocked" : "") +
                               (summary.empty() ? "" : "; summary: " + summary);
   journal_.commit([&](Store::Tx& tx) {
-    alerts::raise(tx, {"warning", "loop_detected", std::nullopt, w->factory, message,
-                       {{"work_order", id}, {"summary", summary}}});
+    alerts::Draft d;
+    d.severity = alerts::Severity::warning;
+    d.type = "loop_detected";
+    d.subject = id;  // the work order
+    d.factory = w->factory;
+    d.message = message;
+    d.data = {{"work_order", id}, {"summary", summary}};
+    alerts::raise(tx, d);
   });
   spdlog::warn("{}", message);
 }

@@ -255,7 +255,16 @@ boost::asio::awaitable<json> rpc_worker_kill(Daemon& d, Call& c) {
 
 // ---- alerts
 
-json rpc_alert_list(Daemon& d, Call& c) { return {{"alerts", alerts::list(d.store(), c.params.boolean("resolved"))}}; }
+json rpc_alert_list(Daemon& d, Call& c) {
+  std::optional<alerts::Severity> min;
+  if (auto name = c.params.str("severity", 16)) {
+    min = alerts::parse_severity(*name);
+    if (!min)
+      throw rpc::Error(rpc::code::invalid_params, "severity must be one of info, warning, critical; got \"" + *name + "\"",
+                       json{{"field", "severity"}});
+  }
+  return {{"alerts", alerts::list(d.store(), c.params.boolean("resolved"), min)}};
+}
 
 json rpc_alert_resolve(Daemon& d, Call& c) {
   auto id = c.params.integer("id", 1, INT64_MAX);
@@ -299,7 +308,8 @@ void register_supervision_methods(Router& router, Daemon& d) {
       {"worker.status", {"factory", "slot"}, anyone, "the worker of one slot", rpc_worker_status},
       {"worker.kill", {"factory", "slot"}, operator_only, "kill a slot's worker; its work is saved, the slot freed",
        rpc_worker_kill},
-      {"alert.list", {"resolved"}, anyone, "alerts, open or resolved", rpc_alert_list},
+      {"alert.list", {"resolved", "severity"}, anyone, "alerts, open or resolved, of a severity and above",
+       rpc_alert_list},
       {"alert.resolve", {"id"}, operator_only, "mark an alert resolved", rpc_alert_resolve},
   };
   add_methods(router, d, kMethods);

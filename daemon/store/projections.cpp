@@ -279,26 +279,39 @@ void apply_team_added(sql::StatementCache& st, const std::string& p, const Event
   s.run();
 }
 
-// Alerts: alert.raised carries the id the raiser chose (the next after the largest).
+// Alerts: alert.raised carries the id the raiser chose (the next after the largest) and
+// opens the alert (count 1); alert.repeated counts it up with the latest message;
+// alert.resolved closes it. Events from before issue 11 say "kind" and leave the agent to
+// the event's subject, and a resolution's resolved_by to its actor.
 void apply_alert_raised(sql::StatementCache& st, const std::string& p, const Event& e) {
   const std::int64_t id = num(e.data, "alert_id", 0);
   if (id <= 0) return;
   const json data = e.data.contains("data") && e.data["data"].is_object() ? e.data["data"] : json::object();
+  const bool current = e.data.contains("type");
   sql::Stmt s(st,
               "INSERT OR REPLACE INTO " + p +
-                  "alerts(id, created_at, severity, kind, agent, factory, message, data, resolved_at)"
-                  " VALUES(?,?,?,?,?,?,?,?,NULL)",
+                  "alerts(id, type, severity, subject, agent, factory, message, data, count, first_at, last_at,"
+                  " resolved_at, resolved_by) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,1,?9,?9,NULL,NULL)",
               "projecting alert.raised");
-  s.bind(1, id).bind(2, e.ts).bind(3, str(e.data, "severity")).bind(4, str(e.data, "kind")).bind(5, e.subject);
-  s.bind(6, e.factory).bind(7, str(e.data, "message")).bind(8, dump(data));
+  s.bind(1, id).bind(2, str(e.data, current ? "type" : "kind")).bind(3, str(e.data, "severity")).bind(4, e.subject);
+  s.bind(5, current ? opt_str(e.data, "agent") : e.subject).bind(6, e.factory).bind(7, str(e.data, "message"));
+  s.bind(8, dump(data)).bind(9, e.ts);
+  s.run();
+}
+
+void apply_alert_repeated(sql::StatementCache& st, const std::string& p, const Event& e) {
+  const json data = e.data.contains("data") && e.data["data"].is_object() ? e.data["data"] : json::object();
+  sql::Stmt s(st, "UPDATE " + p + "alerts SET count = count + 1, last_at = ?, message = ?, data = ? WHERE id = ?",
+              "projecting alert.repeated");
+  s.bind(1, e.ts).bind(2, str(e.data, "message")).bind(3, dump(data)).bind(4, num(e.data, "alert_id", 0));
   s.run();
 }
 
 void apply_alert_resolved(sql::StatementCache& st, const std::string& p, const Event& e) {
   const std::int64_t id = num(e.data, "alert_id", 0);
-  sql::Stmt s(st, "UPDATE " + p + "alerts SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL",
+  sql::Stmt s(st, "UPDATE " + p + "alerts SET resolved_at = ?, resolved_by = ? WHERE id = ? AND resolved_at IS NULL",
               "projecting alert.resolved");
-  s.bind(1, e.ts).bind(2, id);
+  s.bind(1, e.ts).bind(2, opt_str(e.data, "resolved_by").value_or(e.actor)).bind(3, id);
   s.run();
 }
 
@@ -419,16 +432,21 @@ std::string create_tables(const std::string& p, bool with_indexes) {
       "  created_at TEXT NOT NULL,\n"
       "  PRIMARY KEY(factory, name)\n"
       ");\n"
+      // Migration 10's text, word for word.
       "CREATE TABLE " + p + "alerts(\n"
-      "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
-      "  created_at TEXT NOT NULL,\n"
+      "  id INTEGER PRIMARY KEY,\n"
+      "  type TEXT NOT NULL,\n"
       "  severity TEXT NOT NULL,\n"
-      "  kind TEXT NOT NULL,\n"
+      "  subject TEXT,\n"
       "  agent TEXT,\n"
       "  factory TEXT,\n"
       "  message TEXT NOT NULL,\n"
-      "  data TEXT NOT NULL DEFAULT '{}',\n"
-      "  resolved_at TEXT\n"
+      "  data TEXT NOT NULL,\n"
+      "  count INTEGER NOT NULL,\n"
+      "  first_at TEXT NOT NULL,\n"
+      "  last_at TEXT NOT NULL,\n"
+      "  resolved_at TEXT,\n"
+      "  resolved_by TEXT\n"
       ");\n"
       // Migration 6's text, word for word.
       "CREATE TABLE " + p + "messages(\n"
@@ -483,7 +501,7 @@ std::string create_tables(const std::string& p, bool with_indexes) {
 std::string create_indexes(const std::string& p) {
   return "CREATE INDEX " + p + "work_orders_status ON " + p + "work_orders(status, updated_at);\n"
          "CREATE INDEX " + p + "work_orders_factory ON " + p + "work_orders(factory, status);\n"
-         "CREATE INDEX " + p + "alerts_open ON " + p + "alerts(resolved_at);\n"
+         "CREATE INDEX " + p + "alerts_open ON " + p + "alerts(type, subject) WHERE resolved_at IS NULL;\n"
          "CREATE INDEX " + p + "messages_recipient ON " + p + "messages(recipient, state);\n"
          "CREATE INDEX " + p + "runs_agent ON " + p + "runs(agent, last_at);\n"
          "CREATE INDEX " + p + "runs_last ON " + p + "runs(last_at);\n"
@@ -497,10 +515,10 @@ std::string drop_tables(const std::string& p) {
 }
 
 bool affects(std::string_view type) {
-  return type.substr(0, 3) == "wo." || type == "slot.assigned" || type == "slot.freed" || type == "slot.restarted" || type == "factory.added" ||
-         type == "factory.removed" || type == "team.added" || type == "alert.raised" || type == "alert.resolved" || type == "mail.sent" ||
-         type == "mail.delivered" || type == "mail.acked" || type == "cost.reported" ||
-         type == "budget.set";
+  return type.substr(0, 3) == "wo." || type == "slot.assigned" || type == "slot.freed" || type == "slot.restarted" ||
+         type == "factory.added" || type == "factory.removed" || type == "team.added" || type == "alert.raised" ||
+         type == "alert.repeated" || type == "alert.resolved" || type == "mail.sent" || type == "mail.delivered" ||
+         type == "mail.acked" || type == "cost.reported" || type == "budget.set";
 }
 
 void apply(sql::StatementCache& st, const std::string& p, const Event& e) {
@@ -518,6 +536,7 @@ void apply(sql::StatementCache& st, const std::string& p, const Event& e) {
   else if (t == "factory.removed") apply_factory_removed(st, p, e);
   else if (t == "team.added") apply_team_added(st, p, e);
   else if (t == "alert.raised") apply_alert_raised(st, p, e);
+  else if (t == "alert.repeated") apply_alert_repeated(st, p, e);
   else if (t == "alert.resolved") apply_alert_resolved(st, p, e);
   else if (t == "mail.sent") apply_mail_sent(st, p, e);
   else if (t == "mail.delivered") apply_mail_delivered(st, p, e);

@@ -405,6 +405,62 @@ CREATE TABLE checkpoint_budgets(
   PRIMARY KEY(scope, id)
 ) WITHOUT ROWID;
 )sql",
+      // 10: the alert model of issue 11. An alert has a type, a subject (what it is about: an
+      // agent, a work order, a factory), a count and first/last times: raising it again
+      // while it is open counts it up (alert.repeated); resolved_by says who closed it.
+      // Existing rows keep their event's values: type = kind, subject = agent, count 1,
+      // first_at = last_at = created_at, resolved_by = the resolving event's actor (NULL once
+      // that event is archived, as a replay of the checkpoint gives it). Old tables are
+      // renamed away and the new ones created under their own names: a renamed table's
+      // stored SQL would quote its name and no longer be create_tables()' text.
+      R"sql(
+DROP INDEX alerts_open;
+ALTER TABLE alerts RENAME TO alerts_v6;
+ALTER TABLE checkpoint_alerts RENAME TO checkpoint_alerts_v6;
+CREATE TABLE alerts(
+  id INTEGER PRIMARY KEY,
+  type TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  subject TEXT,
+  agent TEXT,
+  factory TEXT,
+  message TEXT NOT NULL,
+  data TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  first_at TEXT NOT NULL,
+  last_at TEXT NOT NULL,
+  resolved_at TEXT,
+  resolved_by TEXT
+);
+CREATE INDEX alerts_open ON alerts(type, subject) WHERE resolved_at IS NULL;
+CREATE TABLE checkpoint_alerts(
+  id INTEGER PRIMARY KEY,
+  type TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  subject TEXT,
+  agent TEXT,
+  factory TEXT,
+  message TEXT NOT NULL,
+  data TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  first_at TEXT NOT NULL,
+  last_at TEXT NOT NULL,
+  resolved_at TEXT,
+  resolved_by TEXT
+);
+INSERT INTO alerts SELECT a.id, a.kind, a.severity, a.agent, a.agent, a.factory, a.message, a.data, 1,
+  a.created_at, a.created_at, a.resolved_at,
+  CASE WHEN a.resolved_at IS NULL THEN NULL ELSE (SELECT e.actor FROM events e WHERE e.event_type = 'alert.resolved'
+    AND json_extract(e.data, '$.alert_id') = a.id ORDER BY e.id LIMIT 1) END
+  FROM alerts_v6 a;
+INSERT INTO checkpoint_alerts SELECT a.id, a.kind, a.severity, a.agent, a.agent, a.factory, a.message, a.data, 1,
+  a.created_at, a.created_at, a.resolved_at,
+  CASE WHEN a.resolved_at IS NULL THEN NULL ELSE (SELECT e.actor FROM events e WHERE e.event_type = 'alert.resolved'
+    AND json_extract(e.data, '$.alert_id') = a.id ORDER BY e.id LIMIT 1) END
+  FROM checkpoint_alerts_v6 a;
+DROP TABLE alerts_v6;
+DROP TABLE checkpoint_alerts_v6;
+)sql",
   };
   return migrations;
 }

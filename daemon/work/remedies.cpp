@@ -112,8 +112,8 @@ asio::awaitable<void> Dispatcher::give_back(Remedy r, SlotRow row) {
     spdlog::error("mail to {}: {}", supervisor, e.what());
   }
   journal_.commit([&](Store::Tx& tx) {
-    alerts::raise(tx, {"warning", "stuck", r.agent, row.factory, message,
-                       {{"work_order", id}, {"refs", refs}, {"stuck_restarts", restarts}}});
+    alerts::raise(tx, alerts::about_agent(alerts::Severity::warning, "stuck", r.agent, row.factory, message,
+                                          {{"work_order", id}, {"refs", refs}, {"stuck_restarts", restarts}}));
   });
   spdlog::warn("{}", message);
 }

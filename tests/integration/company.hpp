@@ -158,6 +158,7 @@ struct Settings {
   double backoff_max = 0.2;
   int burst = 100;
   double limit_interval = 60;
+  double reset_after_stable = 60;
   int max_slots = 5;
   int max_agents = 64;
   double spawn_rate = 100;
@@ -173,6 +174,7 @@ struct Settings {
   std::vector<std::string> qa = sleeper();
   std::vector<std::string> worker = sleeper();
   std::string supervisor_runner = "direct";
+  std::string alerts;  // the [alerts] section's lines, if any
 };
 
 inline std::string config_text(const Settings& s) {
@@ -194,6 +196,7 @@ inline std::string config_text(const Settings& s) {
          "backoff_max_seconds = " + std::to_string(s.backoff_max) + "\n"
          "start_limit_burst = " + std::to_string(s.burst) + "\n"
          "start_limit_interval_seconds = " + std::to_string(s.limit_interval) + "\n"
+         "reset_after_stable_seconds = " + std::to_string(s.reset_after_stable) + "\n"
          "\n[worker]\n"
          "max_slots_per_factory = " + std::to_string(s.max_slots) + "\n" +
          "idle_timeout_minutes = " + std::to_string(s.idle_minutes) + "\n" +
@@ -202,6 +205,7 @@ inline std::string config_text(const Settings& s) {
          "\n[loops]\nmax_transitions_per_hour = " + std::to_string(s.loop_transitions) + "\n" +
          "max_review_cycles = " + std::to_string(s.loop_review_cycles) + "\n" +
          "\n[budgets]\non_exceed = " + toml_string(s.on_exceed) + "\n" +
+         (s.alerts.empty() ? "" : "\n[alerts]\n" + s.alerts + "\n") +
          agent("supervisor", s.supervisor, s.supervisor_runner) + agent("qa", s.qa, "direct") +
          agent("worker", s.worker, "direct");
 }

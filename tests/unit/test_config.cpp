@@ -42,6 +42,9 @@ TEST_CASE("config defaults") {
   CHECK(c.worker.idle_timeout_minutes == 5);
   CHECK(c.budgets.agent_daily_cap == 10);
   CHECK(c.alerts.command.empty());
+  CHECK(c.alerts.min_severity == "warning");
+  CHECK(c.alerts.command_timeout_seconds == 10);
+  CHECK(c.alerts.error_streak_threshold == 3);
   REQUIRE(c.agents.size() == 4);
   for (const char* role : {"supervisor", "qa", "worker", "ceo"}) {
     INFO(role);
@@ -108,6 +111,9 @@ company_daily_cap = 100.25
 on_exceed = "alert"
 [alerts]
 command = ["notify-send", "VerMAS"]
+min_severity = "critical"
+command_timeout_seconds = 2.5
+error_streak_threshold = 7
 )");
   INFO(nlohmann::json(messages(loaded)).dump());
   REQUIRE(loaded.ok());
@@ -125,6 +131,9 @@ command = ["notify-send", "VerMAS"]
   CHECK(c.budgets.company_daily_cap == 100.25);
   CHECK(c.budgets.on_exceed == "alert");
   CHECK(c.alerts.command == std::vector<std::string>{"notify-send", "VerMAS"});
+  CHECK(c.alerts.min_severity == "critical");
+  CHECK(c.alerts.command_timeout_seconds == 2.5);
+  CHECK(c.alerts.error_streak_threshold == 7);
   CHECK(c.operations.stop_timeout_seconds == 10);  // untouched keys keep their default
 }
 
@@ -250,6 +259,14 @@ TEST_CASE("range and enum checks") {
       {"[loops]\nmax_review_cycles = 0", "loops.max_review_cycles", "must be at least 1, got 0"},
       {"[loops]\nmax_transitions_per_hour = -3", "loops.max_transitions_per_hour", "must be at least 1, got -3"},
       {"[alerts]\ncommand = [\"\"]", "alerts.command", "must not contain empty strings"},
+      {"[alerts]\nmin_severity = \"error\"", "alerts.min_severity",
+       "must be one of \"info\", \"warning\", \"critical\"; got \"error\""},
+      {"[alerts]\nmin_severity = \"Warning\"", "alerts.min_severity",
+       "must be one of \"info\", \"warning\", \"critical\"; got \"Warning\""},
+      {"[alerts]\ncommand_timeout_seconds = 0", "alerts.command_timeout_seconds", "must be greater than 0, got 0"},
+      {"[alerts]\ncommand_timeout_seconds = inf", "alerts.command_timeout_seconds", "must be a finite number, got inf"},
+      {"[alerts]\nerror_streak_threshold = 0", "alerts.error_streak_threshold", "must be at least 1, got 0"},
+      {"[alerts]\nerror_streak_threshold = 2.5", "alerts.error_streak_threshold", "expected an integer, got float"},
       {"[agents.worker]\ncommand = []", "agents.worker.command",
        "must not be empty: give the program and its arguments"},
       {"[agents.worker]\nrunner = \"screen\"", "agents.worker.runner",
@@ -280,6 +297,9 @@ idle_timeout_minutes = 0
 agent_daily_cap = 0
 [alerts]
 command = []
+min_severity = "info"
+command_timeout_seconds = 0.001
+error_streak_threshold = 1
 )");
   INFO(nlohmann::json(messages(loaded)).dump());
   CHECK(loaded.ok());

@@ -1,6 +1,7 @@
 // The reducer over random workloads: every projected table (work orders, checks, keys,
 // slots, factories, teams, alerts, messages) replayed from the log, or from a checkpoint plus the rest
 // of the log, equals the live tables row for row.
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -27,7 +28,7 @@ void random_change(Store::Tx& tx, std::mt19937& rng, int& alerts_raised) {
   const std::string factory = "f" + std::to_string(pick(4));
   const std::string wo = "W-" + std::to_string(pick(12));
   static const char* statuses[] = {"open", "assigned", "in_progress", "review", "done", "blocked", "canceled"};
-  switch (pick(15)) {
+  switch (pick(16)) {
     case 0:
       tx.append(EventDraft{"factory.added", "operator", factory, factory,
                            {{"url", "https://x/" + factory}, {"prefix", "P" + factory}, {"path", "/r/" + factory}}});
@@ -39,14 +40,37 @@ void random_change(Store::Tx& tx, std::mt19937& rng, int& alerts_raised) {
                            {{"team", team}, {"path", "/r/" + factory + "/" + team}, {"branch", "team/" + team}}});
       break;
     }
-    case 3:
-      vermas::alerts::raise(tx, {"critical", "start_limit", factory + "/qa", factory, "crashed", {{"n", pick(100)}}});
-      ++alerts_raised;
+    case 3: {
+      // Few types and subjects: a raise often finds its alert open and repeats it.
+      static const char* types[] = {"start_limit", "error_streak", "stuck"};
+      const std::string type = types[pick(3)];
+      vermas::alerts::Draft d;
+      d.severity = static_cast<vermas::alerts::Severity>(pick(3));
+      d.type = type;
+      if (pick(5)) d.subject = d.agent = factory + "/qa";  // else about nothing in particular
+      d.factory = factory;
+      d.message = "crashed " + std::to_string(pick(100));
+      d.data = {{"n", pick(100)}};
+      auto r = vermas::alerts::raise(tx, d);
+      alerts_raised = std::max<int>(alerts_raised, static_cast<int>(r.id));
       break;
+    }
     case 4:
-      if (alerts_raised > 0)
+      if (alerts_raised > 0 && pick(2))  // an operator's resolve of any alert, open or not
         tx.append(EventDraft{"alert.resolved", "operator", factory, std::nullopt,
-                             {{"alert_id", 1 + pick(alerts_raised)}, {"kind", "start_limit"}}});
+                             {{"alert_id", 1 + pick(alerts_raised)}, {"type", "start_limit"}, {"resolved_by", "operator"}}});
+      else  // the daemon's: a condition ended
+        vermas::alerts::resolve_open(tx, {"start_limit", "error_streak"}, factory + "/qa", "operations");
+      break;
+    case 8:  // the events of the days before the alert model (kind; resolved_by = the actor)
+      if (alerts_raised > 0 && pick(2)) {
+        tx.append(EventDraft{"alert.resolved", "operations", factory, factory + "/qa",
+                             {{"alert_id", 1 + pick(alerts_raised)}, {"kind", "heartbeat_missed"}}});
+      } else {
+        tx.append(EventDraft{"alert.raised", "operations", factory, factory + "/supervisor",
+                             {{"alert_id", ++alerts_raised}, {"severity", "warning"}, {"kind", "heartbeat_missed"},
+                              {"message", "old"}, {"data", {{"k", 1}}}}});
+      }
       break;
     case 5:
       tx.append(EventDraft{"wo.created", "operator", factory, wo,
@@ -114,6 +138,11 @@ TEST_CASE("projections: replaying a random workload gives every table back, from
     auto& st = store.statements();
     CHECK(rows(store, "alerts") > 0);  // alerts and messages are never deleted
     CHECK(rows(store, "messages") > 0);
+    // The workload holds what the reducer must fold: repeats and both kinds of resolution.
+    CHECK(rows(store, "alerts WHERE count > 1") > 0);
+    CHECK(rows(store, "alerts WHERE resolved_by = 'operations'") > 0);
+    CHECK(rows(store, "alerts WHERE resolved_by = 'operator'") > 0);
+    CHECK(rows(store, "alerts WHERE resolved_at IS NULL") > 0);
 
     // From the start of the log.
     vermas::sql::exec(store.db(), (P::drop_tables(P::kRebuild) + P::create_tables(P::kRebuild, false)).c_str(),

@@ -474,8 +474,75 @@ TEST_CASE("store: migration 5 makes factories, teams and alerts projections that
   CHECK(count("factories") == 2);
   CHECK(count("alerts") == 2);
   // And the next alert gets the next id through the reducer.
-  store.transact([&](Store::Tx& tx) {
-    CHECK(vermas::alerts::raise(tx, {"warning", "test", std::nullopt, std::string("b"), "m3", {}}) == 3);
-  });
+  vermas::alerts::Draft d;
+  d.type = "test";
+  d.factory = "b";
+  d.message = "m3";
+  store.transact([&](Store::Tx& tx) { CHECK(vermas::alerts::raise(tx, d).id == 3); });
   CHECK(pragma_text(store.db(), "SELECT message FROM alerts WHERE id = 3") == "m3");
+}
+
+TEST_CASE("store: the alert-model migration (10) gives alerts a type, subject, count and resolved_by that a replay gives back",
+          "[store][alerts]") {
+  // A database just before it: alerts as issue 11 found them, one raised and resolved in the
+  // log, one open, one whose events were archived (it stands in the checkpoint).
+  // The migration found by its text, not its number: merged branches renumber migrations.
+  const auto& migrations = vermas::store_migrations();
+  std::size_t alert_model = 0;
+  while (alert_model < migrations.size() && migrations[alert_model].find("RENAME TO alerts_v6") == std::string::npos)
+    ++alert_model;
+  REQUIRE(alert_model < migrations.size());
+  TempDir dir;
+  const auto file = dir.path / "operations.db";
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+    for (std::size_t i = 0; i < alert_model; ++i) REQUIRE(exec_rc(db, migrations[i].c_str()) == SQLITE_OK);
+    REQUIRE(exec_rc(db, ("PRAGMA user_version=" + std::to_string(alert_model)).c_str()) == SQLITE_OK);
+    const char* rows = R"sql(
+      INSERT INTO events(id, ts, event_type, actor, factory, subject, data) VALUES
+        (20, '2026-01-03T00:00:00.000Z', 'alert.raised', 'operations', 'a', 'a/qa',
+             '{"alert_id":2,"severity":"critical","kind":"start_limit","message":"m2","data":{}}'),
+        (21, '2026-01-03T00:00:01.000Z', 'alert.resolved', 'operator', 'a', 'a/qa', '{"alert_id":2,"kind":"start_limit"}'),
+        (22, '2026-01-03T00:00:02.000Z', 'alert.raised', 'operations', 'b', 'b/supervisor',
+             '{"alert_id":3,"severity":"warning","kind":"heartbeat_missed","message":"m3","data":{"s":1}}');
+      INSERT INTO alerts(id, created_at, severity, kind, agent, factory, message, data, resolved_at) VALUES
+        (1, '2026-01-02T00:00:00.000Z', 'critical', 'start_limit', 'a/supervisor', 'a', 'm1', '{}', '2026-01-02T00:00:01.000Z'),
+        (2, '2026-01-03T00:00:00.000Z', 'critical', 'start_limit', 'a/qa', 'a', 'm2', '{}', '2026-01-03T00:00:01.000Z'),
+        (3, '2026-01-03T00:00:02.000Z', 'warning', 'heartbeat_missed', 'b/supervisor', 'b', 'm3', '{"s":1}', NULL);
+      INSERT INTO checkpoint_alerts(id, created_at, severity, kind, agent, factory, message, data, resolved_at) VALUES
+        (1, '2026-01-02T00:00:00.000Z', 'critical', 'start_limit', 'a/supervisor', 'a', 'm1', '{}', '2026-01-02T00:00:01.000Z');
+    )sql";
+    REQUIRE(exec_rc(db, rows) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  Store store(file);
+  REQUIRE(store.schema_version() == static_cast<int>(vermas::store_migrations().size()));
+  auto text = [&](const std::string& sql) { return pragma_text(store.db(), sql.c_str()); };
+  CHECK(text("SELECT count(*) FROM alerts") == "3");
+  CHECK(text("SELECT type || ' ' || subject || ' ' || agent || ' ' || count || ' ' || first_at || ' ' || last_at"
+             " FROM alerts WHERE id = 3") ==
+        "heartbeat_missed b/supervisor b/supervisor 1 2026-01-03T00:00:02.000Z 2026-01-03T00:00:02.000Z");
+  CHECK(text("SELECT resolved_by FROM alerts WHERE id = 2") == "operator");
+  CHECK(text("SELECT resolved_by IS NULL FROM alerts WHERE id = 1") == "1");  // its event is archived
+  CHECK(text("SELECT resolved_by IS NULL AND resolved_at IS NULL FROM alerts WHERE id = 3") == "1");
+  CHECK(text("SELECT count(*) FROM checkpoint_alerts") == "1");
+  CHECK(text("SELECT count(*) FROM sqlite_master WHERE name LIKE '%alerts_v6%'") == "0");
+
+  // Checkpoint + the log replayed equals the live tables, row for row.
+  namespace P = vermas::projections;
+  auto& st = store.statements();
+  REQUIRE(exec_rc(store.db(), P::create_tables(P::kRebuild, false).c_str()) == SQLITE_OK);
+  P::copy(st, P::kCheckpoint, P::kRebuild);
+  store.scan(0, INT64_MAX, 1000, {"alert."}, [&](const vermas::Event& e) { P::apply(st, P::kRebuild, e); });
+  CHECK(P::differences(st, P::kLive, P::kRebuild) == 0);
+
+  // The open heartbeat alert of an old daemon is repeated, not opened again.
+  store.transact([&](Store::Tx& tx) {
+    auto r = vermas::alerts::raise(tx, vermas::alerts::about_agent(vermas::alerts::Severity::warning, "heartbeat_missed",
+                                                                   "b/supervisor", std::string("b"), "again"));
+    CHECK(r.id == 3);
+    CHECK_FALSE(r.opened);
+  });
+  CHECK(text("SELECT count FROM alerts WHERE id = 3") == "2");
 }
