@@ -1,6 +1,7 @@
 // bench_patrol: what the patrol's traffic costs the daemon.
 //
 //   agent.heartbeat over 8 connections, closed loop      >= 100k/s, p50 <= 50 us
+//   ping the same way: the floor (socket, framing, JSON) a heartbeat sits on
 //   mail.send (each committed before it answers), 1 and 8 connections: per second, p50
 //
 // A throw-away company under /tmp with one factory (two agents, `/bin/sleep`), its daemon
@@ -119,12 +120,14 @@ int main(int argc, char** argv) {
       c.call("factory.add", {{"name", "bp"}, {"url", src}});
     }
     const std::string agents[2] = {"bp/supervisor", "bp/qa"};
-    std::vector<Load> beats, mail1, mail8;
+    std::vector<Load> beats, pings, mail1, mail8;
     std::printf("%-7s %16s %10s %10s %16s %10s %16s %10s\n", "round", "heartbeats/s", "p50 us", "p99 us",
                 "mail/s (1 conn)", "p50 us", "mail/s (8 conn)", "p50 us");
     rule(104);
     for (int r = 0; r < o.rounds; ++r) {
       check_interrupt();
+      pings.push_back(closed_loop(company.socket(), o.connections, o.seconds, "ping",
+                                  [](int, std::int64_t) { return json::object(); }));
       beats.push_back(closed_loop(company.socket(), o.connections, o.seconds, "agent.heartbeat",
                                   [&](int c, std::int64_t i) {
                                     return json{{"id", agents[(c + i) % 2]}, {"activity", "bench"}};
@@ -151,6 +154,8 @@ int main(int argc, char** argv) {
     s.row("heartbeats per second (8 conn)", hb, "/s", ">= 100000", verdict(hb >= kTargetHeartbeatsPerS));
     s.row("heartbeat p50", hb50, "us", "<= 50", verdict(hb50 <= kTargetHeartbeatP50Us));
     s.row("heartbeat p99", med(beats, &Load::p99_us), "us");
+    s.row("  floor: ping per second (8 conn)", med(pings, &Load::per_second), "/s");
+    s.row("  floor: ping p50", med(pings, &Load::p50_us), "us");
     s.row("mail.send per second (1 conn)", med(mail1, &Load::per_second), "/s");
     s.row("mail.send p50 (1 conn)", med(mail1, &Load::p50_us), "us");
     s.row("mail.send per second (8 conn)", med(mail8, &Load::per_second), "/s");
@@ -159,6 +164,8 @@ int main(int argc, char** argv) {
     put(j, "heartbeats_per_s", hb, 0);
     put(j, "heartbeat_p50_us", hb50, 1);
     put(j, "heartbeat_p99_us", med(beats, &Load::p99_us), 1);
+    put(j, "ping_per_s", med(pings, &Load::per_second), 0);
+    put(j, "ping_p50_us", med(pings, &Load::p50_us), 1);
     put(j, "mail_send_per_s_1conn", med(mail1, &Load::per_second), 0);
     put(j, "mail_send_p50_us_1conn", med(mail1, &Load::p50_us), 1);
     put(j, "mail_send_per_s_8conn", med(mail8, &Load::per_second), 0);
