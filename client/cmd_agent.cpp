@@ -131,6 +131,28 @@ int cmd_agent_stop(Context& ctx, const std::string& id) { return agent_action(ct
 int cmd_agent_restart(Context& ctx, const std::string& id) { return agent_action(ctx, "restart", id); }
 int cmd_agent_kill(Context& ctx, const std::string& id) { return agent_action(ctx, "kill", id); }
 
+struct PauseOptions {
+  std::string id;
+  std::string reason;
+};
+
+int cmd_agent_pause(Context& ctx, const PauseOptions& o) {
+  ctx.set_not_found_hint(kAgentHint);
+  json params = {{"id", o.id}};
+  if (!o.reason.empty()) params["reason"] = o.reason;
+  auto r = ctx.call("agent.pause", params);
+  return ctx.print(r, [&](const json& a) {
+    std::cout << "paused " << agent_summary(a) << "\n  frozen (SIGSTOP) until: co agent resume " << field(a, "id", o.id)
+              << "\n";
+  });
+}
+
+int cmd_agent_resume(Context& ctx, const std::string& id) {
+  ctx.set_not_found_hint(kAgentHint);
+  auto r = ctx.call("agent.resume", {{"id", id}});
+  return ctx.print(r, [&](const json& a) { std::cout << "resumed " << agent_summary(a) << "\n"; });
+}
+
 struct AgentLogsOptions {
   std::string id;
   int lines = 50;
@@ -330,6 +352,13 @@ std::vector<Command> agent_commands() {
       {"agent stop", "stop an agent (SIGTERM, then SIGKILL after the stop timeout); it stays stopped until started",
        declare_agent_id, cmd_agent_stop},
       {"agent restart", "stop an agent and start it again", declare_agent_id, cmd_agent_restart},
+      {"agent pause", "freeze an agent's processes (SIGSTOP) until resumed",
+       [](Args& a, PauseOptions& o) {
+         a.positional("ID", o.id, "agent id (see: co agent list)").required();
+         a.option("--reason", o.reason, "why (recorded in the event)");
+       },
+       cmd_agent_pause},
+      {"agent resume", "thaw a paused agent (SIGCONT)", declare_agent_id, cmd_agent_resume},
       {"agent kill", "SIGKILL an agent's process group at once, without the stop timeout", declare_agent_id,
        cmd_agent_kill},
       {"agent logs", "an agent's captured output; -f keeps following it",

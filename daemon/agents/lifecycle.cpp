@@ -1,5 +1,7 @@
 #include "daemon/agents/lifecycle.hpp"
 
+#include <csignal>
+
 #include <algorithm>
 #include <utility>
 
@@ -8,6 +10,7 @@
 
 #include "common/json.hpp"
 #include "common/time.hpp"
+#include "daemon/error.hpp"
 
 namespace vermas {
 
@@ -343,6 +346,58 @@ void Lifecycle::begin_stop(Agent& a, ExitIntent intent, const std::string& actor
     return;
   }
   registry_.commit(a, {registry_.event(a, "agent.stopped", {}, actor)});
+}
+
+// ---------------------------------------------------------------------------------------
+// Freezing
+
+bool Lifecycle::freeze(Agent& a, AgentEvent event, const std::string& reason, const std::string& actor, json data) {
+  if (!a.proc) throw Error(Errc::conflict, a.rec.id + " has no process to pause (it is " + to_string(a.rec.status) + ")",
+                           json{{"id", a.rec.id}, {"status", to_string(a.rec.status)}});
+  if (!next(a.rec.status, event))
+    throw Error(Errc::conflict, a.rec.id + " is " + to_string(a.rec.status) + ": it cannot be paused now",
+                json{{"id", a.rec.id}, {"status", to_string(a.rec.status)}});
+  const AgentStatus was = a.rec.status;
+  const AgentMove m = registry_.move(a, event, reason);
+  // Signalled before the commit: the freeze must not wait for an fsync.
+  if (m.effects & effect::freeze) a.proc->process.signal_group(SIGSTOP);
+  if (was == a.rec.status) {
+    registry_.commit(a, {});
+    return false;
+  }
+  data["was"] = to_string(was);
+  registry_.commit(a, {registry_.event(a, event == AgentEvent::quarantine ? "agent.quarantined" : "agent.paused",
+                                       std::move(data), actor)});
+  return true;
+}
+
+bool Lifecycle::thaw(Agent& a, AgentEvent event, const std::string& reason, const std::string& actor) {
+  if (!next(a.rec.status, event))
+    throw Error(Errc::conflict, a.rec.id + " is " + to_string(a.rec.status) + ": there is nothing to resume",
+                json{{"id", a.rec.id}, {"status", to_string(a.rec.status)}});
+  const AgentStatus was = a.rec.status;
+  const AgentMove m = registry_.move(a, event, reason);
+  if ((m.effects & effect::thaw) && a.proc) a.proc->process.signal_group(SIGCONT);
+  // Frozen, it could neither heartbeat nor show activity: its spans start over.
+  a.last_activity_steady = Clock::now();
+  a.last_beat = Clock::now();
+  if (was == a.rec.status) {
+    registry_.commit(a, {});
+    return false;
+  }
+  registry_.commit(a, {registry_.event(a, event == AgentEvent::release ? "agent.released" : "agent.resumed",
+                                       {{"was", to_string(was)}}, actor)});
+  if (on_running_) on_running_(a);
+  return true;
+}
+
+bool Lifecycle::refreeze(Agent& a) {
+  if (!a.proc || !frozen(a.rec.status)) return false;
+  if (proc::group_stopped(a.proc->identity.pid)) return false;
+  a.proc->process.signal_group(SIGSTOP);
+  spdlog::warn("agent {}: found running while {}; stopped again", a.rec.id, to_string(a.rec.status));
+  registry_.commit(a, {registry_.event(a, "agent.refrozen", {{"pid", a.proc->identity.pid}})});
+  return true;
 }
 
 void Lifecycle::resume_stop(Agent& a) {

@@ -43,6 +43,17 @@ class Lifecycle {
   // error_streak alerts are resolved. At each start, and for a re-adopted process.
   void watch_stable(Agent& a);
 
+  // Freezes or thaws its process group through the table: `event` is pause, budget_exceeded,
+  // squad_pause, quarantine (freeze) or resume, squad_resume, release (thaw). The move is
+  // taken first (an illegal one throws before any signal); the signal goes before the commit.
+  // Returns false when the table's move has no freeze/thaw effect (already frozen).
+  bool freeze(Agent& a, AgentEvent event, const std::string& reason, const std::string& actor,
+              nlohmann::json data = nlohmann::json::object());
+  bool thaw(Agent& a, AgentEvent event, const std::string& reason, const std::string& actor);
+  // A frozen agent whose process runs (someone sent SIGCONT by hand, or it was adopted):
+  // stopped again, and that is an event. Returns whether it had to be.
+  bool refreeze(Agent& a);
+
   // Daemon shutdown: everything stopped in order; `done` runs once all have exited.
   void stop_all(std::function<void()> done);
   // Daemon shutdown with --keep-agents: stop watching, signal nothing.

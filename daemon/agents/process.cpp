@@ -149,6 +149,11 @@ std::string boot_id() {
   return s;
 }
 
+bool group_stopped(pid_t pid) {
+  auto f = read_stat(pid);
+  return f && (f->state == 'T' || f->state == 't');
+}
+
 bool signal_group(pid_t pgid, int sig) {
   if (pgid <= 1 || pgid == ::getpgrp()) {
     errno = EPERM;

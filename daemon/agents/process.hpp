@@ -107,6 +107,9 @@ std::optional<ProcessRelations> relations(pid_t pid);
 // identity from another boot never matches, whatever the numbers say.
 std::string boot_id();
 
+// The process is stopped by a signal (state T in /proc/<pid>/stat): a paused agent's leader.
+bool group_stopped(pid_t pid);
+
 // kill(-pgid, sig). Refuses pgid <= 1 and the daemon's own process group. Returns false
 // (errno set) if nothing was signalled. The caller must know the group is still ours.
 bool signal_group(pid_t pgid, int sig);

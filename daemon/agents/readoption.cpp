@@ -61,6 +61,8 @@ asio::awaitable<void> Readoption::adopt(std::string id) {
   spdlog::info("agent {}: re-adopted pid {}", id, a->rec.pid);
   // The previous daemon was stopping it: finish the job.
   if (m.effects & effect::terminate) lifecycle_.resume_stop(*a);
+  // Paused or quarantined: frozen it stays (stopped again if someone continued it meanwhile).
+  lifecycle_.refreeze(*a);
 }
 
 }  // namespace vermas

@@ -26,7 +26,7 @@ Supervisor::Supervisor(asio::io_context& io, const Config& config, const Paths& 
                        Factories& factories, std::string socket_path)
     : io_(io), config_(config), factories_(factories), registry_(io, config, paths, journal),
       launcher_(io, config, paths, registry_, factories, std::move(socket_path)),
-      lifecycle_(io, config, registry_, launcher_), patrol_(io, config, registry_, launcher_, factories),
+      lifecycle_(io, config, registry_, launcher_), patrol_(io, config, registry_, launcher_, lifecycle_, factories),
       heartbeats_(io, config, registry_, journal), readoption_(config, registry_, launcher_, lifecycle_) {
   lifecycle_.on_running([this](Agent& a) { patrol_.noticed(a); });
 }
@@ -122,6 +122,19 @@ asio::awaitable<AgentView> Supervisor::restart_agent(std::string id, std::string
                       return new_process || gave_up;
                     });
   co_return registry_.view(id);
+}
+
+AgentView Supervisor::pause_agent(const std::string& id, const std::string& actor, const std::string& reason,
+                                  AgentEvent event, json data) {
+  Agent& a = registry_.require(id);
+  lifecycle_.freeze(a, event, reason, actor, std::move(data));
+  return registry_.view(id);
+}
+
+AgentView Supervisor::resume_agent(const std::string& id, const std::string& actor, AgentEvent event) {
+  Agent& a = registry_.require(id);
+  lifecycle_.thaw(a, event, event == AgentEvent::squad_resume ? "squad_resume" : "resumed", actor);
+  return registry_.view(id);
 }
 
 asio::awaitable<AgentView> Supervisor::start_worker(std::string factory, int slot, std::optional<std::string> work_order,

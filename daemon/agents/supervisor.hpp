@@ -67,6 +67,12 @@ class Supervisor {
                                                std::string reason = "operator");
   boost::asio::awaitable<AgentView> restart_agent(std::string id, std::string actor,
                                                   std::string reason = "operator_restart");
+  // Freezes (SIGSTOP) / thaws (SIGCONT) its process group; status paused / back to running.
+  // `event`: pause (an operator), budget_exceeded (a cap), squad_pause. -32002 without a
+  // process or from a status the table does not pause.
+  AgentView pause_agent(const std::string& id, const std::string& actor, const std::string& reason,
+                        AgentEvent event = AgentEvent::pause, nlohmann::json data = nlohmann::json::object());
+  AgentView resume_agent(const std::string& id, const std::string& actor, AgentEvent event = AgentEvent::resume);
   // Starts the worker of a slot (dispatch, worker.spawn) in `worktree` (empty: the slot's
   // own), holding `work_order` (its WORK_ORDER at every start); answers once it runs.
   boost::asio::awaitable<AgentView> start_worker(std::string factory, int slot,

@@ -88,7 +88,7 @@ void Heartbeats::arm_deadline() {
   if (stopped_) return;
   std::optional<Clock::time_point> earliest;
   for (const auto& [id, a] : registry_.all())
-    if (a->beat_this_run && !a->stale) {
+    if (a->beat_this_run && !a->stale && !frozen(a->rec.status)) {
       const auto due = a->last_beat + stale_after(config_);
       if (!earliest || due < *earliest) earliest = due;
     }
@@ -116,7 +116,8 @@ void Heartbeats::check_deadlines() {
   for (auto& entry : registry_.all()) {
     const std::string& id = entry.first;  // named: clang 14 cannot capture a structured binding
     Agent* a = entry.second.get();
-    if (!a->beat_this_run || a->stale || now < a->last_beat + after) continue;
+    // A frozen agent cannot heartbeat: it misses nothing while paused or quarantined.
+    if (!a->beat_this_run || a->stale || frozen(a->rec.status) || now < a->last_beat + after) continue;
     a->stale = true;
     const double seconds = std::chrono::duration<double>(now - a->last_beat).count();
     const std::string msg = id + " has not heartbeated for " + std::to_string(static_cast<long>(seconds)) +

@@ -71,6 +71,9 @@ void Patrol::round() {
     const AgentStatus s = a->rec.status;
     if (s == AgentStatus::stopped || s == AgentStatus::lost || s == AgentStatus::backoff) launcher_.enqueue(*a);
   }
+  // A frozen agent stays frozen: one found running (SIGCONT by hand) is stopped again.
+  for (auto& entry : registry_.all())
+    if (frozen(entry.second->rec.status)) lifecycle_.refreeze(*entry.second);
   rotate_logs();
   arm_timeouts();
   arm();

@@ -21,6 +21,7 @@
 
 #include "common/config.hpp"
 #include "daemon/agents/launcher.hpp"
+#include "daemon/agents/lifecycle.hpp"
 #include "daemon/agents/registry.hpp"
 #include "daemon/factories.hpp"
 #include "daemon/patrol/timeouts.hpp"
@@ -41,8 +42,9 @@ struct Remedy {
 class Patrol {
  public:
   Patrol(boost::asio::io_context& io, const Config& config, AgentRegistry& registry, Launcher& launcher,
-         Factories& factories)
-      : io_(io), config_(config), registry_(registry), launcher_(launcher), factories_(factories), timer_(io),
+         Lifecycle& lifecycle, Factories& factories)
+      : io_(io), config_(config), registry_(registry), launcher_(launcher), lifecycle_(lifecycle),
+        factories_(factories), timer_(io),
         timeouts_timer_(io) {}
   Patrol(const Patrol&) = delete;
   Patrol& operator=(const Patrol&) = delete;
@@ -82,6 +84,7 @@ class Patrol {
   const Config& config_;
   AgentRegistry& registry_;
   Launcher& launcher_;
+  Lifecycle& lifecycle_;
   Factories& factories_;
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer timeouts_timer_;

@@ -190,6 +190,17 @@ boost::asio::awaitable<json> rpc_agent_kill(Daemon& d, Call& c) {
   co_return out;
 }
 
+// An operator's pause: SIGSTOP of the whole process group, until agent.resume (also across
+// daemon restarts: the patrol stops it again if someone continued it by hand).
+json rpc_agent_pause(Daemon& d, Call& c) {
+  const std::string id = required_id(c);
+  const std::string why = c.params.str("reason", 256).value_or("");
+  return to_json(d.supervisor().pause_agent(id, c.actor(), "operator", AgentEvent::pause,
+                                            why.empty() ? json::object() : json{{"why", why}}));
+}
+
+json rpc_agent_resume(Daemon& d, Call& c) { return to_json(d.supervisor().resume_agent(required_id(c), c.actor())); }
+
 boost::asio::awaitable<json> rpc_agent_restart(Daemon& d, Call& c) {
   auto id = required_id(c);
   AgentView restarted = co_await d.supervisor().restart_agent(id, c.actor());
@@ -298,6 +309,9 @@ void register_supervision_methods(Router& router, Daemon& d) {
        rpc_agent_stop},
       {"agent.kill", {"id"}, operator_only, "agent.stop with SIGKILL", rpc_agent_kill},
       {"agent.restart", {"id"}, operator_only, "stop and start an agent", rpc_agent_restart},
+      {"agent.pause", {"id", "reason"}, operator_only, "freeze an agent's process group (SIGSTOP): paused",
+       rpc_agent_pause},
+      {"agent.resume", {"id"}, operator_only, "thaw a paused agent (SIGCONT): running again", rpc_agent_resume},
       {"agent.heartbeat", {"id", "activity"}, agent_self("id"), "an agent says it is alive (id: the caller)",
        rpc_agent_heartbeat},
       {"agent.logs", {"id", "lines"}, anyone, "the last lines of an agent's output", rpc_agent_logs},
