@@ -123,7 +123,7 @@ std::vector<Command> factory_commands();    // cmd_factory.cpp: factory, team
 std::vector<Command> agent_commands();      // cmd_agent.cpp: agent, worker, heartbeat, attach
 std::vector<Command> alert_commands();      // cmd_alert.cpp: alert
 std::vector<Command> mail_commands();       // cmd_mail.cpp: send, mail
-std::vector<Command> cost_commands();       // cmd_cost.cpp: cost, runs
+std::vector<Command> governance_commands(); // cmd_governance.cpp: cost, runs, budget, approval
 std::vector<Command> config_commands();     // cmd_overview.cpp: config
 std::vector<Command> wo_commands();         // cmd_wo.cpp: wo, events, dispatch, sprint
 std::vector<Command> call_commands();       // cmd_overview.cpp: call

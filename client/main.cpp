@@ -18,7 +18,7 @@ namespace {
 // The whole table, parents before their children, in the order `co --help` lists them.
 std::vector<Command> command_table() {
   std::vector<Command> table;
-  for (auto part : {lifecycle_commands, overview_commands, factory_commands, agent_commands, alert_commands, mail_commands, cost_commands,
+  for (auto part : {lifecycle_commands, overview_commands, factory_commands, agent_commands, alert_commands, mail_commands, governance_commands,
                     config_commands, wo_commands, call_commands})
     for (Command& c : part()) table.push_back(std::move(c));
   return table;

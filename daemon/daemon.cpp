@@ -101,7 +101,7 @@ void Daemon::start() {
   const auto socket = socket_path_for(p, config_.operations.socket);
   supervisor_ = std::make_unique<Supervisor>(io_, config_, p, *journal_, *factories_, socket.string());
   work_orders_ = std::make_unique<WorkOrders>(*journal_, *factories_);
-  spending_ = std::make_unique<Spending>(*journal_, config_, *supervisor_);
+  spending_ = std::make_unique<Spending>(*journal_, config_, *supervisor_, *work_orders_);
   spending_->load();
   supervisor_->money({[this](const std::string& agent) { return spending_->costs().today_agent(agent); },
                       [this](const AgentRecord& agent) {
@@ -110,6 +110,7 @@ void Daemon::start() {
   dispatcher_ = std::make_unique<Dispatcher>(io_, config_, p, *journal_, *factories_, *supervisor_, *work_orders_);
   dispatcher_->attach();
   supervisor_->on_remedy([this](const Remedy& r) { dispatcher_->remedy(r); });
+  spending_->on_stop([this](const std::string& agent, const std::string& reason) { dispatcher_->retire(agent, reason); });
   wo_sync_ = std::make_unique<WoSync>(io_, *journal_, *factories_, *work_orders_, p);
   wo_sync_->attach();
   loops_ = std::make_unique<Loops>(io_, config_, p, *journal_, *work_orders_);
@@ -120,7 +121,7 @@ void Daemon::start() {
   register_supervision_methods(router_, *this);
   register_work_order_methods(router_, *this);
   register_mail_methods(router_, *this);
-  register_cost_methods(router_, *this);
+  register_governance_methods(router_, *this);
   router_.set_identify([this](Connection& conn) { return identify_caller(conn); });
   server_ = std::make_unique<Server>(io_, router_);
   server_->set_request_timeout(to_ms(config_.operations.request_timeout_seconds));

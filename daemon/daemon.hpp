@@ -143,6 +143,6 @@ void register_supervision_methods(Router& router, Daemon& daemon);
 void register_work_order_methods(Router& router, Daemon& daemon);
 // mail.*
 void register_mail_methods(Router& router, Daemon& daemon);
-void register_cost_methods(Router& router, Daemon& daemon);
+void register_governance_methods(Router& router, Daemon& daemon);
 
 }  // namespace vermas

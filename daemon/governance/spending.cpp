@@ -29,21 +29,76 @@ json crossing_json(const caps::Crossing& c) {
 
 }  // namespace
 
-Spending::Spending(Journal& journal, const Config& config, Supervisor& supervisor)
-    : journal_(journal), config_(config), supervisor_(supervisor), costs_(journal), budgets_(journal, config) {}
+Spending::Spending(Journal& journal, const Config& config, Supervisor& supervisor, WorkOrders& work_orders)
+    : journal_(journal), config_(config), supervisor_(supervisor), work_orders_(work_orders), costs_(journal),
+      budgets_(journal, config), approvals_(journal) {}
 
 void Spending::load() {
   costs_.load();
   budgets_.load();
+  approvals_.load();
+}
+
+double Spending::spend_of(caps::Scope scope, const std::string& id) const {
+  switch (scope) {
+    case caps::Scope::agent: return costs_.today_agent(id);
+    case caps::Scope::factory: return costs_.today_factory(id);
+    case caps::Scope::company: return costs_.today_company();
+  }
+  return 0;
+}
+
+std::vector<std::string> Spending::covered(const caps::Crossing& c) const {
+  if (c.scope == caps::Scope::agent) return {c.id};
+  AgentFilter f;
+  if (c.scope == caps::Scope::factory) f.factory = c.id;
+  std::vector<std::string> out;
+  for (const auto& v : supervisor_.list(f)) out.push_back(v.record.id);
+  return out;
+}
+
+std::optional<std::int64_t> Spending::pause_for_budget(const std::string& agent, const caps::Crossing& c) {
+  const AgentView v = supervisor_.agent(agent);
+  if (!v.pid || frozen(v.record.status)) return std::nullopt;  // nothing runs, or frozen already
+  if (!next(v.record.status, AgentEvent::budget_exceeded)) return std::nullopt;
+  const json why = {{"scope", caps::to_string(c.scope)}, {"id", c.id}, {"spend", c.spend}, {"cap", c.cap}};
+  supervisor_.pause_agent(agent, "operations", "budget", AgentEvent::budget_exceeded, why);  // SIGSTOP first
+  Approval a;
+  a.kind = "budget";
+  a.agent = agent;
+  a.scope = caps::to_string(c.scope);
+  a.scope_id = c.id;
+  a.spend = c.spend;
+  a.cap = c.cap;
+  if (v.record.current_work_order) {
+    auto w = work_orders_.find(*v.record.current_work_order);
+    if (w && w->status() && wo::transition_allowed(*w->status(), wo::Status::needs_approval)) {
+      a.work_order = w->id;
+      a.prior_status = w->status_text;
+      try {
+        work_orders_.transition({w->id, wo::Status::needs_approval, "budget", std::nullopt, std::nullopt, std::nullopt},
+                                WoActor::operations());
+      } catch (const std::exception& e) {
+        spdlog::error("{} to needs_approval: {}", w->id, e.what());
+      }
+    } else if (w) {
+      a.work_order = w->id;  // named, but its status has no move to needs_approval
+    }
+  }
+  std::int64_t id = 0;
+  journal_.commit([&](Store::Tx& tx) { id = approvals_.open(tx, a); });
+  return id;
 }
 
 std::vector<caps::Level> Spending::levels(const std::string& agent, const std::optional<std::string>& factory) const {
   const Spend spend = costs_.today(agent, factory);
   std::vector<caps::Level> out;
-  out.push_back({caps::Scope::agent, agent, spend.agent, budgets_.cap(caps::Scope::agent, agent), false});
-  if (factory)
-    out.push_back({caps::Scope::factory, *factory, spend.factory, budgets_.cap(caps::Scope::factory, *factory), false});
-  out.push_back({caps::Scope::company, "", spend.company, budgets_.cap(caps::Scope::company, ""), false});
+  auto level = [&](caps::Scope scope, const std::string& id, double spent) {
+    out.push_back({scope, id, spent, budgets_.cap(scope, id), approvals_.waived(scope, id)});
+  };
+  level(caps::Scope::agent, agent, spend.agent);
+  if (factory) level(caps::Scope::factory, *factory, spend.factory);
+  level(caps::Scope::company, "", spend.company);
   return out;
 }
 
@@ -75,8 +130,25 @@ json Spending::report(const CostReport& r, const std::string& actor) {
       alerts::raise(tx, d);
     }
   });
-  for (const auto& c : v.crossed)
+  json paused = json::array(), approvals = json::array(), stopped = json::array();
+  for (const auto& c : v.crossed) {
     spdlog::warn("{} passed its daily cap: {} of {}", scope_name(c.scope, c.id), dollars(c.spend), dollars(c.cap));
+    for (const std::string& agent : covered(c)) {
+      try {
+        if (config_.budgets.on_exceed == "pause") {
+          if (auto approval = pause_for_budget(agent, c)) {
+            paused.push_back(agent);
+            approvals.push_back(*approval);
+          }
+        } else if (config_.budgets.on_exceed == "stop" && stop_ && supervisor_.is_live(agent)) {
+          stop_(agent, "budget");
+          stopped.push_back(agent);
+        }
+      } catch (const std::exception& e) {
+        spdlog::error("enforcing the cap on {}: {}", agent, e.what());
+      }
+    }
+  }
   const Spend spend = costs_.today(r.agent, r.factory);
   return {{"agent", r.agent},
           {"amount", r.amount},
@@ -88,7 +160,71 @@ json Spending::report(const CostReport& r, const std::string& actor) {
           {"company_today_spend", spend.company},
           {"exceeded", !v.crossed.empty()},
           {"crossed", crossed},
-          {"on_exceed", config_.budgets.on_exceed}};
+          {"on_exceed", config_.budgets.on_exceed},
+          {"paused", paused},
+          {"approvals", approvals},
+          {"stopped", stopped}};
+}
+
+json Spending::approve(std::int64_t id, const std::string& approver, const std::string& decision, bool override_cap,
+                       const std::string& actor) {
+  const Approval a = approvals_.require(id);
+  if (a.status != "pending")
+    throw Error(Errc::conflict, "approval " + std::to_string(id) + " is " + a.status + " already",
+                json{{"id", id}, {"status", a.status}});
+  if (auto scope = caps::parse_scope(a.scope); scope && a.kind == "budget" && !override_cap) {
+    const double spend = spend_of(*scope, a.scope_id), cap = budgets_.cap(*scope, a.scope_id);
+    if (cap > 0 && spend > cap && !approvals_.waived(*scope, a.scope_id))
+      throw Error(Errc::budget_exceeded,
+                  scope_name(*scope, a.scope_id) + " is still past its daily cap (" + dollars(spend) + " of " +
+                      dollars(cap) + "): raise it first (co budget set " + a.scope +
+                      (a.scope_id.empty() ? "" : " " + a.scope_id) + " --daily-cap N), or approve with --override "
+                      "(waives the cap until the UTC day ends)",
+                  json{{"scope", a.scope}, {"id", a.scope_id}, {"spend", spend}, {"cap", cap}});
+  }
+  approvals_.decide(a, true, approver, decision, override_cap, actor);
+  // The agent thawed (if it is still the paused one), the work order back where it was.
+  try {
+    const AgentView v = supervisor_.agent(a.agent);
+    if (v.record.status == AgentStatus::paused && v.record.reason == "budget") supervisor_.resume_agent(a.agent, actor);
+  } catch (const std::exception& e) {
+    spdlog::warn("approval {}: resuming {}: {}", id, a.agent, e.what());
+  }
+  if (a.work_order && a.prior_status)
+    if (auto to = wo::parse_status(*a.prior_status)) {
+      auto w = work_orders_.find(*a.work_order);
+      if (w && w->status() == wo::Status::needs_approval) {
+        WoActor who;
+        who.id = actor;
+        work_orders_.transition({*a.work_order, *to, "approved: " + decision, std::nullopt, std::nullopt, std::nullopt},
+                                who);
+      }
+    }
+  return approvals_.require(id).to_json();
+}
+
+json Spending::deny(std::int64_t id, const std::string& approver, const std::string& decision,
+                    const std::string& actor) {
+  const Approval a = approvals_.require(id);
+  if (a.status != "pending")
+    throw Error(Errc::conflict, "approval " + std::to_string(id) + " is " + a.status + " already",
+                json{{"id", id}, {"status", a.status}});
+  approvals_.decide(a, false, approver, decision, false, actor);
+  // The work order canceled with the decision as its reason (a worker holding it is then
+  // stopped by the dispatcher, its worktree saved first); any other agent stopped here.
+  bool canceled = false;
+  if (a.work_order) {
+    auto w = work_orders_.find(*a.work_order);
+    if (w && w->status() && wo::transition_allowed(*w->status(), wo::Status::canceled)) {
+      WoActor who;
+      who.id = actor;
+      work_orders_.transition({*a.work_order, wo::Status::canceled, decision, std::nullopt, std::nullopt, std::nullopt},
+                              who);
+      canceled = true;
+    }
+  }
+  if (!canceled && stop_ && supervisor_.is_live(a.agent)) stop_(a.agent, "budget");
+  return approvals_.require(id).to_json();
 }
 
 json Spending::budget(caps::Scope scope, const std::string& id) const {

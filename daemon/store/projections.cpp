@@ -250,6 +250,40 @@ void apply_budget_set(sql::StatementCache& st, const std::string& p, const Event
   s.run();
 }
 
+// Approvals: opened pending by the daemon, decided once by an operator.
+void apply_approval_opened(sql::StatementCache& st, const std::string& p, const Event& e) {
+  const std::int64_t id = num(e.data, "approval_id", 0);
+  if (id <= 0) return;
+  auto real = [&](const char* key) {
+    return e.data.contains(key) && e.data[key].is_number() ? e.data[key].get<double>() : 0.0;
+  };
+  sql::Stmt s(st,
+              "INSERT OR REPLACE INTO " + p +
+                  "approvals(id, kind, agent, work_order, scope, scope_id, spend, cap, status, prior_status,"
+                  " created_at, decided_at, decided_by, approver, decision, override)"
+                  " VALUES(?,?,?,?,?,?,?,?,'pending',?,?,NULL,NULL,NULL,NULL,0)",
+              "projecting approval.opened");
+  s.bind(1, id).bind(2, str(e.data, "kind")).bind(3, str(e.data, "agent")).bind(4, opt_str(e.data, "work_order"));
+  s.bind(5, str(e.data, "scope")).bind(6, str(e.data, "scope_id")).bind(7, real("spend")).bind(8, real("cap"));
+  s.bind(9, opt_str(e.data, "prior_status")).bind(10, e.ts);
+  s.run();
+}
+
+void apply_approval_decided(sql::StatementCache& st, const std::string& p, const Event& e) {
+  const std::int64_t id = num(e.data, "approval_id", 0);
+  const std::string status = str(e.data, "status");
+  if (id <= 0 || (status != "approved" && status != "denied")) return;
+  const bool override_cap = e.data.contains("override") && e.data["override"].is_boolean() && e.data["override"].get<bool>();
+  sql::Stmt s(st,
+              "UPDATE " + p +
+                  "approvals SET status = ?, decided_at = ?, decided_by = ?, approver = ?, decision = ?, override = ?"
+                  " WHERE id = ? AND status = 'pending'",
+              "projecting approval.decided");
+  s.bind(1, status).bind(2, e.ts).bind(3, e.actor).bind(4, str(e.data, "approver")).bind(5, str(e.data, "decision"));
+  s.bind(6, override_cap ? 1 : 0).bind(7, id);
+  s.run();
+}
+
 // Factories and teams: registered by factory.added and team.added, forgotten (a factory with
 // its teams) by factory.removed. A row's time is its event's.
 void apply_factory_added(sql::StatementCache& st, const std::string& p, const Event& e) {
@@ -357,7 +391,7 @@ void apply_mail_acked(sql::StatementCache& st, const std::string& p, const Event
 const std::vector<std::string>& table_names() {
   static const std::vector<std::string> names = {"work_orders", "wo_checks", "wo_keys", "slots",
                                                  "factories",   "teams",     "alerts",  "messages",
-                                                 "runs",        "cost_daily", "budgets"};
+                                                 "runs",        "cost_daily", "budgets",  "approvals"};
   return names;
 }
 
@@ -493,7 +527,26 @@ std::string create_tables(const std::string& p, bool with_indexes) {
       "  set_at TEXT NOT NULL,\n"
       "  set_by TEXT NOT NULL,\n"
       "  PRIMARY KEY(scope, id)\n"
-      ") WITHOUT ROWID;\n";
+      ") WITHOUT ROWID;\n"
+      // Migration 11's text, word for word.
+      "CREATE TABLE " + p + "approvals(\n"
+      "  id INTEGER PRIMARY KEY,\n"
+      "  kind TEXT NOT NULL,\n"
+      "  agent TEXT NOT NULL,\n"
+      "  work_order TEXT,\n"
+      "  scope TEXT NOT NULL,\n"
+      "  scope_id TEXT NOT NULL,\n"
+      "  spend REAL NOT NULL,\n"
+      "  cap REAL NOT NULL,\n"
+      "  status TEXT NOT NULL,\n"
+      "  prior_status TEXT,\n"
+      "  created_at TEXT NOT NULL,\n"
+      "  decided_at TEXT,\n"
+      "  decided_by TEXT,\n"
+      "  approver TEXT,\n"
+      "  decision TEXT,\n"
+      "  override INTEGER NOT NULL\n"
+      ");\n";
   if (with_indexes) s += create_indexes(p);
   return s;
 }
@@ -518,7 +571,8 @@ bool affects(std::string_view type) {
   return type.substr(0, 3) == "wo." || type == "slot.assigned" || type == "slot.freed" || type == "slot.restarted" ||
          type == "factory.added" || type == "factory.removed" || type == "team.added" || type == "alert.raised" ||
          type == "alert.repeated" || type == "alert.resolved" || type == "mail.sent" || type == "mail.delivered" ||
-         type == "mail.acked" || type == "cost.reported" || type == "budget.set";
+         type == "mail.acked" || type == "cost.reported" || type == "budget.set" || type == "approval.opened" ||
+         type == "approval.decided";
 }
 
 void apply(sql::StatementCache& st, const std::string& p, const Event& e) {
@@ -543,6 +597,8 @@ void apply(sql::StatementCache& st, const std::string& p, const Event& e) {
   else if (t == "mail.acked") apply_mail_acked(st, p, e);
   else if (t == "cost.reported") apply_cost_reported(st, p, e);
   else if (t == "budget.set") apply_budget_set(st, p, e);
+  else if (t == "approval.opened") apply_approval_opened(st, p, e);
+  else if (t == "approval.decided") apply_approval_decided(st, p, e);
 }
 
 std::string select_work_orders(const std::string& p) {

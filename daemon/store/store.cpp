@@ -461,6 +461,45 @@ INSERT INTO checkpoint_alerts SELECT a.id, a.kind, a.severity, a.agent, a.agent,
 DROP TABLE alerts_v6;
 DROP TABLE checkpoint_alerts_v6;
 )sql",
+      // 11: approvals (approval.opened, approval.decided): what waits for an operator.
+      R"sql(
+CREATE TABLE approvals(
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  work_order TEXT,
+  scope TEXT NOT NULL,
+  scope_id TEXT NOT NULL,
+  spend REAL NOT NULL,
+  cap REAL NOT NULL,
+  status TEXT NOT NULL,
+  prior_status TEXT,
+  created_at TEXT NOT NULL,
+  decided_at TEXT,
+  decided_by TEXT,
+  approver TEXT,
+  decision TEXT,
+  override INTEGER NOT NULL
+);
+CREATE TABLE checkpoint_approvals(
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  work_order TEXT,
+  scope TEXT NOT NULL,
+  scope_id TEXT NOT NULL,
+  spend REAL NOT NULL,
+  cap REAL NOT NULL,
+  status TEXT NOT NULL,
+  prior_status TEXT,
+  created_at TEXT NOT NULL,
+  decided_at TEXT,
+  decided_by TEXT,
+  approver TEXT,
+  decision TEXT,
+  override INTEGER NOT NULL
+);
+)sql",
   };
   return migrations;
 }

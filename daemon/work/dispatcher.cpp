@@ -367,6 +367,23 @@ asio::awaitable<json> Dispatcher::free_slot(std::string factory, int slot, std::
   co_return data;
 }
 
+void Dispatcher::retire(const std::string& agent, const std::string& reason) {
+  auto report = [agent](std::exception_ptr ep, auto&&...) {
+    if (!ep) return;
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      spdlog::error("stopping {}: {}", agent, e.what());
+    }
+  };
+  const AgentView v = supervisor_.agent(agent);
+  if (v.record.role == AgentRole::worker && v.record.factory && v.record.slot) {
+    asio::co_spawn(io_, release(*v.record.factory, *v.record.slot, reason, WoActor::operations(), false), report);
+    return;
+  }
+  asio::co_spawn(io_, supervisor_.stop_agent(agent, "operations", false, reason), report);
+}
+
 // ---------------------------------------------------------------------------------------
 // Reconciliation at start-up
 

@@ -56,6 +56,9 @@ class Dispatcher {
   boost::asio::awaitable<nlohmann::json> release(std::string factory, int slot, std::string reason, WoActor actor,
                                                  bool kill);
   boost::asio::awaitable<void> reconcile();
+  // Stops an agent for good, in the background: a worker through its slot (saved, stopped,
+  // freed; its work order back to the pool), any other agent through the supervisor.
+  void retire(const std::string& agent, const std::string& reason);
   // The patrol's remedies (daemon/work/remedies.cpp): an idle worker without work reclaimed;
   // a stuck worker restarted in its slot, or, past [worker] max_stuck_restarts, its work
   // order given back to open and its supervisor told. Each saves the worktree first.

@@ -93,3 +93,127 @@ exec sleep 300
   CHECK_FALSE(pid_alive(leader));
   c.root.stop();
 }
+
+TEST_CASE("a report past a cap freezes the worker and its grandchild, its work order waits for an approval",
+          "[governance][budgets]") {
+  Settings s;
+  Company c(s);
+  const std::string box = c.root.path("spender");
+  s.worker = {"/bin/sh", c.script("spender.sh", "box=\"" + box + "\"\n" + R"SH(
+co wo transition "$WORK_ORDER" --to in_progress --reason start >/dev/null 2>&1
+echo "half done" > draft.txt
+sleep 300 &
+echo $! >"$box.child"
+touch "$box.ready"
+exec sleep 300
+)SH")};
+  c.root.write_config(config_text(s));
+  c.start();
+  c.add_factory("f");
+  auto created = c.root.wo({"create", "--title=costly", "--factory", "f"});
+  REQUIRE(created.exit_code == 0);
+  const std::string wo = created.out.substr(0, created.out.find('\n'));
+  c.co_json({"dispatch", wo, "f"});
+  REQUIRE(eventually([&] { return file_exists(box + ".ready"); }, 20s));
+  REQUIRE(eventually([&] { return c.result("wo.show", {{"id", wo}})["status"] == "in_progress"; }, 10s));
+  const std::string id = "f/workers/slot0";
+  const pid_t leader = c.running_pid(id);
+  const pid_t child = static_cast<pid_t>(std::stol(read_file(box + ".child")));
+  c.co_json({"budget", "set", "agent", id, "--daily-cap", "1.5"});
+
+  // The crossing report: answered exceeded, and by then both processes are stopped.
+  const json crossing = c.result("cost.report", {{"agent", id}, {"amount", 2}});
+  CHECK(stopped(leader));
+  CHECK(stopped(child));
+  CHECK(crossing["exceeded"] == true);
+  REQUIRE(crossing["paused"].size() == 1);
+  CHECK(crossing["paused"][0] == id);
+  REQUIRE(crossing["approvals"].size() == 1);
+  const long long approval = crossing["approvals"][0];
+  const json agent = c.agent(id);
+  CHECK(agent["status"] == "paused");
+  CHECK(agent["reason"] == "budget");
+  CHECK(c.result("wo.show", {{"id", wo}})["status"] == "needs_approval");
+  const json pending = c.result("approval.list", {{"status", "pending"}})["approvals"];
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0]["id"] == approval);
+  CHECK(pending[0]["kind"] == "budget");
+  CHECK(pending[0]["agent"] == id);
+  CHECK(pending[0]["work_order"] == wo);
+  CHECK(pending[0]["scope"] == "agent");
+  CHECK(pending[0]["spend"] == 2);
+  CHECK(pending[0]["cap"] == 1.5);
+  CHECK(pending[0]["prior_status"] == "in_progress");
+  json alert;
+  const json open_alerts = c.result("alert.list", {{"resolved", false}});
+  for (const auto& a : open_alerts["alerts"])
+    if (a.value("type", "") == "budget_exceeded") alert = a;
+  REQUIRE(alert.is_object());
+  CHECK(alert["severity"] == "critical");
+  // Capped: reports are refused; the approval is refused while the cap still stands.
+  CHECK(error_code(c.call("cost.report", {{"agent", id}, {"amount", 0.1}})) == -32004);
+  const json early = c.call("approval.approve", {{"id", approval}, {"decision", "go on"}});
+  CHECK(error_code(early) == -32004);
+  CHECK(c.agent(id)["status"] == "paused");
+  CHECK(stopped(leader));
+  CHECK(error_code(c.call("approval.approve", {{"id", approval}})) == -32602);  // a decision says why: required
+
+  // Raised, then approved: thawed, the work order back to in_progress.
+  c.co_json({"budget", "set", "agent", id, "--daily-cap", "5"});
+  const json approved = c.co_json({"approval", "approve", std::to_string(approval), "-m", "worth it"});
+  CHECK(approved["status"] == "approved");
+  CHECK(approved["decision"] == "worth it");
+  CHECK(c.agent(id)["status"] == "running");
+  CHECK_FALSE(stopped(leader));
+  CHECK_FALSE(stopped(child));
+  CHECK(c.result("wo.show", {{"id", wo}})["status"] == "in_progress");
+  CHECK(error_code(c.call("approval.approve", {{"id", approval}, {"decision", "again"}})) == -32002);
+
+  // Past the raised cap: paused again; denied this time: the work order canceled, the worker
+  // stopped with its worktree saved first.
+  const json again = c.result("cost.report", {{"agent", id}, {"amount", 4}});
+  REQUIRE(again["approvals"].size() == 1);
+  const long long second = again["approvals"][0];
+  const json denied = c.co_json({"approval", "deny", std::to_string(second), "-m", "too expensive"});
+  CHECK(denied["status"] == "denied");
+  REQUIRE(eventually([&] { return !pid_alive(leader); }, 20s));
+  CHECK(c.result("wo.show", {{"id", wo}})["status"] == "canceled");
+  const auto canceled = c.events("wo.transitioned", wo).back();
+  CHECK(canceled["data"]["reason"] == "too expensive");
+  const auto saved = c.events("worktree.saved", wo);
+  const auto stops = c.events("agent.stopping", id);
+  REQUIRE(!saved.empty());
+  REQUIRE(!stops.empty());
+  CHECK(id_of(saved.front()) < id_of(stops.back()));
+  CHECK(c.result("approval.list", {{"status", "denied"}})["approvals"].size() == 1);
+  // Approvals and caps are projections: a rebuild agrees.
+  CHECK(c.co_json({"wo", "rebuild-projections"})["differences"] == 0);
+  c.root.stop();
+}
+
+TEST_CASE("an approval with override waives the cap for the rest of the day", "[governance][budgets]") {
+  Settings s;
+  Company c(s);
+  c.start();
+  c.add_factory("f");
+  const pid_t qa = c.running_pid("f/qa");
+  c.co_json({"budget", "set", "agent", "f/qa", "--daily-cap", "1"});
+  const json crossing = c.result("cost.report", {{"agent", "f/qa"}, {"amount", 2}});
+  REQUIRE(crossing["approvals"].size() == 1);
+  CHECK(stopped(qa));
+  const std::string approval = std::to_string(crossing["approvals"][0].get<long long>());
+  auto listing = c.root.co({"approval", "list"});
+  CHECK(contains(listing.out, "f/qa"));
+  const json approved = c.co_json({"approval", "approve", approval, "-m", "deadline", "--override"});
+  CHECK(approved["override"] == true);
+  CHECK_FALSE(stopped(qa));
+  // Waived today: reports count again, nothing is paused.
+  const json more = c.result("cost.report", {{"agent", "f/qa"}, {"amount", 1}});
+  CHECK(more["exceeded"] == false);
+  CHECK(c.agent("f/qa")["status"] == "running");
+  // Across a restart too.
+  REQUIRE(c.root.co({"operations", "stop", "--keep-agents"}).exit_code == 0);
+  c.start();
+  CHECK(c.result("cost.report", {{"agent", "f/qa"}, {"amount", 1}})["exceeded"] == false);
+  c.root.stop();
+}

@@ -28,7 +28,7 @@ void random_change(Store::Tx& tx, std::mt19937& rng, int& alerts_raised) {
   const std::string factory = "f" + std::to_string(pick(4));
   const std::string wo = "W-" + std::to_string(pick(12));
   static const char* statuses[] = {"open", "assigned", "in_progress", "review", "done", "blocked", "canceled"};
-  switch (pick(16)) {
+  switch (pick(19)) {
     case 0:
       tx.append(EventDraft{"factory.added", "operator", factory, factory,
                            {{"url", "https://x/" + factory}, {"prefix", "P" + factory}, {"path", "/r/" + factory}}});
@@ -111,6 +111,22 @@ void random_change(Store::Tx& tx, std::mt19937& rng, int& alerts_raised) {
     case 14:
       tx.append(EventDraft{"wo.artifact_added", "operations", factory, wo,
                            {{"path", "/r/.work/artifacts/" + wo + "/loop-" + std::to_string(pick(9)) + ".md"}}});
+      break;
+    case 15:
+      tx.append(EventDraft{"budget.set", "operator", std::nullopt, factory,
+                           {{"scope", pick(2) ? "factory" : "agent"}, {"id", factory}, {"daily_cap", pick(20) / 2.0}}});
+      break;
+    case 16:
+      tx.append(EventDraft{"approval.opened", "operations", std::nullopt, factory + "/qa",
+                           {{"approval_id", 1 + pick(8)}, {"kind", "budget"}, {"agent", factory + "/qa"},
+                            {"work_order", pick(2) ? json(wo) : json(nullptr)}, {"scope", "agent"},
+                            {"scope_id", factory + "/qa"}, {"spend", pick(100) / 10.0}, {"cap", 5.0},
+                            {"prior_status", "in_progress"}}});
+      break;
+    case 17:
+      tx.append(EventDraft{"approval.decided", "operator", std::nullopt, factory + "/qa",
+                           {{"approval_id", 1 + pick(8)}, {"status", pick(2) ? "approved" : "denied"},
+                            {"approver", "op"}, {"decision", "d" + std::to_string(pick(5))}, {"override", pick(2) == 1}}});
       break;
     default:
       tx.append(EventDraft{"slot.freed", "operations", factory, std::nullopt, {{"factory", factory}, {"slot", pick(3)}}});

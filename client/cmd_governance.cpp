@@ -1,4 +1,4 @@
-// co cost report|show|daily, co runs, co budget show|set: their bodies and their entries in the command table.
+// co cost report|show|daily, co runs, co budget show|set, co approval list|approve|deny: their bodies and their entries in the command table.
 // Inside an agent a report is the agent's own; the operator names the agent with --agent.
 #include <cerrno>
 #include <cmath>
@@ -169,9 +169,67 @@ int cmd_budget_set(Context& ctx, const BudgetSetOptions& o) {
   });
 }
 
+struct DecideOptions {
+  std::string id;
+  std::string decision;
+  std::string approver;
+  bool override_cap = false;
+};
+
+json approval_id_param(const std::string& id) {
+  if (!id.empty() && id.size() <= 18 && id.find_first_not_of("0123456789") == std::string::npos) return std::stoll(id);
+  return id;  // the daemon refuses it
+}
+
+int cmd_approval_list(Context& ctx, const std::optional<std::string>& status) {
+  json params = json::object();
+  if (status) params["status"] = *status;
+  auto r = ctx.call("approval.list", params);
+  return ctx.print(r, [&](const json& j) {
+    const json& list = j.value("approvals", json::array());
+    if (list.empty()) {
+      std::cout << "no " << (status ? *status + " " : std::string()) << "approvals\n";
+      return;
+    }
+    Table t({"ID", "STATUS", "KIND", "AGENT", "WORK ORDER", "SCOPE", "SPEND", "CAP", "AGE", "DECISION"});
+    for (const auto& a : list)
+      t.add({field(a, "id"), field(a, "status"), field(a, "kind"), field(a, "agent"), field(a, "work_order"),
+             field(a, "scope") + (a.value("scope_id", json()).is_string() ? " " + field(a, "scope_id") : ""),
+             money(number(a, "spend")), money(number(a, "cap")), age_since(a.value("created_at", json())),
+             field(a, "decision")});
+    t.print(std::cout);
+    std::cout << "decide with: co approval approve ID -m WHY [--override] | co approval deny ID -m WHY\n";
+  });
+}
+
+int cmd_approval_decide(Context& ctx, const DecideOptions& o, bool approve) {
+  ctx.set_not_found_hint("co approval list");
+  json params = {{"id", approval_id_param(o.id)}, {"decision", o.decision}};
+  if (!o.approver.empty()) params["approver"] = o.approver;
+  if (approve && o.override_cap) params["override"] = true;
+  auto r = ctx.call(approve ? "approval.approve" : "approval.deny", params);
+  return ctx.print(r, [&](const json& a) {
+    std::cout << "approval " << field(a, "id") << " " << field(a, "status") << ": " << field(a, "agent")
+              << (approve ? " resumed" : " stopped")
+              << (a.value("work_order", json()).is_string()
+                      ? std::string(", ") + field(a, "work_order") + (approve ? " back to " + field(a, "prior_status") : " canceled")
+                      : std::string())
+              << (a.value("override", false) ? " (cap waived until the UTC day ends)" : "") << "\n";
+  });
+}
+
+int cmd_approval_approve(Context& ctx, const DecideOptions& o) { return cmd_approval_decide(ctx, o, true); }
+int cmd_approval_deny(Context& ctx, const DecideOptions& o) { return cmd_approval_decide(ctx, o, false); }
+
+void declare_decision(Args& a, DecideOptions& o) {
+  a.positional("ID", o.id, "approval id (see: co approval list)").required();
+  a.option("-m,--decision", o.decision, "why (recorded with the decision)").required();
+  a.option("--approver", o.approver, "who decides (default: operator)");
+}
+
 }  // namespace
 
-std::vector<Command> cost_commands() {
+std::vector<Command> governance_commands() {
   return {
       {"cost", "costs: report, show, daily"},
       {"cost report", "report spend: an agent for itself (the operator names --agent)",
@@ -206,6 +264,20 @@ std::vector<Command> cost_commands() {
          a.option("--daily-cap", o.daily_cap, "US dollars per UTC day").required().check("DOLLARS", check_amount);
        },
        cmd_budget_set},
+      {"approval", "approvals waiting for an operator: list, approve, deny"},
+      {"approval list", "approvals, newest first",
+       [](Args& a, std::optional<std::string>& status) {
+         a.option("--status", status, "only these").one_of(std::vector<std::string>{"pending", "approved", "denied"});
+       },
+       cmd_approval_list},
+      {"approval approve", "approve: the agent resumes, its work order goes back (a cap must be raised first, or --override)",
+       [](Args& a, DecideOptions& o) {
+         declare_decision(a, o);
+         a.flag("--override", o.override_cap, "waive the exceeded cap until the UTC day ends");
+       },
+       cmd_approval_approve},
+      {"approval deny", "deny: the work order is canceled, the agent stopped (its worktree saved)",
+       [](Args& a, DecideOptions& o) { declare_decision(a, o); }, cmd_approval_deny},
   };
 }
 

@@ -1,5 +1,6 @@
-// Methods of costs and runs (spec §6): cost.report, cost.summary, run.list. An agent reports
-// for itself (the peer decides who it is); the operator names the agent.
+// Methods of governance (spec §6): cost.report, cost.summary, run.list, budget.get|set,
+// approval.list|approve|deny. An agent reports its own costs (the peer decides who it is);
+// everything that changes a cap or decides an approval is the operator's.
 #include <cmath>
 
 #include "common/json.hpp"
@@ -131,9 +132,44 @@ json rpc_budget_set(Daemon& d, Call& c) {
   return out;
 }
 
+std::int64_t approval_id(const Call& c) {
+  auto id = c.params.integer("id", 1, INT64_MAX);
+  if (!id) throw rpc::Error(rpc::code::invalid_params, "id is required", json{{"field", "id"}});
+  return *id;
+}
+
+std::string decision_of(const Call& c) {
+  auto decision = c.params.str("decision", 1024);
+  if (!decision || decision->empty())
+    throw rpc::Error(rpc::code::invalid_params, "decision is required: say why (it is recorded)",
+                     json{{"field", "decision"}});
+  return *decision;
+}
+
+json rpc_approval_list(Daemon& d, Call& c) {
+  auto status = c.params.str("status", 16);
+  if (status && *status != "pending" && *status != "approved" && *status != "denied")
+    throw rpc::Error(rpc::code::invalid_params, "status: expected pending, approved or denied", json{{"field", "status"}});
+  return {{"approvals", d.spending().approvals().list(status)}};
+}
+
+json rpc_approval_approve(Daemon& d, Call& c) {
+  const auto id = approval_id(c);
+  const std::string decision = decision_of(c);
+  const std::string approver = c.params.str("approver", 128).value_or(c.actor());
+  return d.spending().approve(id, approver, decision, c.params.boolean("override").value_or(false), c.actor());
+}
+
+json rpc_approval_deny(Daemon& d, Call& c) {
+  const auto id = approval_id(c);
+  const std::string decision = decision_of(c);
+  const std::string approver = c.params.str("approver", 128).value_or(c.actor());
+  return d.spending().deny(id, approver, decision, c.actor());
+}
+
 }  // namespace
 
-void register_cost_methods(Router& router, Daemon& d) {
+void register_governance_methods(Router& router, Daemon& d) {
   using namespace access;
   static const DaemonMethod kMethods[] = {
       {"cost.report", {"agent", "amount", "tokens_in", "tokens_out", "model", "run_id", "work_order"},
@@ -145,6 +181,12 @@ void register_cost_methods(Router& router, Daemon& d) {
       {"budget.get", {"scope", "id"}, anyone, "daily caps and today's spend: one scope, or all", rpc_budget_get},
       {"budget.set", {"scope", "id", "daily_cap"}, operator_only, "set a scope's daily cap (0: no cap)",
        rpc_budget_set},
+      {"approval.list", {"status"}, anyone, "approvals, newest first (pending, approved, denied)", rpc_approval_list},
+      {"approval.approve", {"id", "approver", "decision", "override"}, operator_only,
+       "approve: the agent thawed, its work order back (refused while the cap is exceeded, unless override)",
+       rpc_approval_approve},
+      {"approval.deny", {"id", "approver", "decision"}, operator_only,
+       "deny: the work order canceled, the agent stopped (its worktree saved)", rpc_approval_deny},
   };
   add_methods(router, d, kMethods);
 }
