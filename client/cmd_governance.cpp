@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -218,6 +219,46 @@ int cmd_approval_decide(Context& ctx, const DecideOptions& o, bool approve) {
   });
 }
 
+struct AuditOptions {
+  std::string start, end, output;
+};
+
+// Follows the pages to the end: every event in the range, one JSON line each, never
+// truncated (the runbook's export stopped silently at 10,000).
+int cmd_audit_export(Context& ctx, const AuditOptions& o) {
+  std::ofstream file;
+  if (!o.output.empty()) {
+    file.open(o.output, std::ios::trunc);
+    if (!file) {
+      std::cerr << program_name() << ": cannot write " << o.output << "\n";
+      return 1;
+    }
+  }
+  std::ostream& out = o.output.empty() ? std::cout : file;
+  json after = 0;
+  long long count = 0;
+  json first_id, last_id;
+  for (;;) {
+    auto page = ctx.call("audit.export", {{"start", o.start}, {"end", o.end}, {"after_id", after}, {"limit", 5000}});
+    for (const auto& e : page.value("events", json::array())) {
+      out << e.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+      if (first_id.is_null()) first_id = e.value("id", json());
+      last_id = e.value("id", json());
+      ++count;
+    }
+    after = page.value("next_after_id", json());
+    if (after.is_null()) break;
+  }
+  out.flush();
+  if (!out) {
+    std::cerr << program_name() << ": writing the export failed\n";
+    return 1;
+  }
+  std::cerr << "exported " << count << " events" << (count ? " (ids " + first_id.dump() + ".." + last_id.dump() + ")" : "")
+            << (o.output.empty() ? "" : " to " + o.output) << "\n";
+  return 0;
+}
+
 int cmd_approval_approve(Context& ctx, const DecideOptions& o) { return cmd_approval_decide(ctx, o, true); }
 int cmd_approval_deny(Context& ctx, const DecideOptions& o) { return cmd_approval_decide(ctx, o, false); }
 
@@ -264,6 +305,14 @@ std::vector<Command> governance_commands() {
          a.option("--daily-cap", o.daily_cap, "US dollars per UTC day").required().check("DOLLARS", check_amount);
        },
        cmd_budget_set},
+      {"audit", "the audit trail: export"},
+      {"audit export", "every event of a date range as JSON lines, archived days included",
+       [](Args& a, AuditOptions& o) {
+         a.option("--start", o.start, "first day, YYYY-MM-DD (or an RFC 3339 time)").required();
+         a.option("--end", o.end, "last day, YYYY-MM-DD, inclusive (or an RFC 3339 time)").required();
+         a.option("-o,--output", o.output, "write to this file (default: standard output)");
+       },
+       cmd_audit_export},
       {"approval", "approvals waiting for an operator: list, approve, deny"},
       {"approval list", "approvals, newest first",
        [](Args& a, std::optional<std::string>& status) {

@@ -1,6 +1,8 @@
 // Methods of governance (spec §6): cost.report, cost.summary, run.list, budget.get|set,
 // approval.list|approve|deny. An agent reports its own costs (the peer decides who it is);
 // everything that changes a cap or decides an approval is the operator's.
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "common/json.hpp"
@@ -8,6 +10,7 @@
 #include "daemon/daemon.hpp"
 #include "daemon/error.hpp"
 #include "daemon/governance/costs.hpp"
+#include "daemon/store/audit.hpp"
 #include "daemon/rpc/connection.hpp"
 
 namespace vermas {
@@ -167,6 +170,42 @@ json rpc_approval_deny(Daemon& d, Call& c) {
   return d.spending().deny(id, approver, decision, c.actor());
 }
 
+// A bound of the audit range: YYYY-MM-DD (the whole day) or an RFC 3339 time; both ends
+// inclusive. Returns the RFC 3339 bound as events store them (`end`: exclusive, just after).
+std::string audit_bound(const Call& c, const char* name, bool end) {
+  const std::string v = c.params.required_str(name, 64);
+  auto bad = [&] {
+    return rpc::Error(rpc::code::invalid_params, std::string(name) + ": expected YYYY-MM-DD or an RFC 3339 time",
+                      json{{"field", name}});
+  };
+  if (v.size() == 10) {
+    // A day is compared as text, as the events' times are: "T24:00" sorts after every time of
+    // that day and before the next day (no clock arithmetic, so year 2999 is fine too).
+    const bool digits = std::isdigit(static_cast<unsigned char>(v[0])) && v[4] == '-' && v[7] == '-' &&
+                        std::all_of(v.begin(), v.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)) || ch == '-'; });
+    const int month = digits ? std::stoi(v.substr(5, 2)) : 0, day = digits ? std::stoi(v.substr(8, 2)) : 0;
+    if (!digits || month < 1 || month > 12 || day < 1 || day > 31) throw bad();
+    return v + (end ? "T24:00:00.000Z" : "T00:00:00.000Z");
+  }
+  auto t = parse_rfc3339(v);
+  if (!t) throw bad();
+  if (end) *t += std::chrono::milliseconds(1);
+  return format_rfc3339_ms(*t);
+}
+
+json rpc_audit_export(Daemon& d, Call& c) {
+  const std::string since = audit_bound(c, "start", false), until = audit_bound(c, "end", true);
+  if (until <= since) throw rpc::Error(rpc::code::invalid_params, "end is before start", json{{"field", "end"}});
+  const std::int64_t after = c.params.integer("after_id", 0, INT64_MAX).value_or(0);
+  const int limit = static_cast<int>(c.params.integer("limit", 1, INT32_MAX).value_or(1000));
+  auto page = audit::page(d.store(), d.paths().archive_dir(), since, until, after, limit);
+  return {{"events", std::move(page.events)},
+          {"next_after_id", page.next_after_id ? json(*page.next_after_id) : json(nullptr)},
+          {"start", since},
+          {"end", until},
+          {"limit", std::min(limit, audit::kMaxPage)}};
+}
+
 }  // namespace
 
 void register_governance_methods(Router& router, Daemon& d) {
@@ -181,6 +220,8 @@ void register_governance_methods(Router& router, Daemon& d) {
       {"budget.get", {"scope", "id"}, anyone, "daily caps and today's spend: one scope, or all", rpc_budget_get},
       {"budget.set", {"scope", "id", "daily_cap"}, operator_only, "set a scope's daily cap (0: no cap)",
        rpc_budget_set},
+      {"audit.export", {"start", "end", "after_id", "limit"}, anyone,
+       "every event in [start, end], archived days included, a page at a time (next_after_id)", rpc_audit_export},
       {"approval.list", {"status"}, anyone, "approvals, newest first (pending, approved, denied)", rpc_approval_list},
       {"approval.approve", {"id", "approver", "decision", "override"}, operator_only,
        "approve: the agent thawed, its work order back (refused while the cap is exceeded, unless override)",
