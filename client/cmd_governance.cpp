@@ -259,6 +259,31 @@ int cmd_audit_export(Context& ctx, const AuditOptions& o) {
   return 0;
 }
 
+struct SquadOptions {
+  bool all = false;
+  std::string reason;
+};
+
+int cmd_squad(Context& ctx, const SquadOptions& o, bool pause) {
+  if (!o.all) {
+    std::cerr << program_name() << ": " << (pause ? "pause" : "resume") << " needs --all (one agent: co agent "
+              << (pause ? "pause" : "resume") << " ID)\n";
+    return 2;
+  }
+  json params = json::object();
+  if (pause && !o.reason.empty()) params["reason"] = o.reason;
+  auto r = ctx.call(pause ? "squad.pause" : "squad.resume", params);
+  return ctx.print(r, [&](const json& j) {
+    const json& agents = j.value(pause ? "frozen" : "thawed", json::array());
+    std::cout << (pause ? "squad paused: " : "squad resumed: ") << agents.size()
+              << (pause ? " agents frozen; no dispatch, spawn or start until: co resume --all" : " agents thawed")
+              << "\n";
+  });
+}
+
+int cmd_squad_pause(Context& ctx, const SquadOptions& o) { return cmd_squad(ctx, o, true); }
+int cmd_squad_resume(Context& ctx, const SquadOptions& o) { return cmd_squad(ctx, o, false); }
+
 int cmd_approval_approve(Context& ctx, const DecideOptions& o) { return cmd_approval_decide(ctx, o, true); }
 int cmd_approval_deny(Context& ctx, const DecideOptions& o) { return cmd_approval_decide(ctx, o, false); }
 
@@ -305,6 +330,15 @@ std::vector<Command> governance_commands() {
          a.option("--daily-cap", o.daily_cap, "US dollars per UTC day").required().check("DOLLARS", check_amount);
        },
        cmd_budget_set},
+      {"pause", "co pause --all: freeze every agent, hold dispatch and starts (the squad pause)",
+       [](Args& a, SquadOptions& o) {
+         a.flag("--all", o.all, "every agent (required: one agent is co agent pause ID)");
+         a.option("--reason", o.reason, "why (recorded)");
+       },
+       cmd_squad_pause},
+      {"resume", "co resume --all: end the squad pause (agents paused for other reasons stay paused)",
+       [](Args& a, SquadOptions& o) { a.flag("--all", o.all, "every agent the squad pause froze (required)"); },
+       cmd_squad_resume},
       {"audit", "the audit trail: export"},
       {"audit export", "every event of a date range as JSON lines, archived days included",
        [](Args& a, AuditOptions& o) {

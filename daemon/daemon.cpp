@@ -103,6 +103,8 @@ void Daemon::start() {
   work_orders_ = std::make_unique<WorkOrders>(*journal_, *factories_);
   spending_ = std::make_unique<Spending>(*journal_, config_, *supervisor_, *work_orders_);
   spending_->load();
+  squad_ = std::make_unique<Squad>(*journal_, *supervisor_);
+  squad_->load();
   supervisor_->money({[this](const std::string& agent) { return spending_->costs().today_agent(agent); },
                       [this](const AgentRecord& agent) {
                         return spending_->budgets().cap(caps::Scope::agent, agent.id);
@@ -210,6 +212,7 @@ int Daemon::run() {
   server_.reset();
   log_maintenance_.reset();
   loops_.reset();
+  squad_.reset();
   spending_.reset();
   alert_notifier_.reset();  // unsubscribes: before the journal goes
   wo_sync_.reset();
@@ -370,6 +373,7 @@ nlohmann::json Daemon::status() {
           {"unread_mail_by_agent", unread},
           {"open_alerts", alerts::open_count(*store_)},
           {"today_spend", spending_->costs().today_company()},
+          {"squad", squad_->state()},
           {"connections", server_->connection_count()},
           {"last_event_id", store_->last_event_id()}};
 }

@@ -21,6 +21,7 @@
 #include "daemon/store/journal.hpp"
 #include "daemon/store/log_maintenance.hpp"
 #include "daemon/governance/spending.hpp"
+#include "daemon/governance/squad.hpp"
 #include "daemon/patrol/loops.hpp"
 #include "daemon/patrol/alert_notifier.hpp"
 #include "daemon/pidfile.hpp"
@@ -80,6 +81,7 @@ class Daemon {
   WorkOrders& work_orders() { return *work_orders_; }
   Dispatcher& dispatcher() { return *dispatcher_; }
   Spending& spending() { return *spending_; }
+  Squad& squad() { return *squad_; }
   WoSync& wo_sync() { return *wo_sync_; }
   LogMaintenance& log_maintenance() { return *log_maintenance_; }
   double uptime_seconds() const;
@@ -108,6 +110,7 @@ class Daemon {
   std::unique_ptr<WoSync> wo_sync_;
   std::unique_ptr<Loops> loops_;
   std::unique_ptr<Spending> spending_;
+  std::unique_ptr<Squad> squad_;
   std::unique_ptr<LogMaintenance> log_maintenance_;
   std::unique_ptr<AlertNotifier> alert_notifier_;
   Router router_;

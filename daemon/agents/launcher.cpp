@@ -124,6 +124,7 @@ void Launcher::close() {
 
 void Launcher::pump() {
   while (!queue_.empty()) {
+    if (held_ && !closed_) return;
     if (closed_) {
       for (auto& id : queue_)
         if (auto a = registry_.find(id)) a->queued = false;

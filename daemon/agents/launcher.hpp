@@ -48,6 +48,13 @@ class Launcher {
   void pump();
   // Daemon shutdown: the queue empties and takes nothing more.
   void close();
+  // A squad pause: the queue keeps what it has but launches nothing until released (no
+  // restarts, no patrol starts); release() launches what waited.
+  void hold(bool held) {
+    held_ = held;
+    if (!held_) pump();
+  }
+  bool held() const { return held_; }
   // Watches a running process (a launch, a re-adoption); its exit is reported.
   void attach(Agent& a, Launched launched);
 
@@ -77,6 +84,7 @@ class Launcher {
   boost::asio::steady_timer throttle_timer_;
   bool throttle_armed_ = false;
   bool closed_ = false;
+  bool held_ = false;
   std::uint64_t next_generation_ = 1;
 };
 

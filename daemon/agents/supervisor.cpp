@@ -67,6 +67,8 @@ asio::awaitable<void> Supervisor::wait_for(const std::string& id, Clock::time_po
 }
 
 asio::awaitable<AgentView> Supervisor::start_agent(std::string id, std::string actor) {
+  if (launcher_.held())
+    throw Error(Errc::conflict, "squad paused: nothing starts until co resume --all", json{{"squad", "paused"}});
   if (lifecycle_.shutting_down()) throw Error(Errc::unavailable, "the daemon is shutting down");
   Agent& a = registry_.require(id);
   if (a.rec.status == AgentStatus::stopping)
@@ -137,9 +139,34 @@ AgentView Supervisor::resume_agent(const std::string& id, const std::string& act
   return registry_.view(id);
 }
 
+std::vector<std::string> Supervisor::pause_all(const std::string& actor) {
+  launcher_.hold(true);
+  std::vector<std::string> frozen_now;
+  for (auto& entry : registry_.all()) {
+    Agent& a = *entry.second;
+    if (!a.proc || a.busy || !next(a.rec.status, AgentEvent::squad_pause)) continue;
+    if (frozen(a.rec.status)) continue;  // paused already, for its own reason: it keeps it
+    if (lifecycle_.freeze(a, AgentEvent::squad_pause, "squad", actor)) frozen_now.push_back(a.rec.id);
+  }
+  return frozen_now;
+}
+
+std::vector<std::string> Supervisor::resume_all(const std::string& actor) {
+  std::vector<std::string> thawed;
+  for (auto& entry : registry_.all()) {
+    Agent& a = *entry.second;
+    if (a.rec.status != AgentStatus::paused || a.rec.reason != "squad") continue;
+    if (lifecycle_.thaw(a, AgentEvent::squad_resume, "squad_resume", actor)) thawed.push_back(a.rec.id);
+  }
+  launcher_.hold(false);
+  return thawed;
+}
+
 asio::awaitable<AgentView> Supervisor::start_worker(std::string factory, int slot, std::optional<std::string> work_order,
                                                std::string worktree, std::string actor) {
   if (lifecycle_.shutting_down()) throw Error(Errc::unavailable, "the daemon is shutting down");
+  if (launcher_.held())
+    throw Error(Errc::conflict, "squad paused: no dispatch or spawn until co resume --all", json{{"squad", "paused"}});
   Agent& a = registry_.ensure(factory, AgentRole::worker, slot, launcher_.runner_name_for(factory, AgentRole::worker));
   a.rec.want_running = true;
   a.history = {};

@@ -73,6 +73,14 @@ class Supervisor {
   AgentView pause_agent(const std::string& id, const std::string& actor, const std::string& reason,
                         AgentEvent event = AgentEvent::pause, nlohmann::json data = nlohmann::json::object());
   AgentView resume_agent(const std::string& id, const std::string& actor, AgentEvent event = AgentEvent::resume);
+  // A squad pause: every agent with a process frozen (reason squad; one paused already keeps
+  // its own reason), and nothing started until it ends. Returns the ids it froze.
+  std::vector<std::string> pause_all(const std::string& actor);
+  // Ends it: thaws only what the squad pause froze (paused, reason squad); starts resume.
+  std::vector<std::string> resume_all(const std::string& actor);
+  // Starts are held (a squad pause): the start queue launches nothing.
+  void hold_starts(bool held) { launcher_.hold(held); }
+  bool starts_held() const { return launcher_.held(); }
   // Starts the worker of a slot (dispatch, worker.spawn) in `worktree` (empty: the slot's
   // own), holding `work_order` (its WORK_ORDER at every start); answers once it runs.
   boost::asio::awaitable<AgentView> start_worker(std::string factory, int slot,

@@ -206,6 +206,12 @@ json rpc_audit_export(Daemon& d, Call& c) {
           {"limit", std::min(limit, audit::kMaxPage)}};
 }
 
+json rpc_squad_pause(Daemon& d, Call& c) {
+  return d.squad().pause(c.params.str("reason", 256).value_or("operator"), c.actor());
+}
+
+json rpc_squad_resume(Daemon& d, Call& c) { return d.squad().resume(c.actor()); }
+
 }  // namespace
 
 void register_governance_methods(Router& router, Daemon& d) {
@@ -222,6 +228,9 @@ void register_governance_methods(Router& router, Daemon& d) {
        rpc_budget_set},
       {"audit.export", {"start", "end", "after_id", "limit"}, anyone,
        "every event in [start, end], archived days included, a page at a time (next_after_id)", rpc_audit_export},
+      {"squad.pause", {"reason"}, operator_only,
+       "freeze every agent (reason squad); dispatch, spawns and starts refused until squad.resume", rpc_squad_pause},
+      {"squad.resume", {}, operator_only, "thaw what the squad pause froze; starts resume", rpc_squad_resume},
       {"approval.list", {"status"}, anyone, "approvals, newest first (pending, approved, denied)", rpc_approval_list},
       {"approval.approve", {"id", "approver", "decision", "override"}, operator_only,
        "approve: the agent thawed, its work order back (refused while the cap is exceeded, unless override)",

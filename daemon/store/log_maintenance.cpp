@@ -33,7 +33,7 @@ namespace P = projections;
 namespace {
 
 // A superset of projections::affects, as event type patterns for the scan.
-const std::vector<std::string> kProjected = {"slot.", "wo.", "factory.", "team.", "alert.", "mail.", "cost.", "budget.", "approval."};
+const std::vector<std::string> kProjected = {"slot.", "wo.", "factory.", "team.", "alert.", "mail.", "cost.", "budget.", "approval.", "squad."};
 
 class Busy {
  public:

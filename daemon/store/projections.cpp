@@ -284,6 +284,14 @@ void apply_approval_decided(sql::StatementCache& st, const std::string& p, const
   s.run();
 }
 
+// The squad pause: one row, the company's.
+void apply_squad(sql::StatementCache& st, const std::string& p, const Event& e, bool paused) {
+  sql::Stmt s(st, "INSERT OR REPLACE INTO " + p + "squad(name, paused, reason, since, actor) VALUES('company',?,?,?,?)",
+              "projecting the squad");
+  s.bind(1, paused ? 1 : 0).bind(2, str(e.data, "reason")).bind(3, e.ts).bind(4, e.actor);
+  s.run();
+}
+
 // Factories and teams: registered by factory.added and team.added, forgotten (a factory with
 // its teams) by factory.removed. A row's time is its event's.
 void apply_factory_added(sql::StatementCache& st, const std::string& p, const Event& e) {
@@ -391,7 +399,8 @@ void apply_mail_acked(sql::StatementCache& st, const std::string& p, const Event
 const std::vector<std::string>& table_names() {
   static const std::vector<std::string> names = {"work_orders", "wo_checks", "wo_keys", "slots",
                                                  "factories",   "teams",     "alerts",  "messages",
-                                                 "runs",        "cost_daily", "budgets",  "approvals"};
+                                                 "runs",        "cost_daily", "budgets",  "approvals",
+                                                 "squad"};
   return names;
 }
 
@@ -546,6 +555,14 @@ std::string create_tables(const std::string& p, bool with_indexes) {
       "  approver TEXT,\n"
       "  decision TEXT,\n"
       "  override INTEGER NOT NULL\n"
+      ");\n"
+      // Migration 12's text, word for word.
+      "CREATE TABLE " + p + "squad(\n"
+      "  name TEXT PRIMARY KEY,\n"
+      "  paused INTEGER NOT NULL,\n"
+      "  reason TEXT NOT NULL,\n"
+      "  since TEXT NOT NULL,\n"
+      "  actor TEXT NOT NULL\n"
       ");\n";
   if (with_indexes) s += create_indexes(p);
   return s;
@@ -572,7 +589,7 @@ bool affects(std::string_view type) {
          type == "factory.added" || type == "factory.removed" || type == "team.added" || type == "alert.raised" ||
          type == "alert.repeated" || type == "alert.resolved" || type == "mail.sent" || type == "mail.delivered" ||
          type == "mail.acked" || type == "cost.reported" || type == "budget.set" || type == "approval.opened" ||
-         type == "approval.decided";
+         type == "approval.decided" || type == "squad.paused" || type == "squad.resumed";
 }
 
 void apply(sql::StatementCache& st, const std::string& p, const Event& e) {
@@ -599,6 +616,8 @@ void apply(sql::StatementCache& st, const std::string& p, const Event& e) {
   else if (t == "budget.set") apply_budget_set(st, p, e);
   else if (t == "approval.opened") apply_approval_opened(st, p, e);
   else if (t == "approval.decided") apply_approval_decided(st, p, e);
+  else if (t == "squad.paused") apply_squad(st, p, e, true);
+  else if (t == "squad.resumed") apply_squad(st, p, e, false);
 }
 
 std::string select_work_orders(const std::string& p) {

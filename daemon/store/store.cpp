@@ -500,6 +500,23 @@ CREATE TABLE checkpoint_approvals(
   override INTEGER NOT NULL
 );
 )sql",
+      // 12: the squad pause (squad.paused, squad.resumed): one row, the company's.
+      R"sql(
+CREATE TABLE squad(
+  name TEXT PRIMARY KEY,
+  paused INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  since TEXT NOT NULL,
+  actor TEXT NOT NULL
+);
+CREATE TABLE checkpoint_squad(
+  name TEXT PRIMARY KEY,
+  paused INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  since TEXT NOT NULL,
+  actor TEXT NOT NULL
+);
+)sql",
   };
   return migrations;
 }

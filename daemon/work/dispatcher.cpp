@@ -105,6 +105,8 @@ int Dispatcher::lowest_free_slot(const std::string& factory) const {
 
 asio::awaitable<AgentView> Dispatcher::spawn_worker(std::string factory, std::string actor) {
   if (stopping_) throw Error(Errc::unavailable, "the daemon is shutting down");
+  if (supervisor_.starts_held())
+    throw Error(Errc::conflict, "squad paused: no dispatch or spawn until co resume --all", json{{"squad", "paused"}});
   factories_.require(factory);
   const int slot = lowest_free_slot(factory);
   Reservation reservation(reserved_, {factory, slot});  // the slot is ours while git makes the worktree
@@ -204,6 +206,8 @@ void Dispatcher::record(const std::string& type, const std::string& factory, con
 asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, std::optional<std::string> team,
                                            WoActor actor) {
   if (stopping_) throw Error(Errc::unavailable, "the daemon is shutting down");
+  if (supervisor_.starts_held())
+    throw Error(Errc::conflict, "squad paused: no dispatch or spawn until co resume --all", json{{"squad", "paused"}});
   auto check = [&]() -> wo::WorkOrder {
     wo::WorkOrder w = work_orders_.require(id);
     if (w.factory && *w.factory != factory)

@@ -274,3 +274,58 @@ TEST_CASE("audit export: 25,000 events, archived days included, every id once an
   CHECK(error_code(c.call("audit.export", {{"start", "2001-02-01"}, {"end", "2001-01-31"}})) == -32602);
   c.root.stop();
 }
+
+TEST_CASE("the squad pause freezes every agent, holds dispatch, spawns and restarts, and resumes only its own",
+          "[governance][squad]") {
+  Settings s;
+  Company c(s);
+  c.start();
+  c.add_factory("f");
+  const pid_t supervisor = c.running_pid("f/supervisor");
+  const pid_t qa = c.running_pid("f/qa");
+  c.co_json({"agent", "pause", "f/qa"});  // an operator's own pause, before the squad's
+  auto created = c.root.wo({"create", "--title=later", "--factory", "f"});
+  REQUIRE(created.exit_code == 0);
+  const std::string wo = created.out.substr(0, created.out.find('\n'));
+
+  const json paused = c.co_json({"pause", "--all", "--reason", "incident"});
+  CHECK(paused["paused"] == true);
+  REQUIRE(paused["frozen"].size() == 1);
+  CHECK(paused["frozen"][0] == "f/supervisor");
+  CHECK(stopped(supervisor));
+  CHECK(c.agent("f/supervisor")["reason"] == "squad");
+  CHECK(c.agent("f/qa")["reason"] == "operator");
+  CHECK(c.result("status")["squad"]["paused"] == true);
+  CHECK(c.result("status")["squad"]["reason"] == "incident");
+  auto refused = c.root.co({"dispatch", wo, "f"});
+  CHECK(refused.exit_code != 0);
+  CHECK(contains(refused.err, "squad paused"));
+  CHECK(error_code(c.call("worker.spawn", {{"factory", "f"}})) == -32002);
+  CHECK(c.root.co({"pause"}).exit_code == 2);  // --all is required
+
+  // A crash while squad-paused is not restarted: its restart waits in the held queue.
+  REQUIRE(::kill(supervisor, SIGKILL) == 0);
+  REQUIRE(eventually([&] { return !c.events("agent.exited", "f/supervisor").empty(); }, 10s));
+  REQUIRE(eventually([&] {
+    const json a = c.agent("f/supervisor");
+    return a["pid"].is_null() && a["next_start_in_seconds"].is_null() && a["status"] == "backoff";
+  }, 10s));
+  CHECK(error_code(c.call("agent.start", {{"id", "f/supervisor"}})) == -32002);
+
+  // Across a daemon restart, still paused.
+  REQUIRE(c.root.co({"operations", "stop", "--keep-agents"}).exit_code == 0);
+  c.start();
+  CHECK(c.result("status")["squad"]["paused"] == true);
+  CHECK(stopped(qa));
+  CHECK(error_code(c.call("worker.spawn", {{"factory", "f"}})) == -32002);
+
+  // Resume: only what the squad froze; the held restart goes ahead; the operator's pause stays.
+  const json resumed = c.co_json({"resume", "--all"});
+  CHECK(resumed["paused"] == false);
+  c.running_pid("f/supervisor");
+  CHECK(c.agent("f/qa")["status"] == "paused");
+  CHECK(stopped(qa));
+  CHECK(c.co_json({"dispatch", wo, "f"})["work_order"]["status"] == "assigned");
+  CHECK(c.co_json({"wo", "rebuild-projections"})["differences"] == 0);
+  c.root.stop();
+}
