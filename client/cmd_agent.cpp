@@ -147,6 +147,15 @@ int cmd_agent_pause(Context& ctx, const PauseOptions& o) {
   });
 }
 
+int cmd_agent_reset(Context& ctx, const std::string& id) {
+  ctx.set_not_found_hint(kAgentHint);
+  auto r = ctx.call("agent.reset", {{"id", id}});
+  return ctx.print(r, [&](const json& a) {
+    std::cout << "reset " << agent_summary(a) << "\n  counters, start limit and today's spend count cleared"
+              << (a.value("freed", json()).is_object() ? "; its work order returned" : "") << "\n";
+  });
+}
+
 int cmd_agent_resume(Context& ctx, const std::string& id) {
   ctx.set_not_found_hint(kAgentHint);
   auto r = ctx.call("agent.resume", {{"id", id}});
@@ -359,6 +368,8 @@ std::vector<Command> agent_commands() {
        },
        cmd_agent_pause},
       {"agent resume", "thaw a paused agent (SIGCONT)", declare_agent_id, cmd_agent_resume},
+      {"agent reset", "clear an agent's error streak, restarts, start limit and today's spend count", declare_agent_id,
+       cmd_agent_reset},
       {"agent kill", "SIGKILL an agent's process group at once, without the stop timeout", declare_agent_id,
        cmd_agent_kill},
       {"agent logs", "an agent's captured output; -f keeps following it",

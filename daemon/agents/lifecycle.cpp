@@ -391,6 +391,23 @@ bool Lifecycle::thaw(Agent& a, AgentEvent event, const std::string& reason, cons
   return true;
 }
 
+void Lifecycle::reset(Agent& a, const std::string& actor) {
+  const json was = {{"error_streak", a.rec.error_streak}, {"restart_count", a.rec.restart_count},
+                    {"status", to_string(a.rec.status)}};
+  const AgentStatus before = a.rec.status;
+  registry_.move(a, AgentEvent::reset, "reset");  // the table clears the start history
+  a.rec.error_streak = 0;
+  a.rec.restart_count = 0;
+  // Supervisors and QA are the patrol's to start again; workers wait for a dispatch.
+  if (a.rec.role != AgentRole::worker) a.rec.want_running = true;
+  registry_.commit(a, {registry_.event(a, "agent.reset", {{"was", was}}, actor)}, {}, crash_loop_alerts());
+  if (before == AgentStatus::backoff) {  // its backoff is over: it starts now
+    if (a.restart_timer) a.restart_timer->cancel();
+    a.restart_at.reset();
+    launcher_.enqueue(a);
+  }
+}
+
 bool Lifecycle::refreeze(Agent& a) {
   if (!a.proc || !frozen(a.rec.status)) return false;
   if (proc::group_stopped(a.proc->identity.pid)) return false;

@@ -50,6 +50,10 @@ class Lifecycle {
   bool freeze(Agent& a, AgentEvent event, const std::string& reason, const std::string& actor,
               nlohmann::json data = nlohmann::json::object());
   bool thaw(Agent& a, AgentEvent event, const std::string& reason, const std::string& actor);
+  // The runbook's reset: error streak, restart counters, backoff and start limit cleared (a
+  // failed agent becomes stopped, startable again; one waiting out a backoff starts now), its
+  // crash-loop alerts resolved. History stays in the log.
+  void reset(Agent& a, const std::string& actor);
   // A frozen agent whose process runs (someone sent SIGCONT by hand, or it was adopted):
   // stopped again, and that is an event. Returns whether it had to be.
   bool refreeze(Agent& a);

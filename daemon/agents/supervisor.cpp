@@ -139,6 +139,13 @@ AgentView Supervisor::resume_agent(const std::string& id, const std::string& act
   return registry_.view(id);
 }
 
+AgentView Supervisor::reset_agent(const std::string& id, const std::string& actor) {
+  Agent& a = registry_.require(id);
+  lifecycle_.reset(a, actor);
+  patrol_.soon();
+  return registry_.view(id);
+}
+
 std::vector<std::string> Supervisor::pause_all(const std::string& actor) {
   launcher_.hold(true);
   std::vector<std::string> frozen_now;

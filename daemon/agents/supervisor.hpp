@@ -73,6 +73,8 @@ class Supervisor {
   AgentView pause_agent(const std::string& id, const std::string& actor, const std::string& reason,
                         AgentEvent event = AgentEvent::pause, nlohmann::json data = nlohmann::json::object());
   AgentView resume_agent(const std::string& id, const std::string& actor, AgentEvent event = AgentEvent::resume);
+  // The runbook's reset (Lifecycle::reset); the patrol then starts supervisors and QA.
+  AgentView reset_agent(const std::string& id, const std::string& actor);
   // A squad pause: every agent with a process frozen (reason squad; one paused already keeps
   // its own reason), and nothing started until it ends. Returns the ids it froze.
   std::vector<std::string> pause_all(const std::string& actor);

@@ -32,15 +32,26 @@ void Costs::load() {
   day_.clear();
   roll();
   sql::Stmt s(journal_.store().statements(),
-              "SELECT agent, factory, sum(cost) FROM cost_daily WHERE day = ? GROUP BY agent, factory",
+              "SELECT agent, factory, wo_type, sum(cost) FROM cost_daily WHERE day = ? GROUP BY agent, factory, wo_type",
               "reading today's spend");
   s.bind(1, day_);
   while (s.step()) {
-    const double cost = s.real(2);
+    const double cost = s.real(3);
     agents_[s.text(0)] += cost;
+    if (s.text(2) == kResetRow) continue;  // an agent's reset: its own count only
     if (!s.text(1).empty()) factories_[s.text(1)] += cost;
     company_ += cost;
   }
+}
+
+void Costs::forget_today(const std::string& agent, const std::string& actor) {
+  roll();
+  const double amount = today_agent(agent);
+  if (amount == 0) return;
+  journal_.commit([&](Store::Tx& tx) {
+    tx.append({"cost.reset", actor, std::nullopt, agent, {{"agent", agent}, {"day", day_}, {"amount", amount}}});
+  });
+  agents_[agent] = 0;
 }
 
 std::string Costs::report(const CostReport& r, const std::string& actor, const std::function<void(Store::Tx&)>& also) {
@@ -86,7 +97,8 @@ json Costs::summary(const std::string& by, const std::optional<std::string>& sin
   const char* key = by == "agent" ? "agent" : by == "factory" ? "factory" : by == "day" ? "day" : "wo_type";
   std::string sql = std::string("SELECT ") + key +
                     ", sum(cost), sum(tokens_in), sum(tokens_out), sum(reports) FROM cost_daily";
-  if (since_day) sql += " WHERE day >= ?";
+  sql += std::string(" WHERE wo_type != '") + kResetRow + "'";
+  if (since_day) sql += " AND day >= ?";
   sql += std::string(" GROUP BY ") + key + (by == "day" ? " ORDER BY day DESC" : " ORDER BY 2 DESC, 1");
   sql::Stmt s(journal_.store().statements(), sql, "summing costs");
   if (since_day) s.bind(1, *since_day);

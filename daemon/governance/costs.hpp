@@ -29,6 +29,9 @@ struct CostReport {
   std::optional<std::string> wo_type;     // the work order's type, for summaries by type
 };
 
+// The cost_daily row of an agent's resets (wo_type): the negative of what it had spent.
+inline constexpr const char* kResetRow = "(reset)";
+
 struct Spend {
   double agent = 0;
   double factory = 0;
@@ -53,6 +56,9 @@ class Costs {
   double today_factory(const std::string& factory) const;
   double today_company() const;
   Spend today(const std::string& agent, const std::optional<std::string>& factory) const;
+  // Today's count of an agent starts again from zero (agent.reset): a `cost.reset` event,
+  // folded as an adjustment that summaries and the factory and company totals leave out.
+  void forget_today(const std::string& agent, const std::string& actor);
 
   // {by, since, rows: [{key, cost, tokens_in, tokens_out, reports}], total} — by agent,
   // factory, day or type (the work order's), costliest first (days: newest first).

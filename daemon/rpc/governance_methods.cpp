@@ -7,6 +7,7 @@
 
 #include "common/json.hpp"
 #include "common/time.hpp"
+#include "daemon/agents/agent_record.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/error.hpp"
 #include "daemon/governance/costs.hpp"
@@ -206,6 +207,24 @@ json rpc_audit_export(Daemon& d, Call& c) {
           {"limit", std::min(limit, audit::kMaxPage)}};
 }
 
+// The runbook's "Reset Agent State", without lying about history: counters and the start
+// limit cleared, today's spend counted from zero (the records stay), its work order returned
+// (a worker in a slot is saved, stopped and freed first).
+boost::asio::awaitable<json> rpc_agent_reset(Daemon& d, Call& c) {
+  const std::string id = c.params.required_str("id", 128);
+  d.supervisor().agent(id);  // -32001 when unknown
+  json freed = nullptr;
+  if (auto row = d.dispatcher().slot_for_agent(id)) {
+    WoActor who;
+    who.id = c.actor();
+    freed = co_await d.dispatcher().release(row->factory, row->slot, "reset", who, false);
+  }
+  d.spending().costs().forget_today(id, c.actor());
+  json out = to_json(d.supervisor().reset_agent(id, c.actor()));
+  out["freed"] = freed;
+  co_return out;
+}
+
 json rpc_squad_pause(Daemon& d, Call& c) {
   return d.squad().pause(c.params.str("reason", 256).value_or("operator"), c.actor());
 }
@@ -228,6 +247,8 @@ void register_governance_methods(Router& router, Daemon& d) {
        rpc_budget_set},
       {"audit.export", {"start", "end", "after_id", "limit"}, anyone,
        "every event in [start, end], archived days included, a page at a time (next_after_id)", rpc_audit_export},
+      {"agent.reset", {"id"}, operator_only,
+       "clear an agent's counters, start limit and today's spend count; its work order returned", rpc_agent_reset},
       {"squad.pause", {"reason"}, operator_only,
        "freeze every agent (reason squad); dispatch, spawns and starts refused until squad.resume", rpc_squad_pause},
       {"squad.resume", {}, operator_only, "thaw what the squad pause froze; starts resume", rpc_squad_resume},

@@ -240,6 +240,21 @@ void apply_cost_reported(sql::StatementCache& st, const std::string& p, const Ev
   s.run();
 }
 
+// An agent's reset: today's count starts from zero, as an adjustment row (wo_type
+// "(reset)", no factory) that summaries and the factory and company totals leave out.
+void apply_cost_reset(sql::StatementCache& st, const std::string& p, const Event& e) {
+  const std::string agent = str(e.data, "agent"), day = str(e.data, "day");
+  if (agent.empty() || day.empty() || !e.data.contains("amount") || !e.data["amount"].is_number()) return;
+  sql::Stmt s(st,
+              "INSERT INTO " + p +
+                  "cost_daily(day, agent, factory, wo_type, cost, tokens_in, tokens_out, reports)"
+                  " VALUES(?1,?2,'','(reset)',?3,0,0,0) ON CONFLICT(day, agent, factory, wo_type) DO UPDATE SET"
+                  " cost = cost + ?3",
+              "projecting cost.reset");
+  s.bind(1, day).bind(2, agent).bind(3, -e.data["amount"].get<double>());
+  s.run();
+}
+
 // Budgets: an operator's cap for one scope, the latest one standing.
 void apply_budget_set(sql::StatementCache& st, const std::string& p, const Event& e) {
   const std::string scope = str(e.data, "scope");
@@ -588,7 +603,7 @@ bool affects(std::string_view type) {
   return type.substr(0, 3) == "wo." || type == "slot.assigned" || type == "slot.freed" || type == "slot.restarted" ||
          type == "factory.added" || type == "factory.removed" || type == "team.added" || type == "alert.raised" ||
          type == "alert.repeated" || type == "alert.resolved" || type == "mail.sent" || type == "mail.delivered" ||
-         type == "mail.acked" || type == "cost.reported" || type == "budget.set" || type == "approval.opened" ||
+         type == "mail.acked" || type == "cost.reported" || type == "cost.reset" || type == "budget.set" || type == "approval.opened" ||
          type == "approval.decided" || type == "squad.paused" || type == "squad.resumed";
 }
 
@@ -613,6 +628,7 @@ void apply(sql::StatementCache& st, const std::string& p, const Event& e) {
   else if (t == "mail.delivered") apply_mail_delivered(st, p, e);
   else if (t == "mail.acked") apply_mail_acked(st, p, e);
   else if (t == "cost.reported") apply_cost_reported(st, p, e);
+  else if (t == "cost.reset") apply_cost_reset(st, p, e);
   else if (t == "budget.set") apply_budget_set(st, p, e);
   else if (t == "approval.opened") apply_approval_opened(st, p, e);
   else if (t == "approval.decided") apply_approval_decided(st, p, e);

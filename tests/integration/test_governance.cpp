@@ -329,3 +329,47 @@ TEST_CASE("the squad pause freezes every agent, holds dispatch, spawns and resta
   CHECK(c.co_json({"wo", "rebuild-projections"})["differences"] == 0);
   c.root.stop();
 }
+
+TEST_CASE("agent.reset clears the counters and the start limit, counts today's spend from zero, keeps history",
+          "[governance][reset]") {
+  Settings s;
+  s.burst = 3;
+  Company c(s);
+  const std::string healthy = c.root.path("healthy");
+  // The QA agent crashes until told to be healthy.
+  s.qa = {"/bin/sh", c.script("flaky.sh", "[ -e \"" + healthy + "\" ] || exit 1\nexec sleep 300\n")};
+  c.root.write_config(config_text(s));
+  c.start();
+  c.add_factory("f");
+  REQUIRE(c.wait_status("f/qa", "failed", 20s));
+  const json failed = c.agent("f/qa");
+  CHECK(failed["error_streak"].get<int>() >= 3);
+  c.result("cost.report", {{"agent", "f/qa"}, {"amount", 3}});
+  CHECK(c.agent("f/qa")["today_spend"] == 3);
+  CHECK(error_code(c.call("agent.reset", {{"id", "f/nobody"}})) == -32001);
+
+  write_file(healthy, "");
+  const json reset = c.co_json({"agent", "reset", "f/qa"});
+  CHECK(reset["error_streak"] == 0);
+  CHECK(reset["restart_count"] == 0);
+  CHECK(reset["today_spend"] == 0);
+  const auto events = c.events("agent.reset", "f/qa");
+  REQUIRE(events.size() == 1);
+  CHECK(events[0]["data"]["was"]["status"] == "failed");
+  CHECK(events[0]["actor"] == "operator");
+  // The patrol starts it again; its crash-loop alerts are resolved; the history stays.
+  c.running_pid("f/qa");
+  const json open_alerts = c.result("alert.list", {{"resolved", false}});
+  for (const auto& a : open_alerts["alerts"]) CHECK(a.value("subject", "") != "f/qa");
+  CHECK(c.result("cost.summary", {{"by", "agent"}})["total"] == 3);  // the record keeps it
+  CHECK(c.result("status")["today_spend"] == 3);                      // and the company spent it
+  CHECK(c.agent("f/qa")["today_spend"] == 0);
+  CHECK(!c.events("agent.exited", "f/qa").empty());
+  // A restarted daemon counts the same.
+  REQUIRE(c.root.co({"operations", "stop", "--keep-agents"}).exit_code == 0);
+  c.start();
+  CHECK(c.agent("f/qa")["today_spend"] == 0);
+  CHECK(c.result("status")["today_spend"] == 3);
+  CHECK(c.co_json({"wo", "rebuild-projections"})["differences"] == 0);
+  c.root.stop();
+}

@@ -28,7 +28,7 @@ void random_change(Store::Tx& tx, std::mt19937& rng, int& alerts_raised) {
   const std::string factory = "f" + std::to_string(pick(4));
   const std::string wo = "W-" + std::to_string(pick(12));
   static const char* statuses[] = {"open", "assigned", "in_progress", "review", "done", "blocked", "canceled"};
-  switch (pick(20)) {
+  switch (pick(21)) {
     case 0:
       tx.append(EventDraft{"factory.added", "operator", factory, factory,
                            {{"url", "https://x/" + factory}, {"prefix", "P" + factory}, {"path", "/r/" + factory}}});
@@ -127,6 +127,10 @@ void random_change(Store::Tx& tx, std::mt19937& rng, int& alerts_raised) {
       tx.append(EventDraft{"approval.decided", "operator", std::nullopt, factory + "/qa",
                            {{"approval_id", 1 + pick(8)}, {"status", pick(2) ? "approved" : "denied"},
                             {"approver", "op"}, {"decision", "d" + std::to_string(pick(5))}, {"override", pick(2) == 1}}});
+      break;
+    case 19:
+      tx.append(EventDraft{"cost.reset", "operator", std::nullopt, factory + "/qa",
+                           {{"agent", factory + "/qa"}, {"day", "2026-12-07"}, {"amount", pick(50) / 10.0}}});
       break;
     case 18:
       tx.append(EventDraft{pick(2) ? "squad.paused" : "squad.resumed", "operator", std::nullopt, std::nullopt,
