@@ -175,11 +175,12 @@ void Lifecycle::exited(Agent& a, const proc::ExitInfo& exit) {
   ctx.worker = worker;
   ctx.worker_has_work = worker && !shutting_down_ && a.rec.current_work_order.has_value();
   ctx.shutting_down = shutting_down_;
+  ctx.held = a.rec.status == AgentStatus::paused && a.rec.reason != "squad";
   const bool asked = intent != ExitIntent::none || a.rec.status == AgentStatus::stopping;
   // The restart policy is asked (and counts the failure) only about an exit it may restart.
   RestartDecision d;
-  const bool consulted =
-      !asked && !shutting_down_ && a.rec.status != AgentStatus::quarantined && (!worker || ctx.worker_has_work);
+  const bool consulted = !asked && !shutting_down_ && a.rec.status != AgentStatus::quarantined && !ctx.held &&
+                         (!worker || ctx.worker_has_work);
   if (consulted) {
     ExitFacts facts;
     facts.clean = exit.success();
@@ -233,7 +234,7 @@ void Lifecycle::exited(Agent& a, const proc::ExitInfo& exit) {
   if (consulted && !exit.success())
     if (auto streak = error_streak_draft(config_, a, exit.describe())) raise.push_back(std::move(*streak));
   // An exit the policy leaves down is final: the patrol must agree (and so must a worker's slot).
-  if (ev == AgentEvent::exit_stays_down && (worker || consulted)) a.rec.want_running = false;
+  if (ev == AgentEvent::exit_stays_down && (worker || consulted || ctx.held)) a.rec.want_running = false;
   if (ev == AgentEvent::exit_for_restart) a.intent = ExitIntent::restart;  // counted as a restart by the launcher
   registry_.commit(a, std::move(events), raise);
 

@@ -93,6 +93,14 @@ exec sleep 300
   auto stop = c.root.co({"agent", "stop", "f/qa"}, 30s);
   CHECK(stop.exit_code == 0);
   CHECK_FALSE(pid_alive(leader));
+  // One that dies while paused (kill -9 from outside) is not brought back.
+  c.co_json({"agent", "start", "f/qa"});
+  const pid_t again = c.running_pid("f/qa");
+  c.co_json({"agent", "pause", "f/qa"});
+  REQUIRE(::kill(again, SIGKILL) == 0);
+  REQUIRE(c.wait_status("f/qa", "stopped", 10s));
+  CHECK(c.agent("f/qa")["desired"] == "stopped");
+  CHECK(c.events("agent.restarting", "f/qa").empty());
   c.root.stop();
 }
 

@@ -159,6 +159,12 @@ TEST_CASE("lifecycle: what an exit means", "[lifecycle_table]") {
   ExitContext q = c;
   q.status = S::quarantined;
   CHECK(classify_exit(q) == E::exit_stays_down);
+  // Paused by an operator or a budget: never restarted; a squad pause only holds it.
+  ExitContext p = c;
+  p.status = S::paused;
+  CHECK(classify_exit(p) == E::exit_restart);
+  p.held = true;
+  CHECK(classify_exit(p) == E::exit_stays_down);
   ExitContext sd = c;
   sd.shutting_down = true;
   CHECK(classify_exit(sd) == E::exit_at_shutdown);
