@@ -2,6 +2,8 @@
 //
 //   agent.heartbeat over 8 connections, closed loop      >= 100k/s, p50 <= 50 us
 //   ping the same way: the floor (socket, framing, JSON) a heartbeat sits on
+//   cost.report (each committed before it answers), 1 connection: per second, p50
+//   a report past a cap -> the agent's process stopped (state T)  p99 <= 10 ms
 //   mail.send (each committed before it answers), 1 and 8 connections: per second, p50
 //
 // A throw-away company under /tmp with one factory (two agents, `/bin/sleep`), its daemon
@@ -14,6 +16,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,6 +87,51 @@ Load closed_loop(const std::string& socket, int connections, double seconds, con
   return {static_cast<double>(all.size()) / took, percentile(all, 50), percentile(all, 99)};
 }
 
+char proc_state(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  std::ifstream in(path);
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');
+  return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
+}
+
+struct Freeze {
+  std::vector<double> stopped_us;   // the request written -> the process in state T
+  std::vector<double> answered_us;  // the request written -> its answer read
+};
+
+// Each round trip: a cap just above today's spend, a report that crosses it, the time until
+// the agent's process is stopped (polled in /proc) and until the answer; then the cap raised
+// and the approval approved, which thaws it for the next one.
+Freeze report_to_sigstop(const std::string& socket, const std::string& agent, pid_t pid, int times) {
+  RawConnection c(socket);
+  Freeze f;
+  for (int i = 0; i < times; ++i) {
+    check_interrupt();
+    const double spent = c.call("agent.get", {{"id", agent}}).at("today_spend").get<double>();
+    c.call("budget.set", {{"scope", "agent"}, {"id", agent}, {"daily_cap", spent + 1}});
+    const std::string line =
+        json{{"jsonrpc", "2.0"}, {"id", c.next_id()}, {"method", "cost.report"}, {"params", {{"agent", agent}, {"amount", 2}}}}
+            .dump() + "\n";
+    const auto t0 = Clock::now();
+    c.send_all(line.data(), line.size());
+    while (proc_state(pid) != 'T') {
+      if (Clock::now() - t0 > 5s) throw std::runtime_error(agent + " was not stopped within 5 s of crossing its cap");
+    }
+    f.stopped_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    const json answer = json::parse(c.read_line());
+    f.answered_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    const json& approvals = answer.at("result").at("approvals");
+    if (approvals.empty()) throw std::runtime_error("the crossing report opened no approval");
+    c.call("budget.set", {{"scope", "agent"}, {"id", agent}, {"daily_cap", spent + 1000}});
+    c.call("approval.approve", {{"id", approvals[0]}, {"decision", "bench"}});
+  }
+  std::sort(f.stopped_us.begin(), f.stopped_us.end());
+  std::sort(f.answered_us.begin(), f.answered_us.end());
+  return f;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -120,7 +168,9 @@ int main(int argc, char** argv) {
       c.call("factory.add", {{"name", "bp"}, {"url", src}});
     }
     const std::string agents[2] = {"bp/supervisor", "bp/qa"};
-    std::vector<Load> beats, pings, mail1, mail8;
+    std::vector<Load> beats, pings, mail1, mail8, costs;
+    std::vector<Freeze> freezes;
+    const pid_t qa_pid = RawConnection(company.socket()).call("agent.get", {{"id", agents[1]}}).at("pid").get<pid_t>();
     std::printf("%-7s %16s %10s %10s %16s %10s %16s %10s\n", "round", "heartbeats/s", "p50 us", "p99 us",
                 "mail/s (1 conn)", "p50 us", "mail/s (8 conn)", "p50 us");
     rule(104);
@@ -137,6 +187,10 @@ int main(int argc, char** argv) {
       };
       mail1.push_back(closed_loop(company.socket(), 1, o.seconds, "mail.send", mail));
       mail8.push_back(closed_loop(company.socket(), o.connections, o.seconds, "mail.send", mail));
+      costs.push_back(closed_loop(company.socket(), 1, o.seconds, "cost.report", [&](int, std::int64_t) {
+        return json{{"agent", agents[0]}, {"amount", 0.0001}, {"tokens_in", 10}, {"run_id", "bench"}};
+      }));
+      freezes.push_back(report_to_sigstop(company.socket(), agents[1], qa_pid, 50));
       std::printf("%-7d %16.0f %10.1f %10.1f %16.0f %10.1f %16.0f %10.1f\n", r + 1, beats.back().per_second,
                   beats.back().p50_us, beats.back().p99_us, mail1.back().per_second, mail1.back().p50_us,
                   mail8.back().per_second, mail8.back().p50_us);
@@ -160,6 +214,17 @@ int main(int argc, char** argv) {
     s.row("mail.send p50 (1 conn)", med(mail1, &Load::p50_us), "us");
     s.row("mail.send per second (8 conn)", med(mail8, &Load::per_second), "/s");
     s.row("mail.send p50 (8 conn)", med(mail8, &Load::p50_us), "us");
+    s.row("cost.report per second (1 conn)", med(costs, &Load::per_second), "/s");
+    s.row("cost.report p50 (1 conn)", med(costs, &Load::p50_us), "us");
+    auto freeze_med = [&](std::vector<double> Freeze::*v, double p) {
+      std::vector<double> x;
+      for (const auto& f : freezes) x.push_back(percentile(f.*v, p));
+      return median(x);
+    };
+    const double stop99 = freeze_med(&Freeze::stopped_us, 99) / 1000.0;
+    s.row("report past a cap -> SIGSTOP p50", freeze_med(&Freeze::stopped_us, 50) / 1000.0, "ms");
+    s.row("report past a cap -> SIGSTOP p99", stop99, "ms", "<= 10", verdict(stop99 <= 10));
+    s.row("  -> its answer p50", freeze_med(&Freeze::answered_us, 50) / 1000.0, "ms");
     nlohmann::ordered_json j;
     put(j, "heartbeats_per_s", hb, 0);
     put(j, "heartbeat_p50_us", hb50, 1);
@@ -170,7 +235,12 @@ int main(int argc, char** argv) {
     put(j, "mail_send_p50_us_1conn", med(mail1, &Load::p50_us), 1);
     put(j, "mail_send_per_s_8conn", med(mail8, &Load::per_second), 0);
     put(j, "mail_send_p50_us_8conn", med(mail8, &Load::p50_us), 1);
-    j["all_targets_met"] = ok;
+    put(j, "cost_report_per_s_1conn", med(costs, &Load::per_second), 0);
+    put(j, "cost_report_p50_us_1conn", med(costs, &Load::p50_us), 1);
+    put(j, "report_to_sigstop_p50_ms", freeze_med(&Freeze::stopped_us, 50) / 1000.0, 2);
+    put(j, "report_to_sigstop_p99_ms", stop99, 2);
+    put(j, "report_to_answer_p50_ms", freeze_med(&Freeze::answered_us, 50) / 1000.0, 2);
+    j["all_targets_met"] = ok && stop99 <= 10;
     return finish(company, j, o.enforce);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_patrol: %s\n", e.what());
