@@ -147,6 +147,23 @@ int cmd_agent_pause(Context& ctx, const PauseOptions& o) {
   });
 }
 
+int cmd_agent_quarantine(Context& ctx, const PauseOptions& o) {
+  ctx.set_not_found_hint(kAgentHint);
+  json params = {{"id", o.id}};
+  if (!o.reason.empty()) params["reason"] = o.reason;
+  auto r = ctx.call_waiting("agent.quarantine", params, kActionSeconds);
+  return ctx.print(r, [&](const json& a) {
+    std::cout << "quarantined " << agent_summary(a) << "\n  stopped and held out of work until: co agent release "
+              << field(a, "id", o.id) << "\n";
+  });
+}
+
+int cmd_agent_release(Context& ctx, const std::string& id) {
+  ctx.set_not_found_hint(kAgentHint);
+  auto r = ctx.call("agent.release", {{"id", id}});
+  return ctx.print(r, [&](const json& a) { std::cout << "released " << agent_summary(a) << "\n"; });
+}
+
 int cmd_agent_reset(Context& ctx, const std::string& id) {
   ctx.set_not_found_hint(kAgentHint);
   auto r = ctx.call("agent.reset", {{"id", id}});
@@ -368,6 +385,13 @@ std::vector<Command> agent_commands() {
        },
        cmd_agent_pause},
       {"agent resume", "thaw a paused agent (SIGCONT)", declare_agent_id, cmd_agent_resume},
+      {"agent quarantine", "stop an agent (worktree saved, work returned) and hold it out of work",
+       [](Args& a, PauseOptions& o) {
+         a.positional("ID", o.id, "agent id (see: co agent list)").required();
+         a.option("--reason", o.reason, "why (recorded in the event)");
+       },
+       cmd_agent_quarantine},
+      {"agent release", "end a quarantine: stopped, startable again", declare_agent_id, cmd_agent_release},
       {"agent reset", "clear an agent's error streak, restarts, start limit and today's spend count", declare_agent_id,
        cmd_agent_reset},
       {"agent kill", "SIGKILL an agent's process group at once, without the stop timeout", declare_agent_id,

@@ -28,6 +28,7 @@ constexpr Row kRows[] = {
     {S::stopped, E::stop, S::stopped, fx::none},                              // already stopped
     {S::stopped, E::kill, S::stopped, fx::none},
     {S::stopped, E::reset, S::stopped, fx::clear_history},
+    {S::stopped, E::quarantine, S::quarantined, fx::none},                    // held: never started again
 
     // starting: the launch is under way (a stop asked meanwhile waits for its outcome).
     {S::starting, E::spawned, S::running, fx::none},                          // it runs
@@ -52,7 +53,6 @@ constexpr Row kRows[] = {
     {S::running, E::pause, S::paused, fx::freeze},
     {S::running, E::budget_exceeded, S::paused, fx::freeze},
     {S::running, E::squad_pause, S::paused, fx::freeze},
-    {S::running, E::quarantine, S::quarantined, fx::freeze},
     {S::running, E::reset, S::running, fx::clear_history},
 
     {S::idle, E::exit_restart, S::backoff, fx::arm_backoff},
@@ -69,7 +69,6 @@ constexpr Row kRows[] = {
     {S::idle, E::pause, S::paused, fx::freeze},
     {S::idle, E::budget_exceeded, S::paused, fx::freeze},
     {S::idle, E::squad_pause, S::paused, fx::freeze},
-    {S::idle, E::quarantine, S::quarantined, fx::freeze},
     {S::idle, E::reset, S::idle, fx::clear_history},
 
     {S::stuck, E::exit_restart, S::backoff, fx::arm_backoff},
@@ -85,7 +84,6 @@ constexpr Row kRows[] = {
     {S::stuck, E::pause, S::paused, fx::freeze},
     {S::stuck, E::budget_exceeded, S::paused, fx::freeze},
     {S::stuck, E::squad_pause, S::paused, fx::freeze},
-    {S::stuck, E::quarantine, S::quarantined, fx::freeze},
     {S::stuck, E::reset, S::stuck, fx::clear_history},
 
     // paused: frozen (SIGSTOP) by an operator, a budget or a squad pause.
@@ -104,23 +102,14 @@ constexpr Row kRows[] = {
     {S::paused, E::budget_exceeded, S::paused, fx::none},
     {S::paused, E::squad_pause, S::paused, fx::none},
     {S::paused, E::activity, S::paused, fx::none},                            // a frozen agent stays frozen
-    {S::paused, E::quarantine, S::quarantined, fx::none},                     // already frozen; now also held
     {S::paused, E::reset, S::paused, fx::clear_history},
 
-    // quarantined: frozen and held out of work (it is never restarted) until released. An
-    // operator's stop (or the daemon's) ends it like any stop; it then stays stopped.
-    {S::quarantined, E::release, S::running, fx::thaw},
-    {S::quarantined, E::exit_stays_down, S::stopped, fx::hand_back},          // its held process died
-    {S::quarantined, E::exit_at_shutdown, S::stopped, fx::none},
-    {S::quarantined, E::stop, S::stopping, fx::terminate},
-    {S::quarantined, E::kill, S::stopping, fx::kill_now},
-    {S::quarantined, E::adopt, S::quarantined, fx::none},
-    {S::quarantined, E::lost, S::lost, fx::none},
-    {S::quarantined, E::activity, S::quarantined, fx::none},
-    {S::quarantined, E::pause, S::quarantined, fx::none},
-    {S::quarantined, E::budget_exceeded, S::quarantined, fx::none},
-    {S::quarantined, E::squad_pause, S::quarantined, fx::none},
-    {S::quarantined, E::squad_resume, S::quarantined, fx::none},              // a squad resume does not release it
+    // quarantined: stopped (its worktree saved, its work returned: the supervisor stops it
+    // first) and held out of work: never started, restarted or dispatched to, until an
+    // operator releases it, which makes it stopped (startable) again.
+    {S::quarantined, E::release, S::stopped, fx::none},
+    {S::quarantined, E::stop, S::quarantined, fx::none},
+    {S::quarantined, E::kill, S::quarantined, fx::none},
     {S::quarantined, E::quarantine, S::quarantined, fx::none},
     {S::quarantined, E::reset, S::quarantined, fx::clear_history},
 
@@ -131,6 +120,7 @@ constexpr Row kRows[] = {
     {S::backoff, E::stop, S::stopped, fx::cancel_backoff},
     {S::backoff, E::kill, S::stopped, fx::cancel_backoff},
     {S::backoff, E::reset, S::backoff, fx::clear_history},
+    {S::backoff, E::quarantine, S::quarantined, fx::cancel_backoff},
 
     // stopping: TERM (or KILL) sent; the exit is what was asked for.
     {S::stopping, E::exit_as_asked, S::stopped, fx::hand_back},
@@ -148,6 +138,7 @@ constexpr Row kRows[] = {
     {S::failed, E::stop, S::failed, fx::none},
     {S::failed, E::kill, S::failed, fx::none},
     {S::failed, E::reset, S::stopped, fx::clear_history},
+    {S::failed, E::quarantine, S::quarantined, fx::none},
 
     // lost: recorded with a process that is gone after a daemon restart; handled as an exit.
     {S::lost, E::exit_restart, S::backoff, fx::arm_backoff},

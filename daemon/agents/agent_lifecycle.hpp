@@ -41,8 +41,8 @@ enum class AgentEvent {
   activity,          // a heartbeat, an RPC, new output
   pause,             // an operator's pause: SIGSTOP to the process group
   resume,            // SIGCONT
-  quarantine,        // frozen (SIGSTOP) and held out of work until released
-  release,           // ends a quarantine (SIGCONT)
+  quarantine,        // held out of work (stopped first: worktree saved, work returned) until released
+  release,           // ends a quarantine: stopped, startable again
   reset,             // clears counters and the start limit; a failed agent becomes stopped
   budget_exceeded,   // its spend passed a cap ([budgets] on_exceed = "pause")
   squad_pause,       // every agent frozen at once

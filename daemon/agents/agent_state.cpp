@@ -41,8 +41,7 @@ bool agent_transition_allowed(AgentStatus from, AgentStatus to) {
 }
 
 bool has_process(AgentStatus s) {
-  return s == S::starting || s == S::running || s == S::idle || s == S::stuck || s == S::paused ||
-         s == S::quarantined || s == S::stopping;
+  return s == S::starting || s == S::running || s == S::idle || s == S::stuck || s == S::paused || s == S::stopping;
 }
 
 bool held_by_operator(AgentStatus s) { return s == S::stopped || s == S::quarantined || s == S::paused; }

@@ -32,7 +32,7 @@ bool agent_transition_allowed(AgentStatus from, AgentStatus to);
 bool has_process(AgentStatus status);
 // States an operator put the agent in; the patrol never starts it from here on its own.
 bool held_by_operator(AgentStatus status);
-// Its process group is stopped (SIGSTOP): paused or quarantined.
-inline bool frozen(AgentStatus status) { return status == AgentStatus::paused || status == AgentStatus::quarantined; }
+// Its process group is stopped (SIGSTOP): paused. (A quarantined agent has no process.)
+inline bool frozen(AgentStatus status) { return status == AgentStatus::paused; }
 
 }  // namespace vermas

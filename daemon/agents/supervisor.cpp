@@ -74,6 +74,9 @@ asio::awaitable<AgentView> Supervisor::start_agent(std::string id, std::string a
   if (a.rec.status == AgentStatus::stopping)
     throw Error(Errc::conflict, id + " is stopping; start it once it has stopped",
                      json{{"id", id}, {"status", "stopping"}});
+  if (a.rec.status == AgentStatus::quarantined)
+    throw Error(Errc::conflict, id + " is quarantined: release it first (co agent release " + id + ")",
+                json{{"id", id}, {"status", "quarantined"}});
   if (a.rec.factory && !factories_.find(*a.rec.factory))
     throw Error(Errc::conflict, "factory " + *a.rec.factory + " is not registered");
   if (!a.proc && !a.busy) {
@@ -136,6 +139,35 @@ AgentView Supervisor::pause_agent(const std::string& id, const std::string& acto
 AgentView Supervisor::resume_agent(const std::string& id, const std::string& actor, AgentEvent event) {
   Agent& a = registry_.require(id);
   lifecycle_.thaw(a, event, event == AgentEvent::squad_resume ? "squad_resume" : "resumed", actor);
+  return registry_.view(id);
+}
+
+AgentView Supervisor::quarantine_agent(const std::string& id, const std::string& actor, const std::string& why) {
+  Agent& a = registry_.require(id);
+  if (a.proc || a.busy || !next(a.rec.status, AgentEvent::quarantine))
+    throw Error(Errc::conflict, id + " is " + to_string(a.rec.status) + ": stop it before it is quarantined",
+                json{{"id", id}, {"status", to_string(a.rec.status)}});
+  launcher_.dequeue(a);
+  if (a.restart_timer) a.restart_timer->cancel();
+  a.restart_at.reset();
+  a.rec.want_running = false;
+  const AgentStatus was = a.rec.status;
+  registry_.move(a, AgentEvent::quarantine, "quarantine");
+  json data = {{"was", to_string(was)}};
+  if (!why.empty()) data["why"] = why;
+  registry_.commit(a, {registry_.event(a, "agent.quarantined", std::move(data), actor)});
+  return registry_.view(id);
+}
+
+AgentView Supervisor::release_agent(const std::string& id, const std::string& actor) {
+  Agent& a = registry_.require(id);
+  if (a.rec.status != AgentStatus::quarantined)
+    throw Error(Errc::conflict, id + " is " + to_string(a.rec.status) + ", not quarantined",
+                json{{"id", id}, {"status", to_string(a.rec.status)}});
+  registry_.move(a, AgentEvent::release, "released");  // -> stopped
+  a.rec.want_running = a.rec.role != AgentRole::worker;  // workers wait for a dispatch
+  registry_.commit(a, {registry_.event(a, "agent.released", {}, actor)});
+  patrol_.soon();
   return registry_.view(id);
 }
 

@@ -73,6 +73,16 @@ class Supervisor {
   AgentView pause_agent(const std::string& id, const std::string& actor, const std::string& reason,
                         AgentEvent event = AgentEvent::pause, nlohmann::json data = nlohmann::json::object());
   AgentView resume_agent(const std::string& id, const std::string& actor, AgentEvent event = AgentEvent::resume);
+  // Quarantine: an agent without a process (the caller stopped it, its worktree saved) held
+  // out of work: never started, restarted or dispatched to. Release makes it stopped again
+  // (the patrol starts a supervisor or QA; a worker waits for dispatch). -32002 from a status
+  // the table does not quarantine (a process still runs).
+  AgentView quarantine_agent(const std::string& id, const std::string& actor, const std::string& why);
+  AgentView release_agent(const std::string& id, const std::string& actor);
+  bool is_quarantined(const std::string& id) const {
+    const Agent* a = registry_.find(id);
+    return a && a->rec.status == AgentStatus::quarantined;
+  }
   // The runbook's reset (Lifecycle::reset); the patrol then starts supervisors and QA.
   AgentView reset_agent(const std::string& id, const std::string& actor);
   // A squad pause: every agent with a process frozen (reason squad; one paused already keeps

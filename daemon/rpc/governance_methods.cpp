@@ -225,6 +225,31 @@ boost::asio::awaitable<json> rpc_agent_reset(Daemon& d, Call& c) {
   co_return out;
 }
 
+// Quarantine: stopped first (a worker through its slot: saved, stopped, freed, its work
+// order returned), then held out of work until released.
+boost::asio::awaitable<json> rpc_agent_quarantine(Daemon& d, Call& c) {
+  const std::string id = c.params.required_str("id", 128);
+  const std::string why = c.params.str("reason", 256).value_or("");
+  const AgentView v = d.supervisor().agent(id);  // -32001 when unknown
+  json freed = nullptr;
+  if (v.record.role == AgentRole::worker && v.record.factory && v.record.slot &&
+      (d.dispatcher().slot_for_agent(id) || d.supervisor().is_live(id))) {
+    WoActor who;
+    who.id = c.actor();
+    freed = co_await d.dispatcher().release(*v.record.factory, *v.record.slot, "quarantine", who, false);
+  } else if (d.supervisor().is_live(id)) {
+    AgentView stopped = co_await d.supervisor().stop_agent(id, c.actor(), false, "quarantine");
+    (void)stopped;
+  }
+  json out = to_json(d.supervisor().quarantine_agent(id, c.actor(), why));
+  out["freed"] = freed;
+  co_return out;
+}
+
+json rpc_agent_release(Daemon& d, Call& c) {
+  return to_json(d.supervisor().release_agent(c.params.required_str("id", 128), c.actor()));
+}
+
 json rpc_squad_pause(Daemon& d, Call& c) {
   return d.squad().pause(c.params.str("reason", 256).value_or("operator"), c.actor());
 }
@@ -249,6 +274,11 @@ void register_governance_methods(Router& router, Daemon& d) {
        "every event in [start, end], archived days included, a page at a time (next_after_id)", rpc_audit_export},
       {"agent.reset", {"id"}, operator_only,
        "clear an agent's counters, start limit and today's spend count; its work order returned", rpc_agent_reset},
+      {"agent.quarantine", {"id", "reason"}, operator_only,
+       "stop an agent (worktree saved, work order returned) and hold it out of work until released",
+       rpc_agent_quarantine},
+      {"agent.release", {"id"}, operator_only, "end a quarantine: the agent is stopped, startable again",
+       rpc_agent_release},
       {"squad.pause", {"reason"}, operator_only,
        "freeze every agent (reason squad); dispatch, spawns and starts refused until squad.resume", rpc_squad_pause},
       {"squad.resume", {}, operator_only, "thaw what the squad pause froze; starts resume", rpc_squad_resume},

@@ -90,7 +90,8 @@ int Dispatcher::lowest_free_slot(const std::string& factory) const {
   int slot = -1;
   for (int n = 0; n < slots && slot < 0; ++n)
     if (!reserved_.count({factory, n}) && !slot_of(factory, n) &&
-        !supervisor_.is_live(agent_id_for(factory, AgentRole::worker, n)))
+        !supervisor_.is_live(agent_id_for(factory, AgentRole::worker, n)) &&
+        !supervisor_.is_quarantined(agent_id_for(factory, AgentRole::worker, n)))  // held out of work
       slot = n;
   if (slot < 0)
     throw Error(Errc::conflict,

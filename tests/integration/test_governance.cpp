@@ -381,3 +381,54 @@ TEST_CASE("agent.reset clears the counters and the start limit, counts today's s
   CHECK(c.co_json({"wo", "rebuild-projections"})["differences"] == 0);
   c.root.stop();
 }
+
+TEST_CASE("quarantine stops an agent with its work saved and returned, holds it out of work until released",
+          "[governance][quarantine]") {
+  Settings s;
+  Company c(s);
+  s.worker = {"/bin/sh", c.script("busy.sh", "co wo transition \"$WORK_ORDER\" --to in_progress --reason start "
+                                             ">/dev/null 2>&1\necho draft > draft.txt\nexec sleep 300\n")};
+  c.root.write_config(config_text(s));
+  c.start();
+  c.add_factory("f");
+  auto create = [&](const std::string& title) {
+    auto r = c.root.wo({"create", "--title=" + title, "--factory", "f"});
+    REQUIRE(r.exit_code == 0);
+    return r.out.substr(0, r.out.find('\n'));
+  };
+  const std::string wo = create("first");
+  c.co_json({"dispatch", wo, "f"});
+  REQUIRE(eventually([&] { return c.result("wo.show", {{"id", wo}})["status"] == "in_progress"; }, 10s));
+  REQUIRE(eventually([&] { return fs::exists(c.root.path("f/.worktrees/slot0/draft.txt")); }, 10s));
+  const pid_t worker = c.running_pid("f/workers/slot0");
+
+  const json q = c.co_json({"agent", "quarantine", "f/workers/slot0", "--reason", "odd output"});
+  CHECK(q["status"] == "quarantined");
+  CHECK_FALSE(pid_alive(worker));
+  CHECK(q["freed"]["refs"].size() >= 1);  // its worktree saved before the stop
+  CHECK(c.result("wo.show", {{"id", wo}})["status"] == "blocked");  // given back (in_progress cannot be open)
+  const auto held = c.events("agent.quarantined", "f/workers/slot0");
+  REQUIRE(held.size() == 1);
+  CHECK(held[0]["data"]["why"] == "odd output");
+  CHECK(error_code(c.call("agent.start", {{"id", "f/workers/slot0"}})) == -32002);
+  // Never dispatched to: the next work goes to slot 1.
+  const std::string next = create("second");
+  CHECK(c.co_json({"dispatch", next, "f"})["slot"] == 1);
+
+  // A supervisor: stopped and held; the patrol (0.2 s) does not start it; released, it runs.
+  c.co_json({"agent", "quarantine", "f/supervisor"});
+  CHECK(c.agent("f/supervisor")["status"] == "quarantined");
+  c.force_patrol("g");  // a patrol certainly ran
+  CHECK(c.agent("f/supervisor")["status"] == "quarantined");
+  CHECK(c.co_json({"agent", "release", "f/supervisor"})["status"] == "stopped");
+  c.running_pid("f/supervisor");
+  CHECK(error_code(c.call("agent.release", {{"id", "f/supervisor"}})) == -32002);
+  c.co_json({"agent", "release", "f/workers/slot0"});
+  CHECK(c.agent("f/workers/slot0")["status"] == "stopped");
+  // It survives a restart, as every status does (the agents row).
+  c.co_json({"agent", "quarantine", "f/qa"});
+  REQUIRE(c.root.co({"operations", "stop", "--keep-agents"}).exit_code == 0);
+  c.start();
+  CHECK(c.agent("f/qa")["status"] == "quarantined");
+  c.root.stop();
+}

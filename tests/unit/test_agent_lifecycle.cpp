@@ -17,27 +17,26 @@ namespace {
 
 // status -> "event>to event>to ..." for every move allowed from it.
 const std::map<std::string, std::string> kExpected = {
-    {"stopped", "start>starting start_limit>failed stop>stopped kill>stopped reset>stopped"},
+    {"stopped", "start>starting start_limit>failed stop>stopped kill>stopped reset>stopped quarantine>quarantined"},
     {"starting", "spawned>running spawn_retry>backoff spawn_failed>failed adopt>running lost>lost"},
     {"running", "exit_at_shutdown>stopped exit_restart>backoff exit_failed>failed exit_stays_down>stopped stop>stopping kill>stopping "
                 "restart>stopping adopt>running lost>lost idle_timeout>idle stuck_timeout>stuck activity>running "
-                "pause>paused budget_exceeded>paused squad_pause>paused quarantine>quarantined reset>running"},
+                "pause>paused budget_exceeded>paused squad_pause>paused reset>running"},
     {"idle", "exit_at_shutdown>stopped exit_restart>backoff exit_failed>failed exit_stays_down>stopped stop>stopping kill>stopping "
              "restart>stopping adopt>idle lost>lost activity>running stuck_timeout>stuck pause>paused "
-             "budget_exceeded>paused squad_pause>paused quarantine>quarantined reset>idle"},
+             "budget_exceeded>paused squad_pause>paused reset>idle"},
     {"stuck", "exit_at_shutdown>stopped exit_restart>backoff exit_failed>failed exit_stays_down>stopped stop>stopping kill>stopping "
               "restart>stopping adopt>stuck lost>lost activity>running pause>paused budget_exceeded>paused "
-              "squad_pause>paused quarantine>quarantined reset>stuck"},
+              "squad_pause>paused reset>stuck"},
     {"paused", "exit_at_shutdown>stopped resume>running squad_resume>running exit_restart>backoff exit_failed>failed exit_stays_down>stopped "
                "stop>stopping kill>stopping restart>stopping adopt>paused lost>lost pause>paused "
-               "budget_exceeded>paused squad_pause>paused activity>paused quarantine>quarantined reset>paused"},
-    {"quarantined", "exit_at_shutdown>stopped release>running exit_stays_down>stopped stop>stopping kill>stopping adopt>quarantined "
-                    "lost>lost activity>quarantined pause>quarantined budget_exceeded>quarantined "
-                    "squad_pause>quarantined squad_resume>quarantined quarantine>quarantined reset>quarantined"},
-    {"backoff", "backoff_elapsed>starting start>starting start_limit>failed stop>stopped kill>stopped reset>backoff"},
+               "budget_exceeded>paused squad_pause>paused activity>paused reset>paused"},
+    {"quarantined", "release>stopped stop>quarantined kill>quarantined quarantine>quarantined reset>quarantined"},
+    {"backoff", "backoff_elapsed>starting start>starting start_limit>failed stop>stopped kill>stopped reset>backoff "
+                "quarantine>quarantined"},
     {"stopping", "exit_as_asked>stopped exit_at_shutdown>stopped exit_for_restart>stopped stop>stopping "
                  "kill>stopping adopt>stopping lost>stopped activity>stopping"},
-    {"failed", "start>starting stop>failed kill>failed reset>stopped"},
+    {"failed", "start>starting stop>failed kill>failed reset>stopped quarantine>quarantined"},
     {"lost", "exit_restart>backoff exit_failed>failed exit_stays_down>stopped start>starting start_limit>failed "
              "stop>stopped kill>stopped"},
 };
@@ -170,7 +169,7 @@ TEST_CASE("lifecycle: what an exit means", "[lifecycle_table]") {
   CHECK(classify_exit(sd) == E::exit_at_shutdown);
 
   // Every classified exit is a move the table has from the status of a process that exited.
-  for (auto s : {S::running, S::idle, S::stuck, S::paused, S::quarantined, S::stopping})
+  for (auto s : {S::running, S::idle, S::stuck, S::paused, S::stopping})  // the statuses with a process
     for (auto pol : {A::restart, A::give_up, A::stay_stopped})
       for (bool worker : {false, true})
         for (bool work : {false, true})
