@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <iostream>
 
 #include "client/agent_view.hpp"
@@ -136,47 +137,46 @@ struct PauseOptions {
   std::string reason;
 };
 
-int cmd_agent_pause(Context& ctx, const PauseOptions& o) {
+// The operator's controls on one agent: agent.<method> {id, reason?}, then one line saying
+// what was done (`done` + the agent) and, when there is one, what follows (`next`).
+int agent_control(Context& ctx, const std::string& method, const PauseOptions& o, const char* done,
+                  const std::function<std::string(const json&)>& next = nullptr) {
   ctx.set_not_found_hint(kAgentHint);
   json params = {{"id", o.id}};
   if (!o.reason.empty()) params["reason"] = o.reason;
-  auto r = ctx.call("agent.pause", params);
+  auto r = ctx.call_waiting("agent." + method, params, kActionSeconds);
   return ctx.print(r, [&](const json& a) {
-    std::cout << "paused " << agent_summary(a) << "\n  frozen (SIGSTOP) until: co agent resume " << field(a, "id", o.id)
-              << "\n";
+    std::cout << done << " " << agent_summary(a) << "\n";
+    if (next) std::cout << "  " << next(a) << "\n";
   });
+}
+
+int cmd_agent_pause(Context& ctx, const PauseOptions& o) {
+  return agent_control(ctx, "pause", o, "paused",
+                       [&](const json& a) { return "frozen (SIGSTOP) until: co agent resume " + field(a, "id", o.id); });
 }
 
 int cmd_agent_quarantine(Context& ctx, const PauseOptions& o) {
-  ctx.set_not_found_hint(kAgentHint);
-  json params = {{"id", o.id}};
-  if (!o.reason.empty()) params["reason"] = o.reason;
-  auto r = ctx.call_waiting("agent.quarantine", params, kActionSeconds);
-  return ctx.print(r, [&](const json& a) {
-    std::cout << "quarantined " << agent_summary(a) << "\n  stopped and held out of work until: co agent release "
-              << field(a, "id", o.id) << "\n";
+  return agent_control(ctx, "quarantine", o, "quarantined", [&](const json& a) {
+    return "stopped and held out of work until: co agent release " + field(a, "id", o.id);
   });
 }
 
-int cmd_agent_release(Context& ctx, const std::string& id) {
-  ctx.set_not_found_hint(kAgentHint);
-  auto r = ctx.call("agent.release", {{"id", id}});
-  return ctx.print(r, [&](const json& a) { std::cout << "released " << agent_summary(a) << "\n"; });
-}
+int cmd_agent_release(Context& ctx, const std::string& id) { return agent_control(ctx, "release", {id, ""}, "released"); }
 
 int cmd_agent_reset(Context& ctx, const std::string& id) {
-  ctx.set_not_found_hint(kAgentHint);
-  auto r = ctx.call("agent.reset", {{"id", id}});
-  return ctx.print(r, [&](const json& a) {
-    std::cout << "reset " << agent_summary(a) << "\n  counters, start limit and today's spend count cleared"
-              << (a.value("freed", json()).is_object() ? "; its work order returned" : "") << "\n";
+  return agent_control(ctx, "reset", {id, ""}, "reset", [](const json& a) {
+    return std::string("counters, start limit and today's spend count cleared") +
+           (a.value("freed", json()).is_object() ? "; its work order returned" : "");
   });
 }
 
-int cmd_agent_resume(Context& ctx, const std::string& id) {
-  ctx.set_not_found_hint(kAgentHint);
-  auto r = ctx.call("agent.resume", {{"id", id}});
-  return ctx.print(r, [&](const json& a) { std::cout << "resumed " << agent_summary(a) << "\n"; });
+int cmd_agent_resume(Context& ctx, const std::string& id) { return agent_control(ctx, "resume", {id, ""}, "resumed"); }
+
+// ID and --reason: pause and quarantine.
+void declare_agent_with_reason(Args& a, PauseOptions& o) {
+  a.positional("ID", o.id, "agent id (see: co agent list)").required();
+  a.option("--reason", o.reason, "why (recorded in the event)");
 }
 
 struct AgentLogsOptions {
@@ -379,18 +379,10 @@ std::vector<Command> agent_commands() {
        declare_agent_id, cmd_agent_stop},
       {"agent restart", "stop an agent and start it again", declare_agent_id, cmd_agent_restart},
       {"agent pause", "freeze an agent's processes (SIGSTOP) until resumed",
-       [](Args& a, PauseOptions& o) {
-         a.positional("ID", o.id, "agent id (see: co agent list)").required();
-         a.option("--reason", o.reason, "why (recorded in the event)");
-       },
-       cmd_agent_pause},
+       [](Args& a, PauseOptions& o) { declare_agent_with_reason(a, o); }, cmd_agent_pause},
       {"agent resume", "thaw a paused agent (SIGCONT)", declare_agent_id, cmd_agent_resume},
       {"agent quarantine", "stop an agent (worktree saved, work returned) and hold it out of work",
-       [](Args& a, PauseOptions& o) {
-         a.positional("ID", o.id, "agent id (see: co agent list)").required();
-         a.option("--reason", o.reason, "why (recorded in the event)");
-       },
-       cmd_agent_quarantine},
+       [](Args& a, PauseOptions& o) { declare_agent_with_reason(a, o); }, cmd_agent_quarantine},
       {"agent release", "end a quarantine: stopped, startable again", declare_agent_id, cmd_agent_release},
       {"agent reset", "clear an agent's error streak, restarts, start limit and today's spend count", declare_agent_id,
        cmd_agent_reset},
