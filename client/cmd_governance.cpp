@@ -63,6 +63,12 @@ int cmd_cost_report(Context& ctx, const ReportOptions& o) {
   return ctx.print(r, [&](const json& j) {
     std::cout << "reported " << money(number(j, "amount")) << " for " << field(j, "agent") << " (run "
               << field(j, "run_id") << "); today " << money(number(j, "today_spend")) << "\n";
+    // A crossed cap is news the operator must act on: say what it set off.
+    for (const auto& c : j.value("crossed", json::array()))
+      std::cout << "  past the " << field(c, "scope") << " daily cap (" << money(number(c, "spend")) << " of "
+                << money(number(c, "cap")) << "): " << field(j, "on_exceed") << "\n";
+    if (!j.value("approvals", json::array()).empty())
+      std::cout << "  paused, waiting for an approval: co approval list\n";
   });
 }
 
