@@ -210,6 +210,11 @@ void print_agent_detail(std::ostream& out, const json& a) {
   double cap = number_or(get(a, "daily_cap"), 0);
   line("spend today",
        money(number_or(get(a, "today_spend"), 0)) + (cap > 0 ? " of " + money(cap) + " cap" : " (no cap)"));
+  if (const json& held = get(a, "over_cap"); held.is_object()) {
+    const std::string scope = field(held, "scope"), scope_id = field(held, "id", "");
+    line("held by", (scope == "company" ? std::string("the company") : scope + " " + scope_id) + "'s cap: " +
+                        money(number_or(get(held, "spend"), 0)) + " of " + money(number_or(get(held, "cap"), 0)));
+  }
   line("log", field(a, "log"));
 }
 

@@ -108,7 +108,15 @@ void Daemon::start() {
   supervisor_->money({[this](const std::string& agent) { return spending_->costs().today_agent(agent); },
                       [this](const AgentRecord& agent) {
                         return spending_->budgets().cap(caps::Scope::agent, agent.id);
+                      },
+                      [this](const AgentRecord& agent) {
+                        const auto held = spending_->holding(agent.id, agent.factory);
+                        return held ? Spending::to_json(*held) : nlohmann::json(nullptr);
                       }});
+  // Posted: the start's own handler finishes first; the freeze follows within the loop turn.
+  supervisor_->on_started([this](const std::string& agent) {
+    boost::asio::post(io_, [this, agent] { spending_->started(agent); });
+  });
   dispatcher_ = std::make_unique<Dispatcher>(io_, config_, p, *journal_, *factories_, *supervisor_, *work_orders_);
   dispatcher_->attach();
   supervisor_->on_remedy([this](const Remedy& r) { dispatcher_->remedy(r); });

@@ -75,6 +75,7 @@ nlohmann::json to_json(const AgentView& v) {
   j["next_start_in_seconds"] = opt_num(v.next_start_in_seconds);
   j["today_spend"] = v.today_spend;
   j["daily_cap"] = v.daily_cap;
+  j["over_cap"] = v.over_cap;
   j["log"] = v.log;
   if (v.pane) j["pane"] = *v.pane;
   j["stale"] = v.stale;

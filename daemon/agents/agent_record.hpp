@@ -58,7 +58,8 @@ struct AgentView {
   std::optional<double> uptime_seconds;
   std::optional<double> next_start_in_seconds;  // waiting out a backoff
   double today_spend = 0;
-  double daily_cap = 0;
+  double daily_cap = 0;                // its own (agent scope) cap
+  nlohmann::json over_cap = nullptr;   // what holds it: its, its factory's or the company's cap, past
   std::string log;                  // R/logs/<session>/output.log
   std::optional<std::string> pane;  // tmux, while it runs
   bool stale = false;               // heartbeated in this run, then not for heartbeat_stale_seconds

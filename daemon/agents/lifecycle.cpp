@@ -118,6 +118,7 @@ void Lifecycle::started(Agent& a) {
     return;
   }
   if (on_running_) on_running_(a);
+  if (on_started_) on_started_(a);
 }
 
 // A deadline on the loop, one per running agent (no scan): once this process has run for

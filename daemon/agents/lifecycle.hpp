@@ -65,6 +65,9 @@ class Lifecycle {
   bool shutting_down() const { return shutting_down_; }
   // Told of every process that runs now (a start, a restart): the patrol's deadlines.
   void on_running(std::function<void(Agent&)> hook) { on_running_ = std::move(hook); }
+  // Told of each new process only (not of a thaw): governance freezes one that starts under
+  // a cap that is already past.
+  void on_started(std::function<void(Agent&)> hook) { on_started_ = std::move(hook); }
 
  private:
   // The launcher's reports.
@@ -81,6 +84,7 @@ class Lifecycle {
   Launcher& launcher_;
   bool shutting_down_ = false;
   std::function<void(Agent&)> on_running_;
+  std::function<void(Agent&)> on_started_;
   std::function<void()> shutdown_done_;
   std::size_t shutdown_phase_ = 0;
 };

@@ -235,6 +235,7 @@ AgentView AgentRegistry::view(const Agent& a) const {
     v.next_start_in_seconds = std::max(0.0, std::chrono::duration<double>(*a.restart_at - Clock::now()).count());
   v.today_spend = money_.spend ? money_.spend(a.rec.id) : 0.0;
   v.daily_cap = money_.cap ? money_.cap(a.rec) : config_.budgets.agent_daily_cap;
+  if (money_.over_cap) v.over_cap = money_.over_cap(a.rec);
   v.log = a.log;
   v.stale = a.stale;
   return v;

@@ -47,6 +47,8 @@ class AgentRegistry {
   struct Money {
     std::function<double(const std::string& agent)> spend;
     std::function<double(const AgentRecord& agent)> cap;
+    // {scope, id, spend, cap} of the first of its scopes past its cap today, or null.
+    std::function<nlohmann::json(const AgentRecord& agent)> over_cap;
   };
   void money(Money m) { money_ = std::move(m); }
 

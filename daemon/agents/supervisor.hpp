@@ -57,6 +57,10 @@ class Supervisor {
   void money(AgentRegistry::Money m) { registry_.money(std::move(m)); }
   // Who carries out the patrol's remedies (the dispatcher: they need slots and worktrees).
   void on_remedy(std::function<void(const Remedy&)> handler) { patrol_.on_remedy(std::move(handler)); }
+  // Told of each agent whose new process runs now (governance: a start under a past cap).
+  void on_started(std::function<void(const std::string& agent)> hook) {
+    lifecycle_.on_started([hook = std::move(hook)](Agent& a) { hook(a.rec.id); });
+  }
   void config_changed();
 
   // Operator and agent actions. Each answers once the change is committed and done

@@ -18,19 +18,21 @@ std::optional<Scope> parse_scope(const std::string& text) {
   return std::nullopt;
 }
 
+std::optional<Crossing> holding(const std::vector<Level>& levels) {
+  for (const Level& l : levels)
+    if (l.cap > 0 && !l.waived && l.spent > l.cap) return Crossing{l.scope, l.id, l.spent, l.cap};
+  return std::nullopt;
+}
+
 Verdict judge(const std::vector<Level>& levels, double amount, const std::string& on_exceed) {
   Verdict v;
+  // Past a cap already: nothing more is counted until an operator approves, raises the cap
+  // or waives the scope; "alert" leaves it to the operator.
+  if (on_exceed != "alert" && (v.refused = holding(levels))) return v;
   for (const Level& l : levels) {
-    if (l.cap <= 0 || l.waived) continue;
-    // Past the cap already (spend above it): nothing more is counted until an operator
-    // approves, raises the cap or waives the scope; "alert" leaves it to the operator.
-    if (l.spent > l.cap) {
-      if (on_exceed != "alert" && !v.refused) v.refused = Crossing{l.scope, l.id, l.spent, l.cap};
-      continue;
-    }
+    if (l.cap <= 0 || l.waived || l.spent > l.cap) continue;
     if (l.spent + amount > l.cap) v.crossed.push_back({l.scope, l.id, l.spent + amount, l.cap});
   }
-  if (v.refused) v.crossed.clear();
   return v;
 }
 

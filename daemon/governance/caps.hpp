@@ -33,6 +33,11 @@ struct Verdict {
   std::vector<Crossing> crossed;    // this report takes spend past these caps
 };
 
+// The first scope (agent, factory, company order) already past its cap and not waived: what
+// holds an agent today. Spend above the cap, not at it: a report that lands exactly on the
+// cap crossed nothing.
+std::optional<Crossing> holding(const std::vector<Level>& levels);
+
 // on_exceed "alert" never refuses: it only tells (the alert), so reports go on counting.
 Verdict judge(const std::vector<Level>& levels, double amount, const std::string& on_exceed);
 

@@ -23,11 +23,11 @@ std::string scope_name(caps::Scope scope, const std::string& id) {
   return scope == caps::Scope::company ? std::string("the company") : std::string(caps::to_string(scope)) + " " + id;
 }
 
-json crossing_json(const caps::Crossing& c) {
+}  // namespace
+
+json Spending::to_json(const caps::Crossing& c) {
   return {{"scope", caps::to_string(c.scope)}, {"id", c.id}, {"spend", c.spend}, {"cap", c.cap}};
 }
-
-}  // namespace
 
 Spending::Spending(Journal& journal, const Config& config, Supervisor& supervisor, WorkOrders& work_orders)
     : journal_(journal), config_(config), supervisor_(supervisor), work_orders_(work_orders), costs_(journal),
@@ -61,8 +61,7 @@ std::optional<std::int64_t> Spending::pause_for_budget(const std::string& agent,
   const AgentView v = supervisor_.agent(agent);
   if (!v.pid || frozen(v.record.status)) return std::nullopt;  // nothing runs, or frozen already
   if (!next(v.record.status, AgentEvent::budget_exceeded)) return std::nullopt;
-  const json why = {{"scope", caps::to_string(c.scope)}, {"id", c.id}, {"spend", c.spend}, {"cap", c.cap}};
-  supervisor_.pause_agent(agent, "operations", "budget", AgentEvent::budget_exceeded, why);  // SIGSTOP first
+  supervisor_.pause_agent(agent, "operations", "budget", AgentEvent::budget_exceeded, to_json(c));  // SIGSTOP first
   Approval a;
   a.kind = "budget";
   a.agent = agent;
@@ -102,6 +101,28 @@ std::vector<caps::Level> Spending::levels(const std::string& agent, const std::o
   return out;
 }
 
+std::optional<caps::Crossing> Spending::holding(const std::string& agent,
+                                                const std::optional<std::string>& factory) const {
+  return caps::holding(levels(agent, factory));
+}
+
+void Spending::started(const std::string& agent) {
+  if (config_.budgets.on_exceed == "alert") return;
+  try {
+    const AgentView v = supervisor_.agent(agent);
+    const auto held = holding(agent, v.record.factory);
+    if (!held) return;
+    spdlog::warn("{} started under {}'s past cap: on_exceed = {}", agent, scope_name(held->scope, held->id),
+                 config_.budgets.on_exceed);
+    if (config_.budgets.on_exceed == "pause")
+      pause_for_budget(agent, *held);
+    else if (stop_ && supervisor_.is_live(agent))
+      stop_(agent, "budget");
+  } catch (const std::exception& e) {
+    spdlog::error("enforcing the cap on {} at its start: {}", agent, e.what());
+  }
+}
+
 json Spending::report(const CostReport& r, const std::string& actor) {
   const caps::Verdict v = caps::judge(levels(r.agent, r.factory), r.amount, config_.budgets.on_exceed);
   if (v.refused) {
@@ -110,12 +131,12 @@ json Spending::report(const CostReport& r, const std::string& actor) {
                 scope_name(c.scope, c.id) + " is past its daily cap (" + dollars(c.spend) + " of " + dollars(c.cap) +
                     " today): nothing more is counted until an operator approves (co approval list) or raises it "
                     "(co budget set " + caps::to_string(c.scope) + (c.id.empty() ? "" : " " + c.id) + " --daily-cap N)",
-                crossing_json(c));
+                to_json(c));
   }
   json crossed = json::array();
   const std::string run = costs_.report(r, actor, [&](Store::Tx& tx) {
     for (const auto& c : v.crossed) {
-      crossed.push_back(crossing_json(c));
+      crossed.push_back(to_json(c));
       const std::string msg = scope_name(c.scope, c.id) + " passed its daily cap: " + dollars(c.spend) + " of " +
                               dollars(c.cap) + " (the report of " + r.agent + "; on_exceed = " +
                               config_.budgets.on_exceed + ")";

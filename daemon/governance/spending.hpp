@@ -55,6 +55,12 @@ class Spending {
                          const std::string& actor);
   nlohmann::json deny(std::int64_t id, const std::string& approver, const std::string& decision,
                       const std::string& actor);
+  // The first of the agent's scopes past its cap today (not waived), or nothing.
+  std::optional<caps::Crossing> holding(const std::string& agent, const std::optional<std::string>& factory) const;
+  // A new process of `agent` runs: under a cap already past, on_exceed is carried out on it
+  // as on the agents that ran when the cap was crossed (frozen with an approval, or stopped).
+  void started(const std::string& agent);
+  static nlohmann::json to_json(const caps::Crossing& c);
   // A scope's cap and today's spend: {scope, id, daily_cap, source: default|set, today_spend}.
   nlohmann::json budget(caps::Scope scope, const std::string& id) const;
 

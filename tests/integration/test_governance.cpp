@@ -228,6 +228,47 @@ TEST_CASE("an approval with override waives the cap for the rest of the day", "[
   c.root.stop();
 }
 
+TEST_CASE("an agent that starts under a factory cap already past is frozen at its start, with its own approval",
+          "[governance][budgets]") {
+  Settings s;
+  Company c(s);
+  c.start();
+  c.add_factory("f");
+  c.co_json({"budget", "set", "factory", "f", "--daily-cap", "1"});
+  const json crossing = c.result("cost.report", {{"agent", "f/qa"}, {"amount", 2}});
+  CHECK(crossing["exceeded"] == true);
+  CHECK(crossing["paused"].size() == 2);  // the supervisor and QA: the workers do not exist yet
+  // Every agent of the factory says what holds it; its own cap is still its own.
+  const json supervisor = c.agent("f/supervisor");
+  CHECK(supervisor["daily_cap"] == 10);
+  REQUIRE(supervisor["over_cap"].is_object());
+  CHECK(supervisor["over_cap"]["scope"] == "factory");
+  CHECK(supervisor["over_cap"]["id"] == "f");
+  CHECK(supervisor["over_cap"]["cap"] == 1);
+
+  // A worker spawned now would run past the cap: it is frozen as soon as it runs.
+  const json spawned = c.co_json({"worker", "spawn", "f"});
+  const std::string worker = spawned["id"];
+  REQUIRE(eventually([&] { return c.agent(worker)["status"] == "paused"; }, 10s));
+  const pid_t pid = c.agent(worker)["pid"].get<pid_t>();
+  CHECK(stopped(pid));
+  CHECK(c.agent(worker)["reason"] == "budget");
+  const json pending = c.result("approval.list", {{"status", "pending"}})["approvals"];
+  REQUIRE(pending.size() == 3);
+  json mine;
+  for (const auto& a : pending)
+    if (a["agent"] == worker) mine = a;
+  REQUIRE(mine.is_object());
+  CHECK(mine["scope"] == "factory");
+  // Raised and approved: it runs, and nothing holds the factory's agents any more.
+  c.co_json({"budget", "set", "factory", "f", "--daily-cap", "50"});
+  c.co_json({"approval", "approve", std::to_string(mine["id"].get<long long>()), "-m", "ok"});
+  CHECK_FALSE(stopped(pid));
+  CHECK(c.agent(worker)["status"] == "running");
+  CHECK(c.agent(worker)["over_cap"].is_null());
+  c.root.stop();
+}
+
 TEST_CASE("audit export: 25,000 events, archived days included, every id once and in order", "[governance][audit]") {
   Settings s;
   Company c(s);

@@ -49,6 +49,20 @@ TEST_CASE("caps: a scope already past its cap refuses the report, unless waived 
   CHECK_FALSE(judge(levels(10.5, 20), 0.1, "pause").refused);
 }
 
+TEST_CASE("caps: what holds an agent is the first scope past its cap, not one at it or waived", "[caps]") {
+  CHECK_FALSE(holding(levels(10, 10, 50, 50)));  // at the caps: nothing holds
+  auto h = holding(levels(1, 10, 51, 50, 200, 100));
+  REQUIRE(h);
+  CHECK(h->scope == Scope::factory);  // the narrowest scope first
+  CHECK(h->spend == 51);
+  CHECK(h->cap == 50);
+  auto waived = levels(1, 10, 51, 50, 200, 100);
+  waived[1].waived = true;
+  REQUIRE(holding(waived));
+  CHECK(holding(waived)->scope == Scope::company);
+  CHECK_FALSE(holding(levels(1e9, 0)));  // no cap
+}
+
 TEST_CASE("caps: scopes parse and print", "[caps]") {
   for (Scope s : {Scope::agent, Scope::factory, Scope::company}) CHECK(parse_scope(to_string(s)) == s);
   CHECK_FALSE(parse_scope("team"));
