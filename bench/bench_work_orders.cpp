@@ -14,6 +14,7 @@
 // (the daemon is then killed by pid, after checking that the pid is still our
 // vermas-operations). Output: a table, then one line of JSON with every figure.
 #include <sqlite3.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -423,9 +424,71 @@ RebuildResult measure_rebuild(RawConnection& conn) {
   return out;
 }
 
+// `co audit export` of the whole log to a file, as an operator runs it: the client follows
+// the daemon's capped pages (audit.export {start, end, after_id}) and writes JSON lines.
+struct ExportResult {
+  double wall_seconds = 0;
+  std::int64_t events = 0;                // lines written
+  std::int64_t expected = 0;              // the log's highest id before the export
+  long daemon_rss_before_kib = -1;        // VmRSS
+  long daemon_rss_peak_kib = -1;          // the highest VmRSS sampled (every 2 ms) while it ran
+  long co_max_rss_kib = -1;               // the client's ru_maxrss
+  double per_second() const { return wall_seconds > 0 ? static_cast<double>(events) / wall_seconds : 0; }
+};
+
+std::int64_t count_lines(const std::string& file) {
+  std::FILE* f = std::fopen(file.c_str(), "rb");
+  if (!f) throw std::runtime_error("cannot read " + file);
+  std::int64_t n = 0;
+  char buf[1 << 16];
+  for (std::size_t got; (got = std::fread(buf, 1, sizeof buf, f)) > 0;)
+    n += std::count(buf, buf + got, '\n');
+  std::fclose(f);
+  return n;
+}
+
+ExportResult measure_export(const Company& company, Spawner& sp) {
+  ExportResult out;
+  out.expected = RawConnection(company.socket()).call("status").at("last_event_id").get<std::int64_t>();
+  const std::string file = company.root() + "/audit.jsonl";
+  const pid_t daemon = company.pid();
+  out.daemon_rss_before_kib = status_kib(daemon, "VmRSS");
+  std::atomic<bool> done{false};
+  std::atomic<long> peak{out.daemon_rss_before_kib};
+  // A sampler, not VmHWM: the rebuild before it already set the high-water mark.
+  std::thread sampler([&] {
+    while (!done.load()) {
+      peak.store(std::max(peak.load(), status_kib(daemon, "VmRSS")));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  const auto t0 = Clock::now();
+  // Its "exported N events" line (stderr) goes to /dev/null with stdout: detached.
+  const pid_t p = sp.spawn(company.co({"audit", "export", "--start", "2000-01-01", "--end", "2999-12-31", "-o", file}),
+                           "/dev/null", true);
+  int status = 0;
+  struct rusage ru {};
+  while (::wait4(p, &status, 0, &ru) < 0 && errno == EINTR) {
+  }
+  out.wall_seconds = ms_since(t0) / 1e3;
+  done.store(true);
+  sampler.join();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw std::runtime_error("co audit export failed" + Spawner::how(status));
+  out.daemon_rss_peak_kib = peak.load();
+  out.co_max_rss_kib = ru.ru_maxrss;
+  out.events = count_lines(file);
+  fs::remove(file);
+  if (out.events < out.expected)
+    throw std::runtime_error("co audit export wrote " + std::to_string(out.events) + " events of " +
+                             std::to_string(out.expected));
+  return out;
+}
+
 struct Round {
   StatsTiming stats_all, stats_1h;
   RebuildResult rebuild;
+  ExportResult exported;
   long rss_before_rebuild_kib = -1, rss_after_rebuild_kib = -1;  // the daemon's VmRSS
   CreateStats create1, create4;
 };
@@ -502,6 +565,7 @@ int main(int argc, char** argv) {
         rd.rebuild = measure_rebuild(conn);
         rd.rss_after_rebuild_kib = status_kib(company.pid(), "VmRSS");
       }
+      rd.exported = measure_export(company, sp);
       rd.create1 = measure_create(company.socket(), opts.create_seconds, 1);
       rd.create4 = measure_create(company.socket(), opts.create_seconds, kConnections);
       rounds.push_back(rd);
@@ -510,6 +574,9 @@ int main(int argc, char** argv) {
                   rd.rebuild.seconds, rd.rebuild.wall_seconds, rd.rebuild.matched_live ? "yes" : "NO",
                   rd.create1.calls_per_s, rd.create1.p50_ms, rd.create1.p99_ms, rd.create4.calls_per_s,
                   rd.create4.p50_ms);
+      std::printf("       | co audit export: %lld events in %.2f s (%.0f/s), daemon RSS %ld -> peak %ld KiB\n",
+                  static_cast<long long>(rd.exported.events), rd.exported.wall_seconds, rd.exported.per_second(),
+                  rd.exported.daemon_rss_before_kib, rd.exported.daemon_rss_peak_kib);
       std::fflush(stdout);
     }
     rule(kRule);
@@ -584,6 +651,18 @@ int main(int argc, char** argv) {
       put(j, "db_events_table_bytes_per_event", static_cast<double>(obj("events")) / static_cast<double>(size.events), 1);
       put(j, "db_events_indexes_bytes_per_event", static_cast<double>(idx) / static_cast<double>(size.events), 1);
     }
+    put(j, "audit_export_seconds", med([](const Round& r) { return r.exported.wall_seconds; }), 3);
+    put(j, "audit_export_events_per_s", med([](const Round& r) { return r.exported.per_second(); }), 0);
+    j["audit_export_events"] = rounds.back().exported.events;
+    j["audit_export_complete"] = std::all_of(rounds.begin(), rounds.end(), [](const Round& r) {
+      return r.exported.events >= r.exported.expected;
+    });
+    put(j, "audit_export_daemon_rss_before_kib", med([](const Round& r) {
+          return static_cast<double>(r.exported.daemon_rss_before_kib); }), 0);
+    put(j, "audit_export_daemon_rss_peak_kib", med([](const Round& r) {
+          return static_cast<double>(r.exported.daemon_rss_peak_kib); }), 0);
+    put(j, "audit_export_co_max_rss_kib", med([](const Round& r) {
+          return static_cast<double>(r.exported.co_max_rss_kib); }), 0);
     j["all_targets_met"] = stats_all_ok && stats_1h_ok && rebuild_ok && matched;
     j["rounds"] = opts.rounds;
     put(j, "create_seconds", opts.create_seconds, 2);
@@ -606,6 +685,11 @@ int main(int argc, char** argv) {
     summary.kib("daemon RSS before the first rebuild", rounds.front().rss_before_rebuild_kib);
     summary.kib("daemon RSS after the last rebuild", rounds.back().rss_after_rebuild_kib);
     summary.kib("daemon peak RSS (VmHWM)", peak_rss_kib);
+    summary.row("co audit export of the whole log", j["audit_export_seconds"], "s");
+    summary.row("  events per second", j["audit_export_events_per_s"], "ev/s");
+    summary.kib("  daemon RSS before it", static_cast<long>(j["audit_export_daemon_rss_before_kib"].get<double>()));
+    summary.kib("  daemon RSS peak during it (sampled)", static_cast<long>(j["audit_export_daemon_rss_peak_kib"].get<double>()));
+    summary.kib("  co's max RSS", static_cast<long>(j["audit_export_co_max_rss_kib"].get<double>()));
     summary.row("database bytes per event", size.per_event(), "B");
     summary.row("  after the rounds (daemon stopped)", end.per_event(), "B");
     summary.row("population (Store::transact)", static_cast<double>(pop.events) / pop.seconds, "ev/s");
