@@ -120,6 +120,7 @@ int main(int argc, char** argv) {
   // `wo X` is `co wo X`.
   if (invoked == "wo") args.insert(args.begin(), "wo");
   set_program_name(invoked == "wo" ? "wo" : "co");
+  if (debug_from_env()) RpcClient::trace(program_name());
 
   CLI::App app{"co: the VerMAS operations client (wo: its work-order commands)", "co"};
   app.fallthrough();  // global flags work after the subcommand too

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <set>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -73,6 +75,22 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  // The guide's LOG_LEVEL (DEBUG, INFO, WARNING ...) when no --log-level is given; it then
+  // outranks the config's log_level, as the flag does.
+  if (!log_level)
+    if (const char* env = std::getenv("LOG_LEVEL"); env && *env) {
+      std::string level;
+      for (const char* c = env; *c; ++c) level += static_cast<char>(std::tolower(static_cast<unsigned char>(*c)));
+      if (level == "warning") level = "warn";
+      if (level == "fatal") level = "critical";
+      static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+      if (!kLevels.count(level)) {
+        std::cerr << "vermas-operations: LOG_LEVEL=" << env
+                  << " is not a level: use TRACE, DEBUG, INFO, WARNING, ERROR, CRITICAL or OFF\n";
+        return 2;
+      }
+      log_level = level;
+    }
   if (version) {
     std::cout << "vermas-operations " << vermas::kVersion << "\n";
     return 0;

@@ -550,3 +550,26 @@ TEST_CASE("logs, event tail and stats, and the wo symlink", "[lifecycle]") {
   CHECK(contains(bad_since.err, "since"));
   root.stop();
 }
+
+TEST_CASE("the guide's environment: LOG_LEVEL for the daemon and the client, DEBUG=1 traces each call",
+          "[lifecycle]") {
+  TempRoot root;
+  auto bad = run({daemon_bin(), "--company-root", root.dir(), "--foreground"}, {{"LOG_LEVEL", "loud"}});
+  CHECK(bad.exit_code == 2);
+  CHECK(contains(bad.err, "LOG_LEVEL=loud is not a level"));
+  auto started = root.co({"operations", "start"}, 15s, {{"LOG_LEVEL", "DEBUG"}});
+  INFO(started.out << started.err);
+  REQUIRE(started.exit_code == 0);
+  CHECK(contains(started.err, "co -> "));  // the client's LOG_LEVEL=DEBUG traces too
+  auto traced = root.co({"ping"}, 15s, {{"DEBUG", "1"}});
+  CHECK(traced.exit_code == 0);
+  CHECK(contains(traced.out, "pong"));
+  const auto lines = lines_of(traced.err);
+  REQUIRE(lines.size() == 2);
+  CHECK(contains(lines[0], R"(co -> {"id":1,"jsonrpc":"2.0","method":"ping")"));
+  CHECK(contains(lines[1], R"(co <- {"id":1,"jsonrpc":"2.0","result":{"pong":true)"));
+  CHECK(root.co({"ping"}, 15s, {{"DEBUG", "0"}}).err.empty());
+  root.stop();
+  // The daemon inherited LOG_LEVEL=DEBUG: connections closed at the stop are debug lines.
+  CHECK(contains(read_file(root.log_file()), " debug "));
+}
