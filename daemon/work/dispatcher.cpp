@@ -115,6 +115,13 @@ asio::awaitable<AgentView> Dispatcher::spawn_worker(std::string factory, std::st
   std::string worktree = co_await factories_.ensure_slot_worktree(factory, slot, &error);
   if (worktree.empty()) throw Error(Errc::conflict, "cannot prepare the worker's worktree: " + error);
   AgentView started = co_await supervisor_.start_worker(factory, slot, std::nullopt, "", actor);
+  // A worker whose start failed has given its slot back already (the exit's hand-back): the
+  // spawn failed, and says why, instead of answering with a worker that is not there.
+  const AgentStatus status = started.record.status;
+  if (!started.pid && (status == AgentStatus::failed || status == AgentStatus::stopped))
+    throw Error(Errc::conflict,
+                started.record.id + " did not start (" + started.record.last_exit.value_or(started.record.reason) + ")",
+                json{{"agent", started.record.id}, {"worker", to_json(started)}});
   co_return started;
 }
 
