@@ -75,6 +75,8 @@ class Dispatcher {
  private:
   void on_event(const Event& e);
   int lowest_free_slot(const std::string& factory) const;
+  // The lowest slot whose worker runs without work (running or idle, no slot row), if any.
+  std::optional<int> idle_worker_slot(const std::string& factory) const;
   void release_soon(const std::string& factory, int slot, std::string reason, WoActor actor, bool return_work);
   boost::asio::awaitable<nlohmann::json> free_slot(std::string factory, int slot, std::string reason, WoActor actor,
                                                    bool kill, bool return_work);
