@@ -264,6 +264,11 @@ void Daemon::request_stop(const std::string& reason, bool stop_agents) {
 // Re-adoption first (nothing is started twice), then the slots are reconciled with what
 // runs, and only then does the patrol start anything.
 boost::asio::awaitable<void> Daemon::start_agents() {
+  // However start-up ends (even by an exception), what waits for it goes on.
+  struct Ready {
+    Dispatcher& d;
+    ~Ready() { d.ready(); }
+  } ready{*dispatcher_};
   co_await supervisor_->start();
   if (!stopping_) co_await dispatcher_->reconcile();
 }

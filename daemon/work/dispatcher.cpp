@@ -6,6 +6,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
 #include "common/time.hpp"
@@ -44,7 +46,20 @@ json SlotRow::to_json() const {
 Dispatcher::Dispatcher(asio::io_context& io, const Config& config, const Paths& paths, Journal& journal,
                        Factories& factories, Supervisor& supervisor, WorkOrders& work_orders)
     : io_(io), config_(config), paths_(paths), journal_(journal), factories_(factories), supervisor_(supervisor),
-      work_orders_(work_orders) {}
+      work_orders_(work_orders), ready_timer_(io, boost::asio::steady_timer::time_point::max()) {}
+
+void Dispatcher::ready() {
+  ready_ = true;
+  ready_timer_.cancel();
+}
+
+asio::awaitable<void> Dispatcher::until_ready() {
+  while (!ready_) {
+    boost::system::error_code ec;
+    co_await ready_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (stopping_) throw Error(Errc::unavailable, "the daemon is shutting down");
+}
 
 Dispatcher::~Dispatcher() {
   if (subscription_) journal_.unsubscribe(subscription_);
@@ -120,7 +135,7 @@ std::optional<int> Dispatcher::idle_worker_slot(const std::string& factory) cons
 }
 
 asio::awaitable<AgentView> Dispatcher::spawn_worker(std::string factory, std::string actor) {
-  if (stopping_) throw Error(Errc::unavailable, "the daemon is shutting down");
+  co_await until_ready();
   if (supervisor_.starts_held())
     throw Error(Errc::conflict, "squad paused: no dispatch or spawn until co resume --all", json{{"squad", "paused"}});
   factories_.require(factory);
@@ -228,7 +243,7 @@ void Dispatcher::record(const std::string& type, const std::string& factory, con
 
 asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, std::optional<std::string> team,
                                            WoActor actor) {
-  if (stopping_) throw Error(Errc::unavailable, "the daemon is shutting down");
+  co_await until_ready();
   if (supervisor_.starts_held())
     throw Error(Errc::conflict, "squad paused: no dispatch or spawn until co resume --all", json{{"squad", "paused"}});
   auto check = [&]() -> wo::WorkOrder {

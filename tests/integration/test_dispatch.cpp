@@ -248,7 +248,7 @@ TEST_CASE("a worker that crashes with its work order in hand is restarted into t
 
 TEST_CASE("after a daemon crash, slots, assignment files and worktrees are reconciled", "[dispatch]") {
   Fixture f(kBusyWorker);
-  const std::string id = f.create();
+  const std::string id = f.create(), next = f.create("dispatched the moment the daemon is back");
   f.dispatch(id);
   REQUIRE(eventually([&] { return f.status(id) == "in_progress"; }));
   const pid_t worker = f->running_pid("f/workers/slot0");
@@ -264,7 +264,16 @@ TEST_CASE("after a daemon crash, slots, assignment files and worktrees are recon
   write_file(stray + "/lost.txt", "do not lose me\n");
 
   f->start();
-  REQUIRE(eventually([&] { return f->events("slot.reconciled").size() >= 3; }));
+  // At once: the dispatch waits for the reconciliation (which must not take its assignment
+  // file for a leftover), and only then takes the lowest free slot.
+  const json d = f.dispatch(next);
+  CHECK(d["slot"] == 1);
+  const auto reconciled = f->events("slot.reconciled");
+  REQUIRE(reconciled.size() >= 3);
+  const auto assigned = f->events("slot.assigned", next);
+  REQUIRE(assigned.size() == 1);
+  CHECK(id_of(assigned[0]) > id_of(reconciled.back()));
+  CHECK(file_exists(f->root.path(".work/.assignment-f-workers-slot1")));
   // The worker runs again, its file is back, the stray file is gone, the stray worktree
   // was saved before it was removed.
   const pid_t again = f->running_pid("f/workers/slot0");
