@@ -454,6 +454,7 @@ TEST_CASE("after kill -9 of the daemon the agents are re-adopted, never duplicat
   auto adopted = c.events_after(since, "agent.adopted", "f1/supervisor");
   REQUIRE(adopted.size() == 1);
   CHECK(adopted[0]["data"]["pid"] == sup);
+  CHECK(adopted[0]["data"]["reason"] == "daemon_restart");
   CHECK(c.events_after(since, "agent.started", "f1/supervisor").empty());
   CHECK(c.events_after(since, "agent.started", "f1/qa").empty());
   CHECK(c.events_after(since, "agent.lost").empty());
