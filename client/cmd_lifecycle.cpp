@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "client/commands.hpp"
+#include "client/daemon_tool.hpp"
 #include "client/follow.hpp"
 #include "common/time.hpp"
 #include "example_config.hpp"
@@ -28,18 +29,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// The daemon binary: beside this `co` first (a build tree or /usr/bin), then $PATH.
-std::string daemon_binary() {
-  if (const char* env = std::getenv("VERMAS_OPERATIONS_BIN"); env && *env) return env;
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    fs::path beside = self.parent_path() / "vermas-operations";
-    if (fs::exists(beside, ec)) return beside.string();
-  }
-  return "vermas-operations";
-}
 
 std::optional<json> try_health(Context& ctx) {
   try {

@@ -383,6 +383,7 @@ Loaded<Config> parse_config(std::string_view toml_text, const std::string& file_
                                  {"min_severity", choice(c.alerts.min_severity, severity_names())},
                                  {"command_timeout_seconds", number(c.alerts.command_timeout_seconds, {0, true})},
                                  {"error_streak_threshold", integer(c.alerts.error_streak_threshold, 1)}})},
+        {"backup", fields_of(r, {{"dir", text(c.backup.dir)}, {"keep", integer(c.backup.keep, 1, 10000)}})},
         {"agents", [&](const toml::source_region& at, const std::string&, const toml::node& node) {
            r.agents(at, node, c.agents);
          }},
@@ -559,6 +560,7 @@ nlohmann::json to_json(const Config& c) {
         {"min_severity", c.alerts.min_severity},
         {"command_timeout_seconds", c.alerts.command_timeout_seconds},
         {"error_streak_threshold", c.alerts.error_streak_threshold}}},
+      {"backup", {{"dir", optional_json(c.backup.dir)}, {"keep", c.backup.keep}}},
       {"agents", agents_json(c.agents)},
   };
 }

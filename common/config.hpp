@@ -89,6 +89,11 @@ struct Config {
     int error_streak_threshold = 3;        // consecutive failed exits that raise error_streak
   } alerts;
 
+  struct Backup {
+    std::optional<std::string> dir;  // absolute, or relative to the root; default R/backups
+    int keep = 14;                   // newest backups kept in dir by `co backup`
+  } backup;
+
   // Keys: "supervisor", "qa", "worker", "ceo" (always all four present after load).
   std::map<std::string, AgentConfig> agents = default_agents();
 

@@ -126,12 +126,14 @@ void Daemon::start() {
   loops_ = std::make_unique<Loops>(io_, config_, p, *journal_, *work_orders_);
   loops_->attach();
   log_maintenance_ = std::make_unique<LogMaintenance>(io_, *journal_, p);
+  backups_ = std::make_unique<Backups>(io_, *journal_, p);
 
   register_core_methods(router_, *this);
   register_supervision_methods(router_, *this);
   register_work_order_methods(router_, *this);
   register_mail_methods(router_, *this);
   register_governance_methods(router_, *this);
+  register_db_methods(router_, *this);
   router_.set_identify([this](Connection& conn) { return identify_caller(conn); });
   server_ = std::make_unique<Server>(io_, router_);
   server_->set_request_timeout(to_ms(config_.operations.request_timeout_seconds));
@@ -218,6 +220,7 @@ int Daemon::run() {
   }
   spdlog::info("vermas-operations stopped ({})", stop_reason_);
   server_.reset();
+  backups_.reset();  // stops a backup still running, and waits for its thread
   log_maintenance_.reset();
   loops_.reset();
   squad_.reset();
