@@ -297,9 +297,18 @@ int cmd_worker_kill(Context& ctx, const WorkerSlotOptions& opts) {
   ctx.set_not_found_hint("co worker list " + opts.factory + " --all");
   auto r = ctx.call_waiting("worker.kill", {{"factory", opts.factory}, {"slot", *slot}}, kActionSeconds);
   return ctx.print(r, [&](const json& a) {
-    std::cout << "killed " << agent_summary(a) << "\n"
-              << "  its uncommitted and unpushed work, if any, is saved under refs/vermas/wip/" << opts.factory << "/"
-              << *slot << "/ in the factory's repository\n";
+    std::cout << "killed " << agent_summary(a) << "\n";
+    // The refs this kill made (before the kill, and after it if the worker wrote more).
+    const json freed = a.value("freed", json::object());
+    const json refs = freed.is_object() ? freed.value("refs", json::array()) : json::array();
+    if (refs.is_array() && !refs.empty() && refs.back().is_string()) {
+      for (const auto& ref : refs)
+        if (ref.is_string()) std::cout << "  its work is saved: " << ref.get<std::string>() << "\n";
+      std::cout << "  see it: git -C " << field(a, "repo", "FACTORY-REPO") << " show --stat "
+                << refs.back().get<std::string>() << "\n";
+    } else {
+      std::cout << "  nothing to save: no uncommitted or unpushed work\n";
+    }
   });
 }
 

@@ -438,14 +438,19 @@ int cmd_events_tail(Context& ctx, const EventsTailOptions& opts) {
   json q{{"limit", opts.lines}, {"newest_first", true}};
   if (opts.type) q["type"] = *opts.type;
   auto r = ctx.call("events.query", q);
+  const json events = r.value("events", json::array());  // the last N, oldest first
   std::int64_t last = 0;
-  for (const auto& e : r["events"]) {
+  for (const auto& e : events) last = std::max(last, e.value("id", std::int64_t{0}));
+  // --json: one document, {"events": [...]}. Following, there is no end to wait for: one
+  // event per line (JSON lines), as `journalctl -f -o json` does.
+  if (!opts.follow) return ctx.print(json{{"events", events}}, [&](const json&) {
+      for (const auto& e : events) std::cout << event_line(e) << "\n";
+    });
+  for (const auto& e : events) {
     if (ctx.json_output()) std::cout << e.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
     else std::cout << event_line(e) << "\n";
-    last = std::max(last, e.value("id", std::int64_t{0}));
   }
   std::cout << std::flush;
-  if (!opts.follow) return kOk;
   for (;;) {
     auto n = ctx.rpc().next_notification(std::nullopt);
     if (!n || n->value("method", "") != "event") continue;
@@ -566,7 +571,7 @@ std::vector<Command> event_log_commands(const std::string& events) {
       {events, "the event log"},
       {events + " tail", "the latest events; -f keeps following",
        [](Args& a, EventsTailOptions& o) {
-         a.flag("-f,--follow", o.follow, "keep printing new events");
+         a.flag("-f,--follow", o.follow, "keep printing new events (with --json: one event per line, JSON lines)");
          a.option("-n,--lines", o.lines, "events to show first").range(1, 10000);
          a.option("--type", o.type, "only this event type, or a prefix such as agent.*");
        },

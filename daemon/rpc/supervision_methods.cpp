@@ -261,6 +261,7 @@ boost::asio::awaitable<json> rpc_worker_kill(Daemon& d, Call& c) {
   json freed = co_await d.dispatcher().release(factory, slot, "operator_kill", actor, true);
   json out = to_json(d.supervisor().agent(id));
   out["freed"] = freed;
+  if (const FactoryRecord* f = d.factories().find(factory)) out["repo"] = f->path;  // where the wip refs are
   co_return out;
 }
 

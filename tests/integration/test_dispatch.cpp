@@ -214,7 +214,12 @@ TEST_CASE("co worker kill saves the worktree before the kill and returns the wor
   REQUIRE(!stopping.empty());
   CHECK(id_of(saved[0]) < id_of(stopping.back()));
   CHECK(stopping.back()["data"]["signal"] == "SIGKILL");
-  CHECK(git_out(f->root.path("f"), {"show", saved[0]["data"]["ref"].get<std::string>() + ":draft.txt"}) == "half done");
+  const std::string ref = saved[0]["data"]["ref"];
+  CHECK(git_out(f->root.path("f"), {"show", ref + ":draft.txt"}) == "half done");
+  // It says where the work went: the real ref, and how to look at it.
+  CHECK(contains(r.out, "its work is saved: " + ref + "\n"));
+  CHECK(ref == "refs/vermas/wip/f/slot0/0");
+  CHECK(contains(r.out, "see it: git -C " + f->root.path("f") + " show --stat " + ref));
   // in_progress cannot go back to open: the work order is blocked, free for a re-dispatch.
   CHECK(eventually([&] { return f.status(id) == "blocked"; }));
   CHECK(f.show(id)["assignee"].is_null());

@@ -543,6 +543,14 @@ TEST_CASE("logs, event tail and stats, and the wo symlink", "[lifecycle]") {
   CHECK(co_wo_stats.exit_code == 0);
   CHECK(parse_json(wo_stats.out)["by_type"] == parse_json(co_wo_stats.out)["by_type"]);
   CHECK(parse_json(wo_stats.out)["by_type"]["operations.started"] == 1);
+  // Oldest first, as tail shows them; --json is one document.
+  REQUIRE(root.co({"config", "reload"}).exit_code == 0);  // a second event
+  auto tail_json = root.wo({"--json", "events", "tail", "-n", "5"});
+  REQUIRE(stdout_is_one_json_document(tail_json));
+  const json tailed = parse_json(tail_json.out)["events"];
+  REQUIRE(tailed.size() >= 2);
+  CHECK(tailed.front()["id"] == 1);
+  CHECK(tailed.front()["id"].get<long long>() < tailed.back()["id"].get<long long>());
 
   // An invalid --since is the daemon's invalid-params error.
   auto bad_since = root.wo({"events", "stats", "--since=yesterday-ish"});
