@@ -127,6 +127,7 @@ std::vector<Command> governance_commands(); // cmd_governance.cpp: cost, runs, b
 std::vector<Command> config_commands();     // cmd_overview.cpp: config
 std::vector<Command> wo_commands();         // cmd_wo.cpp: wo, events, dispatch, sprint
 std::vector<Command> db_commands();         // cmd_db.cpp: backup, restore, verify-db
+std::vector<Command> doctor_commands();     // cmd_doctor.cpp: doctor
 std::vector<Command> call_commands();       // cmd_overview.cpp: call
 
 }  // namespace vermas::client

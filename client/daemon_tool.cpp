@@ -28,10 +28,17 @@ std::string daemon_binary() {
 }
 
 ToolRun run_daemon_tool(const std::vector<std::string>& args) {
-  ToolRun r;
-  const std::string bin = daemon_binary();
-  std::vector<std::string> all{bin};
+  std::vector<std::string> all{daemon_binary()};
   all.insert(all.end(), args.begin(), args.end());
+  ToolRun r = run_program(all);
+  if (!r.error.empty() && r.exit_code < 0 && r.error.rfind("cannot run", 0) == 0)
+    r.error += " (is vermas-operations installed, or set VERMAS_OPERATIONS_BIN)";
+  return r;
+}
+
+ToolRun run_program(std::vector<std::string> all, bool merge_stderr) {
+  ToolRun r;
+  const std::string bin = all.at(0);
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -42,7 +49,9 @@ ToolRun run_daemon_tool(const std::vector<std::string>& args) {
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  if (merge_stderr) posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
   pid_t pid = 0;
   // posix_spawnp searches $PATH, as `co operations start` does.
   const int err = ::posix_spawnp(&pid, bin.c_str(), &actions, nullptr, argv.data(), environ);
@@ -50,7 +59,7 @@ ToolRun run_daemon_tool(const std::vector<std::string>& args) {
   ::close(fds[1]);
   if (err != 0) {
     ::close(fds[0]);
-    r.error = "cannot run " + bin + ": " + std::strerror(err) + " (is vermas-operations installed, or set VERMAS_OPERATIONS_BIN)";
+    r.error = "cannot run " + bin + ": " + std::strerror(err);
     return r;
   }
   char buf[65536];

@@ -18,5 +18,8 @@ struct ToolRun {
 };
 // Runs the daemon binary with `args` (argv, no shell) and waits for it.
 ToolRun run_daemon_tool(const std::vector<std::string>& args);
+// Any program (argv[0] searched in $PATH), stdin /dev/null; with merge_stderr its stderr is
+// captured with its stdout instead of going to ours.
+ToolRun run_program(std::vector<std::string> argv, bool merge_stderr = false);
 
 }  // namespace vermas::client

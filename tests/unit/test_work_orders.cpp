@@ -31,6 +31,7 @@
 using namespace vermas;
 namespace fs = std::filesystem;
 using wo::Status;
+using nlohmann::json;
 
 namespace {
 
