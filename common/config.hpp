@@ -89,6 +89,15 @@ struct Config {
     int error_streak_threshold = 3;        // consecutive failed exits that raise error_streak
   } alerts;
 
+  struct Reports {
+    std::optional<std::string> standup_at;  // "HH:MM" or "HH:MM:SS" UTC: the daily standup file
+  } reports;
+
+  struct Metrics {
+    std::optional<std::string> textfile;  // a *.prom file, rewritten atomically every interval
+    double interval_seconds = 15;         // 0.1 .. 86400
+  } metrics;
+
   // Keys: "supervisor", "qa", "worker", "ceo" (always all four present after load).
   std::map<std::string, AgentConfig> agents = default_agents();
 

@@ -25,6 +25,7 @@
 #include "daemon/patrol/loops.hpp"
 #include "daemon/patrol/alert_notifier.hpp"
 #include "daemon/pidfile.hpp"
+#include "daemon/reports/reports.hpp"
 #include "daemon/rpc/router.hpp"
 #include "daemon/rpc/server.hpp"
 #include "daemon/store/store.hpp"
@@ -84,6 +85,7 @@ class Daemon {
   Squad& squad() { return *squad_; }
   WoSync& wo_sync() { return *wo_sync_; }
   LogMaintenance& log_maintenance() { return *log_maintenance_; }
+  Reports& reports() { return *reports_; }
   double uptime_seconds() const;
   bool stopping() const { return stopping_; }
 
@@ -113,6 +115,7 @@ class Daemon {
   std::unique_ptr<Squad> squad_;
   std::unique_ptr<LogMaintenance> log_maintenance_;
   std::unique_ptr<AlertNotifier> alert_notifier_;
+  std::unique_ptr<Reports> reports_;
   Router router_;
   std::unique_ptr<Server> server_;
   std::chrono::steady_clock::time_point started_at_;
@@ -147,5 +150,7 @@ void register_work_order_methods(Router& router, Daemon& daemon);
 // mail.*
 void register_mail_methods(Router& router, Daemon& daemon);
 void register_governance_methods(Router& router, Daemon& daemon);
+// report.standup, report.metrics
+void register_report_methods(Router& router, Daemon& daemon);
 
 }  // namespace vermas
