@@ -121,11 +121,11 @@ std::vector<Family> families(const Snapshot& s) {
     auto done = family("vermas_work_orders_done_total", Type::counter, "Work orders that reached done, by factory");
     auto day = family("vermas_work_orders_done_24h", Type::gauge, "Work orders that reached done in the last 24 hours");
     for (const auto& f : factories) {
-      auto wo = s.work_orders.find(f);
+      auto of_factory = s.work_orders.find(f);
       for (std::string_view st : wo::kStatusNames) {
         std::int64_t n = 0;
-        if (wo != s.work_orders.end())
-          if (auto it = wo->second.find(std::string(st)); it != wo->second.end()) n = it->second;
+        if (of_factory != s.work_orders.end())
+          if (auto it = of_factory->second.find(std::string(st)); it != of_factory->second.end()) n = it->second;
         add(by, {{"factory", f}, {"status", std::string(st)}}, double(n));
       }
       auto d = s.done_total.find(f);
@@ -166,8 +166,8 @@ std::vector<Family> families(const Snapshot& s) {
     }
     // `by` is not used past here: emplace_back may move the families.
     auto& type = out.emplace_back(family("vermas_spend_today_by_type_dollars", Type::gauge,
-                                         "Spend today (UTC) by work-order type (\"\": no work order), US dollars"));
-    for (const auto& [t, v] : s.type_spend_today) add(type, {{"type", t}}, v);
+                                         "Spend today (UTC) by work-order type (none: no work order), US dollars"));
+    for (const auto& [t, v] : s.type_spend_today) add(type, {{"type", t.empty() ? "none" : t}}, v);
   }
 
   // Incidents.

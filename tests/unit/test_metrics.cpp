@@ -109,6 +109,7 @@ TEST_CASE("metrics: the families of a known snapshot carry its figures", "[metri
   CHECK(value_of(fams, "vermas_spend_today_dollars") == 1.75);
   CHECK(value_of(fams, "vermas_factory_spend_today_dollars", {{"factory", "g"}}) == 0);
   CHECK(value_of(fams, "vermas_spend_today_by_type_dollars", {{"type", "bug"}}) == 1.25);
+  CHECK(value_of(fams, "vermas_spend_today_by_type_dollars", {{"type", "none"}}) == 0.5);
   CHECK(value_of(fams, "vermas_alerts_open", {{"type", "start_limit"}, {"severity", "critical"}}) == 2);
   CHECK(value_of(fams, "vermas_alerts_raised_total", {{"type", "heartbeat_missed"}}) == 4);
   CHECK(value_of(fams, "vermas_approvals_pending") == 1);
