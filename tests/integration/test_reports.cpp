@@ -211,6 +211,10 @@ TEST_CASE("reports: standup_at writes the day's standup file at that time and re
   CHECK(text.rfind("# Standup: sup-test, " + date + "\n", 0) == 0);
   CHECK(has(text, "## Factory f\n"));
   CHECK_FALSE(file_exists(c.root.path("reports/.standup-" + date + ".md.tmp")));
+  // R/reports is the company's: no factory may be cloned there.
+  const json refused = c.call("factory.add", {{"name", "reports"}, {"url", c.repo}});
+  CHECK(error_code(refused) == -32602);
+  CHECK(has(refused.dump(), "'reports'"));
   // Once a day: a restarted daemon finds it written and arms tomorrow's.
   c.root.stop();
   c.start();
