@@ -1,6 +1,7 @@
 // Methods of reports (spec §6, §7): report.standup (the daily standup: JSON, and Markdown on
 // request) and report.metrics (the runbook's Key Metrics as Prometheus text). Both only read;
 // the figures come from Reports (daemon/reports/).
+#include "common/json.hpp"
 #include "common/time.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/reports/reports.hpp"
