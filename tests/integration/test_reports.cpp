@@ -354,3 +354,22 @@ TEST_CASE("reports: [metrics] textfile is rewritten atomically every interval_se
   check_exposition(c, read_file(other));
   c.root.stop();
 }
+
+TEST_CASE("reports: a standup that cannot be written is recorded as failed, once for the day", "[reports]") {
+  Settings s;
+  Company c(s);
+  write_file(c.root.path("reports"), "a file where the directory should be\n");
+  c.root.append_config("\n[reports]\nstandup_at = \"00:00\"\n");
+  c.start();
+  REQUIRE(eventually([&] { return !c.events("report.standup_failed").empty(); }));
+  const json e = c.events("report.standup_failed").front();
+  CHECK(e["data"]["date"] == utc_today());
+  CHECK(has(e["data"]["error"].get<std::string>(), "reports/.standup-" + utc_today() + ".md.tmp"));
+  CHECK(c.events("report.standup_written").empty());
+  CHECK(has(read_file(c.root.log_file()), "writing the standup for " + utc_today()));
+  // Still serving, and the day is not tried again by a reload.
+  REQUIRE(c.root.co({"config", "reload"}).exit_code == 0);
+  c.result("report.standup");
+  CHECK(c.events("report.standup_failed").size() == 1);
+  c.root.stop();
+}
