@@ -485,10 +485,76 @@ ExportResult measure_export(const Company& company, Spawner& sp) {
   return out;
 }
 
+// `co backup` of the whole database, as an operator runs it, while another connection asks
+// the daemon `ping` and `status` in turn: how long the backup takes and how long requests
+// wait meanwhile (the snapshot, copies and digests run on a thread of the daemon's own, tar
+// as a child; the io thread should hardly notice).
+struct BackupResult {
+  double wall_seconds = 0;
+  double daemon_seconds = 0;  // db.backup's own figure
+  std::int64_t bytes = 0, highest_event_id = 0;
+  std::size_t samples = 0;
+  double p50_ms = 0, p99_ms = 0, max_ms = 0;  // ping / status while it ran
+  double idle_p50_ms = 0, idle_p99_ms = 0;    // the same before it, for comparison
+};
+
+// Latencies (ns) of ping/status in turn on one connection until `done`, a sample every 2 ms.
+std::vector<double> sample_latency(const std::string& socket, const std::atomic<bool>& done, std::size_t at_most) {
+  RawConnection conn(socket);
+  std::vector<double> ns;
+  for (std::size_t i = 0; !done.load() && ns.size() < at_most; ++i) {
+    const auto t0 = Clock::now();
+    conn.call(i % 2 ? "status" : "ping");
+    ns.push_back(static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  std::sort(ns.begin(), ns.end());
+  return ns;
+}
+
+BackupResult measure_backup(const Company& company, Spawner& sp) {
+  BackupResult out;
+  {
+    std::atomic<bool> never{false};
+    auto idle = sample_latency(company.socket(), never, 200);
+    out.idle_p50_ms = percentile(idle, 50) / 1e6;
+    out.idle_p99_ms = percentile(idle, 99) / 1e6;
+  }
+  const std::string file = company.root() + "/bench-backup.tar.gz";
+  const std::string answer = company.root() + "/bench-backup.json";
+  std::atomic<bool> done{false};
+  std::vector<double> ns;
+  std::thread sampler([&] { ns = sample_latency(company.socket(), done, SIZE_MAX); });
+  const auto t0 = Clock::now();
+  const pid_t p = sp.spawn(company.co({"--json", "backup", "-o", file}), answer, true);
+  int status = 0;
+  while (::waitpid(p, &status, 0) < 0 && errno == EINTR) {
+  }
+  out.wall_seconds = ms_since(t0) / 1e3;
+  done.store(true);
+  sampler.join();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw std::runtime_error("co backup failed" + Spawner::how(status));
+  json r = json::parse(read_file(answer), nullptr, false);
+  out.daemon_seconds = r.value("seconds", NAN);
+  out.bytes = r.value("bytes", std::int64_t{0});
+  out.highest_event_id = r.value("highest_event_id", std::int64_t{0});
+  out.samples = ns.size();
+  if (!ns.empty()) {
+    out.p50_ms = percentile(ns, 50) / 1e6;
+    out.p99_ms = percentile(ns, 99) / 1e6;
+    out.max_ms = ns.back() / 1e6;
+  }
+  fs::remove(file);
+  fs::remove(answer);
+  return out;
+}
+
 struct Round {
   StatsTiming stats_all, stats_1h;
   RebuildResult rebuild;
   ExportResult exported;
+  BackupResult backup;
   long rss_before_rebuild_kib = -1, rss_after_rebuild_kib = -1;  // the daemon's VmRSS
   CreateStats create1, create4;
 };
@@ -566,6 +632,7 @@ int main(int argc, char** argv) {
         rd.rss_after_rebuild_kib = status_kib(company.pid(), "VmRSS");
       }
       rd.exported = measure_export(company, sp);
+      rd.backup = measure_backup(company, sp);
       rd.create1 = measure_create(company.socket(), opts.create_seconds, 1);
       rd.create4 = measure_create(company.socket(), opts.create_seconds, kConnections);
       rounds.push_back(rd);
@@ -577,6 +644,11 @@ int main(int argc, char** argv) {
       std::printf("       | co audit export: %lld events in %.2f s (%.0f/s), daemon RSS %ld -> peak %ld KiB\n",
                   static_cast<long long>(rd.exported.events), rd.exported.wall_seconds, rd.exported.per_second(),
                   rd.exported.daemon_rss_before_kib, rd.exported.daemon_rss_peak_kib);
+      std::printf("       | co backup: %.1f MiB in %.2f s (events up to %lld); ping/status meanwhile p50 %.2f p99 %.2f "
+                  "max %.2f ms (%zu samples; idle p50 %.2f p99 %.2f)\n",
+                  static_cast<double>(rd.backup.bytes) / 1048576.0, rd.backup.wall_seconds,
+                  static_cast<long long>(rd.backup.highest_event_id), rd.backup.p50_ms, rd.backup.p99_ms, rd.backup.max_ms,
+                  rd.backup.samples, rd.backup.idle_p50_ms, rd.backup.idle_p99_ms);
       std::fflush(stdout);
     }
     rule(kRule);
@@ -663,6 +735,14 @@ int main(int argc, char** argv) {
           return static_cast<double>(r.exported.daemon_rss_peak_kib); }), 0);
     put(j, "audit_export_co_max_rss_kib", med([](const Round& r) {
           return static_cast<double>(r.exported.co_max_rss_kib); }), 0);
+    put(j, "backup_wall_seconds", med([](const Round& r) { return r.backup.wall_seconds; }), 3);
+    put(j, "backup_daemon_seconds", med([](const Round& r) { return r.backup.daemon_seconds; }), 3);
+    j["backup_bytes"] = rounds.back().backup.bytes;
+    put(j, "backup_latency_p50_ms", med([](const Round& r) { return r.backup.p50_ms; }), 3);
+    put(j, "backup_latency_p99_ms", med([](const Round& r) { return r.backup.p99_ms; }), 3);
+    put(j, "backup_latency_max_ms", med([](const Round& r) { return r.backup.max_ms; }), 3);
+    put(j, "idle_latency_p50_ms", med([](const Round& r) { return r.backup.idle_p50_ms; }), 3);
+    put(j, "idle_latency_p99_ms", med([](const Round& r) { return r.backup.idle_p99_ms; }), 3);
     j["all_targets_met"] = stats_all_ok && stats_1h_ok && rebuild_ok && matched;
     j["rounds"] = opts.rounds;
     put(j, "create_seconds", opts.create_seconds, 2);
@@ -690,6 +770,12 @@ int main(int argc, char** argv) {
     summary.kib("  daemon RSS before it", static_cast<long>(j["audit_export_daemon_rss_before_kib"].get<double>()));
     summary.kib("  daemon RSS peak during it (sampled)", static_cast<long>(j["audit_export_daemon_rss_peak_kib"].get<double>()));
     summary.kib("  co's max RSS", static_cast<long>(j["audit_export_co_max_rss_kib"].get<double>()));
+    summary.row("co backup of the whole database, wall", j["backup_wall_seconds"], "s");
+    summary.row("  archive size", static_cast<double>(rounds.back().backup.bytes) / 1048576.0, "MiB");
+    summary.row("  ping/status p50 while it runs", j["backup_latency_p50_ms"], "ms");
+    summary.row("  ping/status p99 while it runs", j["backup_latency_p99_ms"], "ms");
+    summary.row("  ping/status max while it runs", j["backup_latency_max_ms"], "ms");
+    summary.row("  ping/status p99 idle (before it)", j["idle_latency_p99_ms"], "ms");
     summary.row("database bytes per event", size.per_event(), "B");
     summary.row("  after the rounds (daemon stopped)", end.per_event(), "B");
     summary.row("population (Store::transact)", static_cast<double>(pop.events) / pop.seconds, "ev/s");

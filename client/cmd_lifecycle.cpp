@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "client/commands.hpp"
+#include "client/daemon_tool.hpp"
 #include "client/follow.hpp"
 #include "common/time.hpp"
 #include "example_config.hpp"
@@ -28,18 +29,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// The daemon binary: beside this `co` first (a build tree or /usr/bin), then $PATH.
-std::string daemon_binary() {
-  if (const char* env = std::getenv("VERMAS_OPERATIONS_BIN"); env && *env) return env;
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    fs::path beside = self.parent_path() / "vermas-operations";
-    if (fs::exists(beside, ec)) return beside.string();
-  }
-  return "vermas-operations";
-}
 
 std::optional<json> try_health(Context& ctx) {
   try {
@@ -120,7 +109,10 @@ struct InitOptions {
 };
 
 int cmd_init(Context& ctx, const InitOptions& opts) {
-  const Paths& p = ctx.paths();
+  // "Create a company root here": without --company-root or $COMPANY_ROOT that is the current
+  // directory (elsewhere the fallback is ~/company, which init would create unasked).
+  Paths p = ctx.paths();
+  if (ctx.root_source() == RootSource::home_default) p.root = fs::current_path();
   std::error_code ec;
   if (fs::exists(p.config_file(), ec))
     return fail(ctx, kDaemonError, p.config_file().string() + " already exists; not overwriting it (edit it, or remove it first)");
@@ -146,7 +138,7 @@ int cmd_init(Context& ctx, const InitOptions& opts) {
   return ctx.print(result, [&](const json&) {
     std::cout << "initialized company root " << p.root.string() << "\n"
               << "  config: " << p.config_file().string() << "\n"
-              << "next: co operations start\n";
+              << "next: " << ctx.command("operations start") << "\n";
   });
 }
 
@@ -229,7 +221,7 @@ int cmd_operations_stop(Context& ctx, const OperationsStopOptions& opts) {
     double waited = std::chrono::duration<double>(Clock::now() - start).count();
     if (std::chrono::duration<double>(Clock::now() - last_progress).count() > limit.count())
       return fail(ctx, kDaemonError, "vermas-operations (pid " + std::to_string(pid) + ") still running after " +
-                                         fmt_seconds(waited) + "; see co operations logs");
+                                         fmt_seconds(waited) + "; see " + ctx.command("operations logs"));
     if (waited <= 1.0 || !human) continue;
     if (progress.expected() > 0 && progress.stopped() < progress.expected()) {
       if (progress.stopped() == shown_stopped) continue;
@@ -272,7 +264,7 @@ int cmd_operations_status(Context& ctx) {
   if (!h) {
     if (ctx.json_output()) ctx.print_json({{"running", false}, {"socket", ctx.socket_path()}});
     std::cerr << program_name() << ": vermas-operations is not running (no answer on " << ctx.socket_path()
-              << "); start it with: co operations start\n";
+              << "); start it with: " << ctx.command("operations start") << "\n";
     return kUnreachable;
   }
   json result = *h;

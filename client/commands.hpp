@@ -126,6 +126,7 @@ std::vector<Command> mail_commands();       // cmd_mail.cpp: send, mail
 std::vector<Command> governance_commands(); // cmd_governance.cpp: cost, runs, budget, approval
 std::vector<Command> config_commands();     // cmd_overview.cpp: config
 std::vector<Command> wo_commands();         // cmd_wo.cpp: wo, events, dispatch, sprint
+std::vector<Command> db_commands();         // cmd_db.cpp: backup, restore, verify-db
 std::vector<Command> report_commands();     // cmd_report.cpp: report, metrics
 std::vector<Command> call_commands();       // cmd_overview.cpp: call
 

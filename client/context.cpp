@@ -45,6 +45,22 @@ RpcClient& Context::rpc() {
   return *rpc_;
 }
 
+std::string Context::command(const std::string& rest) const {
+  // Quoted only when it must be, so the hint can be pasted into a shell as it is.
+  auto quoted = [](const std::string& s) {
+    if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:@,") ==
+                          std::string::npos)
+      return s;
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+  };
+  std::string out = "co";
+  if (g_.company_root) out += " --company-root " + quoted(*g_.company_root);
+  if (g_.socket) out += " --socket " + quoted(*g_.socket);
+  return out + " " + rest;
+}
+
 double Context::waiting_seconds(double at_least_seconds) const {
   return g_.timeout_given ? g_.timeout_seconds : std::max(g_.timeout_seconds, at_least_seconds);
 }
@@ -58,8 +74,33 @@ void Context::print_json(const json& doc) const {
   std::cout << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
 }
 
+json error_document(int exit_code, const std::string& message, const json& error) {
+  // Always {code, message, data}: a daemon's error keeps its JSON-RPC code; the client's own
+  // are named (usage, unreachable, timeout, failed), and anything else it knows goes in data.
+  json out{{"code", exit_code == kUsage ? "usage" : exit_code == kUnreachable ? "unreachable" : "failed"},
+           {"message", message},
+           {"data", nullptr}};
+  if (error.is_object()) {
+    json data = json::object();
+    for (const auto& [key, value] : error.items()) {
+      if (key == "code" || key == "message") out[key] = value;
+      else if (key == "data") out["data"] = value;
+      else data[key] = value;
+    }
+    if (!data.empty()) {
+      if (out["data"].is_object()) out["data"].update(data);
+      else if (out["data"].is_null()) out["data"] = data;
+    }
+  }
+  return json{{"error", out}};
+}
+
 int fail(const Context& ctx, int exit_code, const std::string& message, const json& error) {
-  if (ctx.json_output()) ctx.print_json(json{{"error", error.is_null() ? json{{"message", message}} : error}});
+  return fail(ctx.json_output(), exit_code, message, error);
+}
+
+int fail(bool json_output, int exit_code, const std::string& message, const json& error) {
+  if (json_output) std::cout << error_document(exit_code, message, error).dump(2, ' ', false, json::error_handler_t::replace) << "\n";
   std::cerr << program_name() << ": " << message << "\n";
   return exit_code;
 }
@@ -71,14 +112,15 @@ int guarded(Context& ctx, const std::function<int()>& body) {
     return fail(ctx, kUnreachable,
                 std::string(e.what()) +
                     (ctx.not_found_hint().empty()
-                         ? "; the daemon may be busy or hung: see co operations logs, or allow longer with --timeout"
+                         ? "; the daemon may be busy or hung: see " + ctx.command("operations logs") +
+                               ", or allow longer with --timeout"
                          : "; it may still be working on it: check with " + ctx.not_found_hint() +
                                ", or allow longer with --timeout SECONDS"),
                 json{{"code", "timeout"}, {"message", e.what()}, {"socket", ctx.socket_path()}});
   } catch (const Unreachable& e) {
     return fail(ctx, kUnreachable,
                 std::string("the operations daemon is not reachable: ") + e.what() +
-                    "; start it with: co operations start",
+                    "; start it with: " + ctx.command("operations start"),
                 json{{"code", "unreachable"}, {"message", e.what()}, {"socket", ctx.socket_path()}});
   } catch (const RpcFailure& e) {
     std::string msg = e.what();

@@ -32,6 +32,9 @@ class Context {
   const Paths& paths() const { return paths_; }
   RootSource root_source() const { return root_source_; }
   std::string socket_path() const;
+  // "co" with the --company-root and --socket the user gave, then `rest`: hints that work
+  // when pasted.
+  std::string command(const std::string& rest) const;
   RpcClient& rpc();  // connected lazily
   json call(const std::string& method, json params = json::object()) { return rpc().call(method, std::move(params)); }
   // For methods that answer once an action is done (git clone, stopping an agent): waits
@@ -69,7 +72,11 @@ class Context {
 // Runs a command body, mapping failures to the one-line stderr message and exit code.
 int guarded(Context& ctx, const std::function<int()>& body);
 // One line on stderr ("co: ..."); with --json also {"error": ...} on stdout.
+// The JSON document: {"error": {code, message, data}}; `error` may carry the code, the message
+// and data (a daemon's), or other keys, which become data.
 int fail(const Context& ctx, int exit_code, const std::string& message, const json& error = nullptr);
+int fail(bool json_output, int exit_code, const std::string& message, const json& error = nullptr);
+json error_document(int exit_code, const std::string& message, const json& error);
 
 std::string program_name();  // "co" or "wo"
 void set_program_name(std::string name);

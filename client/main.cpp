@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <set>
 #include <stdexcept>
 
 #include <CLI/CLI.hpp>
@@ -19,7 +21,7 @@ namespace {
 std::vector<Command> command_table() {
   std::vector<Command> table;
   for (auto part : {lifecycle_commands, overview_commands, factory_commands, agent_commands, alert_commands, mail_commands, governance_commands,
-                    config_commands, wo_commands, report_commands, call_commands})
+                    config_commands, wo_commands, db_commands, report_commands, call_commands})
     for (Command& c : part()) table.push_back(std::move(c));
   return table;
 }
@@ -43,6 +45,73 @@ CLI::Option* add_arg(CLI::App& cmd, const Arg& arg, const std::map<std::string, 
   return opt;
 }
 
+// How far the words name a command of the table: `path` is the deepest one named; `unknown`
+// the first word that names nothing where a command was expected (CLI11 would take it for an
+// argument, and `co doctor --help` would print the top-level help and exit 0).
+struct Resolved {
+  std::string path;
+  std::optional<std::string> unknown;
+};
+
+Resolved resolve_words(const std::vector<std::string>& args, const std::map<std::string, CLI::App*>& node,
+                       const std::set<std::string>& groups) {
+  static const std::set<std::string> kValueFlags = {"--socket", "--timeout", "--company-root"};
+  Resolved r;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& word = args[i];
+    if (word == "--") break;
+    if (word.size() > 1 && word[0] == '-') {
+      if (kValueFlags.count(word)) ++i;  // its value
+      continue;
+    }
+    if (!r.path.empty() && !groups.count(r.path)) break;  // a command's own arguments
+    const std::string next = r.path.empty() ? word : r.path + " " + word;
+    if (!node.count(next)) {
+      r.unknown = word;
+      break;
+    }
+    r.path = next;
+  }
+  return r;
+}
+
+std::string children_of(const CLI::App& app) {
+  std::string out;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    out += (out.empty() ? "" : ", ") + sub->get_name();
+  return out;
+}
+
+bool given_empty(const std::vector<std::string>& args, const std::string& flag) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == flag + "=") return true;
+    if (args[i] == flag && i + 1 < args.size() && args[i + 1].empty()) return true;
+  }
+  return false;
+}
+
+// CLI11's messages in the client's words: what is wrong and where to look, once.
+std::string usage_message(const CLI::ParseError& e, const std::vector<std::string>& args, const Resolved& r,
+                          const std::map<std::string, CLI::App*>& node) {
+  std::string what = e.what();
+  const std::string here = "co" + (r.path.empty() ? std::string() : " " + r.path);
+  if (what.find("subcommand is required") != std::string::npos)
+    return r.path.empty() ? std::string("a command is required; see co --help")
+                          : r.path + " needs a subcommand: " + children_of(*node.at(r.path)) + "; see " + here + " --help";
+  if (dynamic_cast<const CLI::RequiredError*>(&e) || dynamic_cast<const CLI::ArgumentMismatch*>(&e)) {
+    // "--title: 1 required TEXT missing" (an empty value is no value to CLI11), "--title is required".
+    const std::string flag = what.substr(0, what.find_first_of(": "));
+    if (flag.rfind("--", 0) == 0 && what.find("required") != std::string::npos)
+      return flag + (given_empty(args, flag) ? " must not be empty" : " is required") + "; see " + here + " --help";
+  }
+  if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
+    const auto colon = what.find(": ");
+    return "unexpected argument" + (colon == std::string::npos ? what : " " + what.substr(colon + 2)) + " for " + here +
+           "; see " + here + " --help";
+  }
+  return what + "; see " + here + " --help";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -51,6 +120,7 @@ int main(int argc, char** argv) {
   // `wo X` is `co wo X`.
   if (invoked == "wo") args.insert(args.begin(), "wo");
   set_program_name(invoked == "wo" ? "wo" : "co");
+  if (debug_from_env()) RpcClient::trace(program_name());
 
   CLI::App app{"co: the VerMAS operations client (wo: its work-order commands)", "co"};
   app.fallthrough();  // global flags work after the subcommand too
@@ -68,6 +138,7 @@ int main(int argc, char** argv) {
   int rc = 0;
   std::unique_ptr<Context> ctx;
   std::map<std::string, CLI::App*> node{{"", &app}};  // by path
+  std::set<std::string> groups{""};                      // paths that only hold subcommands
   for (const Command& c : command_table()) {
     auto space = c.path.rfind(' ');
     std::string parent_path = space == std::string::npos ? "" : c.path.substr(0, space);
@@ -78,6 +149,7 @@ int main(int argc, char** argv) {
     CLI::App* cmd = parent->second->add_subcommand(name, c.summary);
     node[c.path] = cmd;
     if (!c.bind) {
+      groups.insert(c.path);
       cmd->require_subcommand(1);
       continue;
     }
@@ -92,12 +164,28 @@ int main(int argc, char** argv) {
     });
   }
 
+  // Before CLI11 sees them: --json may come after the error, and --help after a typo.
+  const bool json_out = std::find(args.begin(), args.end(), "--json") != args.end();
+  const Resolved words = resolve_words(args, node, groups);
+  if (words.unknown) {
+    const std::string here = "co" + (words.path.empty() ? std::string() : " " + words.path);
+    return fail(json_out, kUsage,
+                words.path.empty() ? "unknown command '" + *words.unknown + "'; see co --help"
+                                   : "unknown subcommand '" + *words.unknown + "' of " + here + " (one of: " +
+                                         children_of(*node.at(words.path)) + "); see " + here + " --help");
+  }
+  const std::vector<std::string> given = args;
   try {
     std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
     app.parse(args);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : kUsage;
+    return fail(json_out, kUsage, usage_message(e, given, words, node));
   }
   return rc;
 }

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
+#include <strings.h>
 
 #include "common/jsonrpc.hpp"
 
@@ -40,7 +42,31 @@ void RpcClient::connect() {
   }
 }
 
+namespace {
+std::string g_trace;  // the prefix; empty: not tracing
+
+bool env_is(const char* name, std::initializer_list<const char*> values) {
+  const char* v = std::getenv(name);
+  if (!v) return false;
+  for (const char* want : values)
+    if (::strcasecmp(v, want) == 0) return true;
+  return false;
+}
+
+void trace_line(const char* dir, std::string_view line) {
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  std::cerr << g_trace << ' ' << dir << ' ' << line << '\n';
+}
+}  // namespace
+
+bool debug_from_env() {
+  return env_is("DEBUG", {"1", "true", "yes", "on"}) || env_is("LOG_LEVEL", {"debug", "trace"});
+}
+
+void RpcClient::trace(std::string prefix) { g_trace = std::move(prefix); }
+
 void RpcClient::write_all(const std::string& data) {
+  if (!g_trace.empty()) trace_line("->", data);
   std::size_t off = 0;
   while (off < data.size()) {
     ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
@@ -58,6 +84,7 @@ std::optional<std::string> RpcClient::read_line(std::optional<std::chrono::milli
     if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
       std::string line = buffer_.substr(0, nl);
       buffer_.erase(0, nl + 1);
+      if (!g_trace.empty()) trace_line("<-", line);
       return line;
     }
     int wait_ms = -1;

@@ -34,8 +34,14 @@ class RpcFailure : public std::runtime_error {
   json data;
 };
 
+// The guide's "Debug Mode": DEBUG=1 (or true, yes, on), or LOG_LEVEL=DEBUG or TRACE, prints
+// each request and answer line on stderr ("co -> ...", "co <- ...").
+bool debug_from_env();
+
 class RpcClient {
  public:
+  // Every line written and read on stderr after `prefix` ("co"); empty: off.
+  static void trace(std::string prefix);
   RpcClient(std::string socket_path, std::chrono::milliseconds timeout);
   ~RpcClient();
   RpcClient(const RpcClient&) = delete;

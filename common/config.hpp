@@ -89,6 +89,10 @@ struct Config {
     int error_streak_threshold = 3;        // consecutive failed exits that raise error_streak
   } alerts;
 
+  struct Backup {
+    std::optional<std::string> dir;  // absolute, or relative to the root; default R/backups
+    int keep = 14;                   // newest backups kept in dir by `co backup`
+  } backup;
   struct Reports {
     std::optional<std::string> standup_at;  // "HH:MM" or "HH:MM:SS" UTC: the daily standup file
   } reports;

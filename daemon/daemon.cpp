@@ -126,6 +126,7 @@ void Daemon::start() {
   loops_ = std::make_unique<Loops>(io_, config_, p, *journal_, *work_orders_);
   loops_->attach();
   log_maintenance_ = std::make_unique<LogMaintenance>(io_, *journal_, p);
+  backups_ = std::make_unique<Backups>(io_, *journal_, p);
   reports_ = std::make_unique<Reports>(io_, config_, p, *journal_,
                                        Reports::Sources{*factories_, *supervisor_, spending_->costs(),
                                                         [this] { return uptime_seconds(); }});
@@ -135,6 +136,7 @@ void Daemon::start() {
   register_work_order_methods(router_, *this);
   register_mail_methods(router_, *this);
   register_governance_methods(router_, *this);
+  register_db_methods(router_, *this);
   register_report_methods(router_, *this);
   router_.set_identify([this](Connection& conn) { return identify_caller(conn); });
   server_ = std::make_unique<Server>(io_, router_);
@@ -223,6 +225,7 @@ int Daemon::run() {
   }
   spdlog::info("vermas-operations stopped ({})", stop_reason_);
   server_.reset();
+  backups_.reset();  // stops a backup still running, and waits for its thread
   reports_.reset();
   log_maintenance_.reset();
   loops_.reset();
@@ -271,6 +274,11 @@ void Daemon::request_stop(const std::string& reason, bool stop_agents) {
 // Re-adoption first (nothing is started twice), then the slots are reconciled with what
 // runs, and only then does the patrol start anything.
 boost::asio::awaitable<void> Daemon::start_agents() {
+  // However start-up ends (even by an exception), what waits for it goes on.
+  struct Ready {
+    Dispatcher& d;
+    ~Ready() { d.ready(); }
+  } ready{*dispatcher_};
   co_await supervisor_->start();
   if (!stopping_) co_await dispatcher_->reconcile();
 }

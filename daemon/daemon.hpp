@@ -15,6 +15,7 @@
 
 #include "common/config.hpp"
 #include "common/paths.hpp"
+#include "daemon/backup/backups.hpp"
 #include "daemon/work/dispatcher.hpp"
 #include "daemon/factories.hpp"
 #include "daemon/store/feed.hpp"
@@ -85,6 +86,7 @@ class Daemon {
   Squad& squad() { return *squad_; }
   WoSync& wo_sync() { return *wo_sync_; }
   LogMaintenance& log_maintenance() { return *log_maintenance_; }
+  Backups& backups() { return *backups_; }
   Reports& reports() { return *reports_; }
   double uptime_seconds() const;
   bool stopping() const { return stopping_; }
@@ -114,6 +116,7 @@ class Daemon {
   std::unique_ptr<Spending> spending_;
   std::unique_ptr<Squad> squad_;
   std::unique_ptr<LogMaintenance> log_maintenance_;
+  std::unique_ptr<Backups> backups_;
   std::unique_ptr<AlertNotifier> alert_notifier_;
   std::unique_ptr<Reports> reports_;
   Router router_;
@@ -150,6 +153,8 @@ void register_work_order_methods(Router& router, Daemon& daemon);
 // mail.*
 void register_mail_methods(Router& router, Daemon& daemon);
 void register_governance_methods(Router& router, Daemon& daemon);
+// db.backup, db.verify
+void register_db_methods(Router& router, Daemon& daemon);
 // report.standup, report.metrics
 void register_report_methods(Router& router, Daemon& daemon);
 

@@ -6,12 +6,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <set>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "common/config.hpp"
 #include "common/paths.hpp"
+#include "daemon/backup/restore.hpp"
 #include "daemon/daemon.hpp"
+#include "daemon/store/verify.hpp"
 #include "version.hpp"
 
 namespace {
@@ -55,17 +59,42 @@ int detach() {
   return fds[1];
 }
 
+// The offline tools `co` runs when the daemon is stopped (co verify-db, co restore): one JSON
+// document on stdout, which co prints; they live here because they need SQLite and the
+// store's pieces, which the static, thin client does not link.
+int verify_db(const vermas::Paths& paths) {
+  auto report = vermas::verify_database(paths);
+  std::cout << vermas::to_json(report).dump(2) << "\n";
+  return report.ok() ? 0 : 1;
+}
+
+int restore(const vermas::Paths& paths, const std::string& file) {
+  try {
+    std::cout << vermas::backup::restore_backup(paths, file).dump(2) << "\n";
+    return 0;
+  } catch (const vermas::backup::RestoreError& e) {
+    std::cout << nlohmann::json{{"error", {{"kind", e.kind()}, {"message", e.what()}}}}.dump(2) << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cout << nlohmann::json{{"error", {{"kind", "io"}, {"message", e.what()}}}}.dump(2) << "\n";
+    return 1;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"vermas-operations: the VerMAS operations daemon (patrol, supervision, state, socket)"};
   std::optional<std::string> root_flag, config_flag, log_level;
-  bool foreground = false, check_config = false, version = false;
+  std::optional<std::string> restore_file;
+  bool foreground = false, check_config = false, version = false, verify = false;
   app.add_option("--company-root", root_flag, "company root (default: $COMPANY_ROOT, nearest parent with .vermas/, ~/company)");
   app.add_option("--config", config_flag, "configuration file (default: ROOT/.vermas/config.toml)");
   app.add_flag("--foreground", foreground, "stay in the foreground (default under systemd)");
   app.add_flag("--check-config", check_config, "validate the configuration and exit");
   app.add_flag("--version", version, "print the version and exit");
+  app.add_flag("--verify-db", verify, "check the database read-only (co verify-db with the daemon stopped); JSON, exit 1 on findings");
+  app.add_option("--restore", restore_file, "restore a backup with the daemon stopped (co restore FILE); JSON");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   try {
@@ -73,6 +102,22 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  // The guide's LOG_LEVEL (DEBUG, INFO, WARNING ...) when no --log-level is given; it then
+  // outranks the config's log_level, as the flag does.
+  if (!log_level)
+    if (const char* env = std::getenv("LOG_LEVEL"); env && *env) {
+      std::string level;
+      for (const char* c = env; *c; ++c) level += static_cast<char>(std::tolower(static_cast<unsigned char>(*c)));
+      if (level == "warning") level = "warn";
+      if (level == "fatal") level = "critical";
+      static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+      if (!kLevels.count(level)) {
+        std::cerr << "vermas-operations: LOG_LEVEL=" << env
+                  << " is not a level: use TRACE, DEBUG, INFO, WARNING, ERROR, CRITICAL or OFF\n";
+        return 2;
+      }
+      log_level = level;
+    }
   if (version) {
     std::cout << "vermas-operations " << vermas::kVersion << "\n";
     return 0;
@@ -81,6 +126,9 @@ int main(int argc, char** argv) {
   auto root = vermas::discover_company_root(root_flag, std::filesystem::current_path());
   vermas::Paths paths{root.root};
   std::filesystem::path config_file = config_flag ? std::filesystem::absolute(*config_flag) : paths.config_file();
+
+  if (verify) return verify_db(paths);
+  if (restore_file) return restore(paths, *restore_file);
 
   vermas::Config config;
   std::error_code ec;

@@ -556,6 +556,8 @@ std::string env_value(const std::vector<std::string>& env, std::string_view key)
   return {};
 }
 
+}  // namespace
+
 // execvp-like lookup; returns an absolute path, or sets err (ENOENT or EACCES).
 std::string find_in_path(const std::string& name, const std::string& path_var, int& err) {
   err = ENOENT;
@@ -579,7 +581,6 @@ std::string find_in_path(const std::string& name, const std::string& path_var, i
   return {};
 }
 
-}  // namespace
 
 SpawnResult ChildProcess::spawn(const asio::any_io_executor& ex, const SpawnSpec& spec) {
   if (spec.argv.empty() || spec.argv[0].empty()) return fail(EINVAL, "spawn: empty argv");

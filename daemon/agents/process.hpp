@@ -157,6 +157,11 @@ class WatchedProcess {
 
 struct SpawnResult;
 
+// execvp's lookup of a program name without '/' in PATH's directories: its absolute path, or
+// empty with err ENOENT (nowhere) or EACCES (found, not executable). The tmux runner asks
+// before tmux would start a pane that only exits, so the agent's reason says "not found".
+std::string find_in_path(const std::string& name, const std::string& path_var, int& err);
+
 // A child of the daemon. Its exit status is known.
 class ChildProcess : public WatchedProcess {
  public:

@@ -56,7 +56,10 @@ asio::awaitable<void> Readoption::adopt(std::string id) {
   // Its idle and stuck spans start over: while no daemon ran, its heartbeats found no one,
   // and a nudge must come before any restart.
   a->last_activity_steady = Clock::now();
-  registry_.commit(*a, {registry_.event(*a, "agent.adopted", {{"pid", a->rec.pid}, {"runner", a->rec.runner}})});
+  // The status keeps its reason (a paused agent stays paused for its budget); the event says
+  // why the daemon took it back.
+  registry_.commit(*a, {registry_.event(*a, "agent.adopted",
+                                        {{"pid", a->rec.pid}, {"runner", a->rec.runner}, {"reason", "daemon_restart"}})});
   lifecycle_.watch_stable(*a);  // a crash loop's alerts end with a stable run, across daemons too
   spdlog::info("agent {}: re-adopted pid {}", id, a->rec.pid);
   // The previous daemon was stopping it: finish the job.

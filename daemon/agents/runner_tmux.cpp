@@ -215,6 +215,14 @@ std::string check_request(const LaunchRequest& req) {
   if (prog.find('/') != std::string::npos) {
     fs::path p = fs::path(prog).is_absolute() ? fs::path(prog) : req.cwd / prog;
     if (::access(p.c_str(), X_OK) != 0) return prog + ": " + std::strerror(errno);
+  } else {
+    // The pane's PATH: the agent's own if set, else the server's, which is ours.
+    auto it = req.env.find("PATH");
+    const char* ours = std::getenv("PATH");
+    std::string path = it != req.env.end() ? it->second : ours && *ours ? ours : "/usr/local/bin:/usr/bin:/bin";
+    int err = 0;
+    if (proc::find_in_path(prog, path, err).empty())
+      return prog + ": " + (err == ENOENT ? "not found in PATH (" + path + ")" : std::string(std::strerror(err)));
   }
   return {};
 }

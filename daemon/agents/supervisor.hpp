@@ -124,6 +124,10 @@ class Supervisor {
   int failed_count() const { return registry_.failed_count(); }
   std::optional<std::string> agent_for_pid(pid_t pid) const { return registry_.agent_for_pid(pid); }
   void note_activity(const std::string& id) { registry_.note_activity(id); }
+  // Mail from operations to a running agent, also typed into its pane under tmux.
+  void tell(const std::string& id, const std::string& subject, const std::string& body, const std::string& line) {
+    if (const Agent* a = registry_.find(id)) patrol_.tell(*a, subject, body, line);
+  }
   int live_process_count() const { return registry_.live_process_count(); }
 
   // Daemon shutdown: workers, then QA, then supervisors, each stopped (TERM, KILL after

@@ -231,8 +231,8 @@ void Patrol::go_stuck(Agent& a, double seconds) {
   nudge(a, body, "NUDGE: stuck on " + wo + " for " + quiet + "; read your mail: co mail inbox");
 }
 
-void Patrol::nudge(const Agent& a, const std::string& body, const std::string& line) {
-  mail::send(registry_.journal(), "operations", a.rec.id, "NUDGE", body);
+void Patrol::tell(const Agent& a, const std::string& subject, const std::string& body, const std::string& line) {
+  mail::send(registry_.journal(), "operations", a.rec.id, subject, body);
   if (a.proc && !a.proc->pane.empty())
     asio::co_spawn(io_, type_nudge(a.rec.runner, {a.rec.id, a.rec.session, a.proc->identity, a.proc->pane}, line),
                    asio::detached);

@@ -56,6 +56,8 @@ class Patrol {
   void on_remedy(std::function<void(const Remedy&)> handler) { remedy_ = std::move(handler); }
   // A process runs now (a start, a restart): its deadline may come before the armed one.
   void noticed(const Agent& a);
+  // Mail from operations to the agent; a tmux agent also sees `line` typed into its pane.
+  void tell(const Agent& a, const std::string& subject, const std::string& body, const std::string& line);
 
  private:
   void round();
@@ -76,7 +78,7 @@ class Patrol {
                                                                     Agent::Clock::time_point since) const;
   void go_idle(Agent& a, double seconds);
   void go_stuck(Agent& a, double seconds);
-  void nudge(const Agent& a, const std::string& body, const std::string& line);
+  void nudge(const Agent& a, const std::string& body, const std::string& line) { tell(a, "NUDGE", body, line); }
   // A tmux agent also sees its nudge typed into its pane.
   boost::asio::awaitable<void> type_nudge(std::string runner, RecordedProcess pane, std::string line);
 

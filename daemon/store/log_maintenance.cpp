@@ -145,10 +145,21 @@ std::int64_t last_id_in(const fs::path& file) {
 
 }  // namespace
 
-std::int64_t LogMaintenance::checkpoint_event_id() const {
-  sql::Stmt s(journal_.store().statements(), "SELECT value FROM meta WHERE key = 'checkpoint_event_id'",
-              "reading the checkpoint");
+std::int64_t fold_log(sql::StatementCache& st, const std::string& prefix, std::int64_t& cursor, std::int64_t up_to,
+                      std::int64_t limit) {
+  return scan_events(st, cursor, up_to, limit, kProjected, [&](const Event& e) {
+    if (P::affects(e.event_type)) P::apply(st, prefix, e);
+    cursor = e.id;
+  });
+}
+
+std::int64_t checkpoint_event_id(sql::StatementCache& st) {
+  sql::Stmt s(st, "SELECT value FROM meta WHERE key = 'checkpoint_event_id'", "reading the checkpoint");
   return s.step() ? std::atoll(s.text(0).c_str()) : 0;
+}
+
+std::int64_t LogMaintenance::checkpoint_event_id() const {
+  return vermas::checkpoint_event_id(journal_.store().statements());
 }
 
 asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
@@ -164,12 +175,7 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
     sql::exec(store.db(), P::create_tables(P::kRebuild, false).c_str(), "creating rebuild tables");
     P::copy(st, P::kCheckpoint, P::kRebuild);
   });
-  auto fold = [&](std::int64_t limit) {
-    return store.scan(cursor, INT64_MAX, limit, kProjected, [&](const Event& e) {
-      if (P::affects(e.event_type)) P::apply(st, P::kRebuild, e);
-      cursor = e.id;
-    });
-  };
+  auto fold = [&](std::int64_t limit) { return fold_log(st, P::kRebuild, cursor, INT64_MAX, limit); };
   // The longest the io thread was held at once: how long a request may have waited.
   double longest_hold = 0;
   auto held_since = [](std::chrono::steady_clock::time_point t) {

@@ -19,6 +19,18 @@
 
 namespace vermas {
 
+namespace sql {
+class StatementCache;
+}
+
+// The replay, shared by rebuild and db.verify: folds the events after `cursor` (up to
+// `up_to`, at most `limit` of them) into the table set `prefix` through the one reducer,
+// advancing `cursor`; returns how many events were read.
+std::int64_t fold_log(sql::StatementCache& statements, const std::string& prefix, std::int64_t& cursor,
+                      std::int64_t up_to, std::int64_t limit);
+// Events up to this id were archived and folded into the checkpoint tables.
+std::int64_t checkpoint_event_id(sql::StatementCache& statements);
+
 class LogMaintenance {
  public:
   LogMaintenance(boost::asio::io_context& io, Journal& journal, Paths paths)

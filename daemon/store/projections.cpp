@@ -1,6 +1,7 @@
 #include "daemon/store/projections.hpp"
 #include "common/json.hpp"
 
+#include <map>
 #include <vector>
 
 #include "daemon/store/sqlite.hpp"
@@ -583,6 +584,14 @@ std::string create_tables(const std::string& p, bool with_indexes) {
   return s;
 }
 
+std::string create_temp_tables(const std::string& p) {
+  std::string s = create_tables(p, false);
+  const std::string plain = "CREATE TABLE ", temp = "CREATE TEMP TABLE ";
+  for (auto at = s.find(plain); at != std::string::npos; at = s.find(plain, at + temp.size()))
+    s.replace(at, plain.size(), temp);
+  return s;
+}
+
 std::string create_indexes(const std::string& p) {
   return "CREATE INDEX " + p + "work_orders_status ON " + p + "work_orders(status, updated_at);\n"
          "CREATE INDEX " + p + "work_orders_factory ON " + p + "work_orders(factory, status);\n"
@@ -688,6 +697,39 @@ std::int64_t differences(sql::StatementCache& st, const std::string& a, const st
     if (s.step()) n += s.int64(0);
   }
   return n;
+}
+
+std::vector<std::string> differing_keys(sql::StatementCache& st, const std::string& a, const std::string& b,
+                                        const std::string& table, std::int64_t limit) {
+  // Each table's primary key, as create_tables() declares it.
+  static const std::map<std::string, std::string> keys = {
+      {"work_orders", "id"},          {"wo_checks", "work_order, name"},
+      {"wo_keys", "scope, key"},      {"slots", "factory, slot"},
+      {"factories", "name"},          {"teams", "factory, name"},
+      {"alerts", "id"},               {"messages", "id"},
+      {"runs", "id"},                 {"cost_daily", "day, agent, factory, wo_type"},
+      {"budgets", "scope, id"},       {"approvals", "id"},
+      {"squad", "name"}};
+  auto it = keys.find(table);
+  if (it == keys.end()) return {};
+  std::string key = it->second;
+  std::string joined;  // "a || '/' || b"
+  for (std::size_t start = 0;;) {
+    auto comma = key.find(", ", start);
+    joined += (joined.empty() ? "" : " || '/' || ") + key.substr(start, comma - start);
+    if (comma == std::string::npos) break;
+    start = comma + 2;
+  }
+  const std::string side = "SELECT * FROM " + a + table + " EXCEPT SELECT * FROM " + b + table;
+  const std::string other = "SELECT * FROM " + b + table + " EXCEPT SELECT * FROM " + a + table;
+  sql::Stmt s(st,
+              "SELECT DISTINCT k FROM (SELECT " + joined + " AS k FROM (" + side + ") UNION ALL SELECT " + joined +
+                  " AS k FROM (" + other + ")) ORDER BY k LIMIT ?",
+              "naming differing rows");
+  s.bind(1, limit);
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
 }
 
 void copy(sql::StatementCache& st, const std::string& from, const std::string& to) {

@@ -32,6 +32,8 @@ inline const std::string kRebuild = "rebuild_";
 // CREATE TABLE statements for one set; secondary indexes only where asked (a rebuild adds
 // them once, at the swap, instead of maintaining them row by row).
 std::string create_tables(const std::string& prefix, bool with_indexes);
+// The same tables as TEMP ones: a scratch set on a read-only connection (db.verify's replay).
+std::string create_temp_tables(const std::string& prefix);
 std::string create_indexes(const std::string& prefix);
 std::string drop_tables(const std::string& prefix);
 // The tables of one set, for copies, comparisons and swaps.
@@ -55,6 +57,10 @@ std::optional<nlohmann::json> keyed_result(sql::StatementCache& statements, cons
 
 // Rows present in one set and not the other, summed over every table (0: identical).
 std::int64_t differences(sql::StatementCache& statements, const std::string& a, const std::string& b);
+// The keys (primary key columns joined by '/') of the rows of `table` that are in one set
+// and not the other, at most `limit`, sorted: what db.verify names.
+std::vector<std::string> differing_keys(sql::StatementCache& statements, const std::string& a, const std::string& b,
+                                        const std::string& table, std::int64_t limit);
 // Replaces the contents of set `to` with those of set `from`.
 void copy(sql::StatementCache& statements, const std::string& from, const std::string& to);
 

@@ -738,6 +738,11 @@ std::vector<Event> Store::query(const EventFilter& f) const {
 
 std::int64_t Store::scan(std::int64_t after_id, std::int64_t up_to, std::int64_t limit,
                          const std::vector<std::string>& prefixes, const std::function<void(const Event&)>& fn) const {
+  return scan_events(*statements_, after_id, up_to, limit, prefixes, fn);
+}
+
+std::int64_t scan_events(sql::StatementCache& statements, std::int64_t after_id, std::int64_t up_to, std::int64_t limit,
+                         const std::vector<std::string>& prefixes, const std::function<void(const Event&)>& fn) {
   std::string text = std::string("SELECT ") + kEventColumns + " FROM events WHERE id > ? AND id <= ?";
   if (!prefixes.empty()) {
     text += " AND (";
@@ -745,7 +750,7 @@ std::int64_t Store::scan(std::int64_t after_id, std::int64_t up_to, std::int64_t
     text += ")";
   }
   text += " ORDER BY id LIMIT ?";
-  sql::Stmt s(*statements_, text, "reading events");
+  sql::Stmt s(statements, text, "reading events");
   int i = 1;
   s.bind(1, after_id).bind(2, up_to);
   i = 3;
@@ -789,9 +794,11 @@ EventStats Store::stats(const std::optional<std::string>& since) const {
   return st;
 }
 
-std::int64_t Store::last_event_id() const {
+std::int64_t Store::last_event_id() const { return vermas::last_event_id(*statements_); }
+
+std::int64_t last_event_id(sql::StatementCache& statements) {
   // sqlite_sequence keeps the highest id ever assigned, even after archiving deleted it.
-  return scalar_int(*statements_, "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+  return scalar_int(statements, "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
                     "reading the last event id");
 }
 

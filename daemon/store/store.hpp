@@ -120,6 +120,13 @@ class Store {
   std::unique_ptr<sql::StatementCache> statements_;  // before db_ closes, after it opens
 };
 
+// Store::scan on any connection to the database: readers of their own (db.verify, backups)
+// replay the log with it as the store does.
+std::int64_t scan_events(sql::StatementCache& statements, std::int64_t after_id, std::int64_t up_to, std::int64_t limit,
+                         const std::vector<std::string>& prefixes, const std::function<void(const Event&)>& fn);
+// The highest event id ever assigned (kept by sqlite_sequence, also after archiving).
+std::int64_t last_event_id(sql::StatementCache& statements);
+
 // The migrations, oldest first; migration i brings the schema to user_version i+1.
 const std::vector<std::string>& store_migrations();
 

@@ -6,6 +6,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
 #include "common/time.hpp"
@@ -44,7 +46,20 @@ json SlotRow::to_json() const {
 Dispatcher::Dispatcher(asio::io_context& io, const Config& config, const Paths& paths, Journal& journal,
                        Factories& factories, Supervisor& supervisor, WorkOrders& work_orders)
     : io_(io), config_(config), paths_(paths), journal_(journal), factories_(factories), supervisor_(supervisor),
-      work_orders_(work_orders) {}
+      work_orders_(work_orders), ready_timer_(io, boost::asio::steady_timer::time_point::max()) {}
+
+void Dispatcher::ready() {
+  ready_ = true;
+  ready_timer_.cancel();
+}
+
+asio::awaitable<void> Dispatcher::until_ready() {
+  while (!ready_) {
+    boost::system::error_code ec;
+    co_await ready_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (stopping_) throw Error(Errc::unavailable, "the daemon is shutting down");
+}
 
 Dispatcher::~Dispatcher() {
   if (subscription_) journal_.unsubscribe(subscription_);
@@ -104,8 +119,23 @@ int Dispatcher::lowest_free_slot(const std::string& factory) const {
   return slot;
 }
 
+std::optional<int> Dispatcher::idle_worker_slot(const std::string& factory) const {
+  AgentFilter f;
+  f.factory = factory;
+  f.role = AgentRole::worker;
+  std::optional<int> best;
+  for (const AgentView& v : supervisor_.list(f)) {
+    const AgentRecord& r = v.record;
+    if (!v.pid || !r.slot || r.current_work_order || !r.want_running) continue;
+    if (r.status != AgentStatus::running && r.status != AgentStatus::idle) continue;
+    if (reserved_.count({factory, *r.slot}) || slot_of(factory, *r.slot)) continue;
+    if (!best || *r.slot < *best) best = *r.slot;
+  }
+  return best;
+}
+
 asio::awaitable<AgentView> Dispatcher::spawn_worker(std::string factory, std::string actor) {
-  if (stopping_) throw Error(Errc::unavailable, "the daemon is shutting down");
+  co_await until_ready();
   if (supervisor_.starts_held())
     throw Error(Errc::conflict, "squad paused: no dispatch or spawn until co resume --all", json{{"squad", "paused"}});
   factories_.require(factory);
@@ -115,6 +145,13 @@ asio::awaitable<AgentView> Dispatcher::spawn_worker(std::string factory, std::st
   std::string worktree = co_await factories_.ensure_slot_worktree(factory, slot, &error);
   if (worktree.empty()) throw Error(Errc::conflict, "cannot prepare the worker's worktree: " + error);
   AgentView started = co_await supervisor_.start_worker(factory, slot, std::nullopt, "", actor);
+  // A worker whose start failed has given its slot back already (the exit's hand-back): the
+  // spawn failed, and says why, instead of answering with a worker that is not there.
+  const AgentStatus status = started.record.status;
+  if (!started.pid && (status == AgentStatus::failed || status == AgentStatus::stopped))
+    throw Error(Errc::conflict,
+                started.record.id + " did not start (" + started.record.last_exit.value_or(started.record.reason) + ")",
+                json{{"agent", started.record.id}, {"worker", to_json(started)}});
   co_return started;
 }
 
@@ -206,7 +243,7 @@ void Dispatcher::record(const std::string& type, const std::string& factory, con
 
 asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, std::optional<std::string> team,
                                            WoActor actor) {
-  if (stopping_) throw Error(Errc::unavailable, "the daemon is shutting down");
+  co_await until_ready();
   if (supervisor_.starts_held())
     throw Error(Errc::conflict, "squad paused: no dispatch or spawn until co resume --all", json{{"squad", "paused"}});
   auto check = [&]() -> wo::WorkOrder {
@@ -230,12 +267,21 @@ asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, 
       throw Error(Errc::not_found, "no team '" + *team + "' in factory " + factory + " (see: co team list)",
                        json{{"team", *team}, {"factory", factory}});
   }
-  const int slot = lowest_free_slot(factory);
+  // A running worker without work (spawned by hand, or done with its last work order) takes
+  // it before a new slot is spawned into.
+  const std::optional<int> idle = team ? std::nullopt : idle_worker_slot(factory);
+  const int slot = idle ? *idle : lowest_free_slot(factory);
   Reservation reservation(reserved_, {factory, slot});
   const std::string agent = agent_id_for(factory, AgentRole::worker, slot);
   const std::string worktree = team_record ? team_record->path : default_worktree(factory, slot);
   const std::string branch = team_record ? team_record->branch : "work/" + id;
-  if (!team_record) {
+  if (idle) {
+    // Its worktree is saved (what it left is in a wip ref) and put on the work order's branch.
+    auto saved = co_await save(factory, slot, worktree, "dispatch to an idle worker", std::nullopt, std::nullopt);
+    if (!saved) throw Error(Errc::conflict, "cannot save the idle worker's worktree " + worktree + "; see the log");
+    std::string err = co_await worktrees::switch_to(f.path, worktree, branch);
+    if (!err.empty()) throw Error(Errc::conflict, "cannot put the idle worker's worktree on " + branch + ": " + err);
+  } else if (!team_record) {
     std::error_code ec;
     if (fs::exists(worktree, ec)) {
       // A leftover (a worker spawned without work, or an interrupted release): save, remove.
@@ -261,6 +307,22 @@ asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, 
     throw;
   }
   reservation.release();
+  if (idle && supervisor_.agent(agent).pid) {
+    // Its process runs on: WORK_ORDER in its environment is from its start, so the work
+    // reaches it as mail (and typed into its pane under tmux) and in its assignment file.
+    supervisor_.assign_work(agent, id);
+    supervisor_.note_activity(agent);  // its quiet spell ends: no stuck deadline from before the work
+    supervisor_.tell(agent, "ASSIGNED",
+                     "You have work: " + id + " \"" + w.title + "\" on branch " + branch + " in your worktree " +
+                         worktree + " (what was there is saved in a wip ref). The assignment is also in " +
+                         assignment_file(factory, slot).string() + ". Start it: wo transition " + id +
+                         " --to in_progress --reason start",
+                     "ASSIGNED: " + id + " " + w.title + "; read your mail: co mail inbox");
+    const AgentView worker = supervisor_.agent(agent);
+    co_return json{{"agent", agent},   {"slot", slot},   {"worktree", worktree},
+                   {"branch", branch}, {"work_order", wo::to_json(work_orders_.require(id))},
+                   {"worker", to_json(worker)}, {"reused", true}};
+  }
   AgentView worker = co_await supervisor_.start_worker(factory, slot, id, worktree, actor.id);
   const AgentStatus status = worker.record.status;
   if (status == AgentStatus::failed || status == AgentStatus::stopped) {
@@ -272,7 +334,8 @@ asio::awaitable<json> Dispatcher::dispatch(std::string id, std::string factory, 
                 json{{"agent", agent}, {"worker", to_json(worker)}});
   }
   co_return json{{"agent", agent},   {"slot", slot},   {"worktree", worktree},
-                 {"branch", branch}, {"work_order", wo::to_json(work_orders_.require(id))}, {"worker", to_json(worker)}};
+                 {"branch", branch}, {"work_order", wo::to_json(work_orders_.require(id))}, {"worker", to_json(worker)},
+                 {"reused", false}};
 }
 
 // ---------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
 #include "common/config.hpp"
@@ -56,6 +57,10 @@ class Dispatcher {
   boost::asio::awaitable<nlohmann::json> release(std::string factory, int slot, std::string reason, WoActor actor,
                                                  bool kill);
   boost::asio::awaitable<void> reconcile();
+  // Start-up is over (re-adoption, then reconcile): dispatches and spawns wait for this, so
+  // one arriving right after `co operations start` is neither undone by the reconciliation
+  // (its assignment file taken for a crash's leftover) nor undoes it.
+  void ready();
   // Stops an agent for good, in the background: a worker through its slot (saved, stopped,
   // freed; its work order back to the pool), any other agent through the supervisor.
   void retire(const std::string& agent, const std::string& reason);
@@ -70,11 +75,17 @@ class Dispatcher {
   std::optional<SlotRow> slot_for_agent(const std::string& agent) const;
   std::optional<SlotRow> slot_for_work_order(const std::string& id) const;
   std::vector<SlotRow> slots() const;
-  void shutting_down() { stopping_ = true; }
+  void shutting_down() {
+    stopping_ = true;
+    ready();  // nothing waits for a start-up that will not finish
+  }
 
  private:
+  boost::asio::awaitable<void> until_ready();
   void on_event(const Event& e);
   int lowest_free_slot(const std::string& factory) const;
+  // The lowest slot whose worker runs without work (running or idle, no slot row), if any.
+  std::optional<int> idle_worker_slot(const std::string& factory) const;
   void release_soon(const std::string& factory, int slot, std::string reason, WoActor actor, bool return_work);
   boost::asio::awaitable<nlohmann::json> free_slot(std::string factory, int slot, std::string reason, WoActor actor,
                                                    bool kill, bool return_work);
@@ -105,6 +116,8 @@ class Dispatcher {
   std::set<std::pair<std::string, int>> reserved_;   // dispatching into, or releasing
   std::uint64_t subscription_ = 0;
   bool stopping_ = false;
+  bool ready_ = false;
+  boost::asio::steady_timer ready_timer_;  // never expires: cancelled once ready, waking every waiter
 };
 
 }  // namespace vermas

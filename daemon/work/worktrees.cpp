@@ -40,6 +40,22 @@ boost::asio::awaitable<std::string> add(fs::path repo, fs::path path, std::strin
   co_return r.ok() ? std::string() : "git worktree add " + path.string() + ": " + r.describe();
 }
 
+boost::asio::awaitable<std::string> switch_to(fs::path repo, fs::path path, std::string branch) {
+  auto exists = co_await git::run(git::argv("rev-parse", "--verify", "--quiet", "refs/heads/" + branch), repo);
+  std::vector<std::string> args;
+  if (exists.ok()) {
+    args = std::vector<std::string>{"checkout", "--force", branch};
+  } else {
+    auto head = co_await git::run(git::argv("rev-parse", "--verify", "HEAD"), repo);
+    if (!head.ok()) co_return "git rev-parse HEAD in " + repo.string() + ": " + head.describe();
+    args = std::vector<std::string>{"checkout", "--force", "-b", branch, git::first_line(head.output)};
+  }
+  auto r = co_await git::run(std::move(args), path);
+  if (!r.ok()) co_return "git checkout " + branch + " in " + path.string() + ": " + r.describe();
+  auto clean = co_await git::run(git::argv("clean", "-fd"), path);
+  co_return clean.ok() ? std::string() : "git clean in " + path.string() + ": " + clean.describe();
+}
+
 boost::asio::awaitable<std::string> remove(fs::path repo, fs::path path) {
   std::string error;
   std::error_code ec;

@@ -16,6 +16,12 @@ namespace vermas::worktrees {
 // saved and removed by the caller. Returns "" or git's reason.
 boost::asio::awaitable<std::string> add(std::filesystem::path repo, std::filesystem::path path, std::string branch);
 
+// An existing slot worktree (a worker spawned without work, saved first by the caller) put
+// on `branch`: checked out as it is if it exists, else made from the repository's HEAD;
+// leftovers (tracked changes, untracked files: in the save) are cleared. "" or git's reason.
+boost::asio::awaitable<std::string> switch_to(std::filesystem::path repo, std::filesystem::path path,
+                                              std::string branch);
+
 // `git worktree remove --force` (the caller saved it first), then `git worktree prune`.
 boost::asio::awaitable<std::string> remove(std::filesystem::path repo, std::filesystem::path path);
 

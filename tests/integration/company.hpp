@@ -174,6 +174,7 @@ struct Settings {
   std::vector<std::string> qa = sleeper();
   std::vector<std::string> worker = sleeper();
   std::string supervisor_runner = "direct";
+  std::string worker_runner = "direct";
   std::string alerts;  // the [alerts] section's lines, if any
 };
 
@@ -207,7 +208,7 @@ inline std::string config_text(const Settings& s) {
          "\n[budgets]\non_exceed = " + toml_string(s.on_exceed) + "\n" +
          (s.alerts.empty() ? "" : "\n[alerts]\n" + s.alerts + "\n") +
          agent("supervisor", s.supervisor, s.supervisor_runner) + agent("qa", s.qa, "direct") +
-         agent("worker", s.worker, "direct");
+         agent("worker", s.worker, s.worker_runner);
 }
 
 class Company {

@@ -169,6 +169,31 @@ TEST_CASE("a crash loop past the start limit twice is one start_limit alert with
   c.root.stop();
 }
 
+TEST_CASE("start_limit: resolved by the daemon once the agent, started again, has run stable", "[alerts]") {
+  Settings s = crashing(3);
+  s.reset_after_stable = 0.6;
+  Company c(s);
+  const std::string fixed = c.root.path("fixed");
+  s.supervisor = {"/bin/sh", c.script("fixable.sh", "[ -e \"" + fixed + "\" ] && exec sleep 300\nexit 1\n")};
+  c.root.write_config(config_text(s));
+  c.start();
+  c.add_factory("f1");
+  REQUIRE(c.wait_status("f1/supervisor", "failed"));
+  CHECK(the_alert(c, "start_limit", "f1/supervisor")["resolved"] == false);
+  // The operator fixes the cause and starts it: once it has run for reset_after_stable_seconds
+  // the condition has ended, and the daemon says so.
+  write_file(fixed, "");
+  REQUIRE(c.root.co({"agent", "start", "f1/supervisor"}).exit_code == 0);
+  REQUIRE(eventually([&] { return the_alert(c, "start_limit", "f1/supervisor")["resolved"] == true; }));
+  const json limit = the_alert(c, "start_limit", "f1/supervisor");
+  CHECK(limit["resolved_by"] == "operations");
+  const auto started = c.events("agent.started", "f1/supervisor");
+  const auto resolved = events_of(c, "alert.resolved", "start_limit", "f1/supervisor");
+  REQUIRE(resolved.size() == 1);
+  CHECK(id_of(resolved[0]) > id_of(started.back()));
+  c.root.stop();
+}
+
 TEST_CASE("[alerts] command gets each new alert at or above min_severity as JSON on stdin, once", "[alerts]") {
   Settings s = crashing(3);
   Company c(s);

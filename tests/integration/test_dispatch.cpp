@@ -127,6 +127,45 @@ TEST_CASE("dispatch: lowest free slot, branch, worktree, assignment file, worker
   CHECK(twice["error"]["code"] == -32002);
 }
 
+TEST_CASE("dispatch gives the work to a running idle worker before it spawns into a new slot", "[dispatch]") {
+  Fixture f("if [ -z \"$WORK_ORDER\" ]; then echo notes > idle-notes.txt; touch \"$COMPANY_ROOT/idle-ready\"; fi\n"
+            "exec sleep 300\n", 3);
+  const json spawned = f->co_json({"worker", "spawn", "f"});
+  CHECK(spawned["id"] == "f/workers/slot0");
+  REQUIRE(eventually([&] { return file_exists(f->root.path("idle-ready")); }));
+  const pid_t pid = f->running_pid("f/workers/slot0");
+  const std::string a = f.create("for the idle one"), b = f.create("for a new one");
+
+  const json d = f.dispatch(a);
+  CHECK(d["agent"] == "f/workers/slot0");
+  CHECK(d["reused"] == true);
+  CHECK(d["work_order"]["status"] == "assigned");
+  CHECK(f->running_pid("f/workers/slot0") == pid);  // the same process: not restarted
+  CHECK(f->agent("f/workers/slot0")["current_work_order"] == a);
+  // Its worktree is on the work order's branch; what it had left is saved in a wip ref.
+  const std::string wt = f->root.path("f/.worktrees/slot0");
+  CHECK(git_out(wt, {"rev-parse", "--abbrev-ref", "HEAD"}) == "work/" + a);
+  CHECK_FALSE(file_exists(wt + "/idle-notes.txt"));
+  const auto saved = f->events("worktree.saved");
+  REQUIRE(saved.size() == 1);
+  CHECK(saved[0]["data"]["reason"] == "dispatch to an idle worker");
+  const std::string ref = saved[0]["data"]["ref"];
+  CHECK(git_out(f->root.path("f"), {"show", ref + ":idle-notes.txt"}) == "notes");
+  // It is told: mail, and the assignment file.
+  const json inbox = f->result("mail.inbox", {{"agent", "f/workers/slot0"}});
+  REQUIRE(inbox["messages"].size() == 1);
+  CHECK(inbox["messages"][0]["subject"] == "ASSIGNED");
+  CHECK(contains(inbox["messages"][0]["body"].get<std::string>(), a));
+  CHECK(parse_json(read_file(f->root.path(".work/.assignment-f-workers-slot0")))["work_order"] == a);
+  // The worker moves it as any worker would.
+  CHECK(f->co_json({"wo", "transition", a, "--to", "in_progress", "--reason", "start"})["status"] == "in_progress");
+
+  // No idle worker left: the next one is spawned into slot 1, with WORK_ORDER.
+  const json d2 = f.dispatch(b);
+  CHECK(d2["agent"] == "f/workers/slot1");
+  CHECK(d2["reused"] == false);
+}
+
 TEST_CASE("the slot is freed when the work reaches review: saved to a wip ref first", "[dispatch]") {
   Fixture f(kFinishingWorker);
   const std::string id = f.create();
@@ -209,7 +248,7 @@ TEST_CASE("a worker that crashes with its work order in hand is restarted into t
 
 TEST_CASE("after a daemon crash, slots, assignment files and worktrees are reconciled", "[dispatch]") {
   Fixture f(kBusyWorker);
-  const std::string id = f.create();
+  const std::string id = f.create(), next = f.create("dispatched the moment the daemon is back");
   f.dispatch(id);
   REQUIRE(eventually([&] { return f.status(id) == "in_progress"; }));
   const pid_t worker = f->running_pid("f/workers/slot0");
@@ -225,7 +264,16 @@ TEST_CASE("after a daemon crash, slots, assignment files and worktrees are recon
   write_file(stray + "/lost.txt", "do not lose me\n");
 
   f->start();
-  REQUIRE(eventually([&] { return f->events("slot.reconciled").size() >= 3; }));
+  // At once: the dispatch waits for the reconciliation (which must not take its assignment
+  // file for a leftover), and only then takes the lowest free slot.
+  const json d = f.dispatch(next);
+  CHECK(d["slot"] == 1);
+  const auto reconciled = f->events("slot.reconciled");
+  REQUIRE(reconciled.size() >= 3);
+  const auto assigned = f->events("slot.assigned", next);
+  REQUIRE(assigned.size() == 1);
+  CHECK(id_of(assigned[0]) > id_of(reconciled.back()));
+  CHECK(file_exists(f->root.path(".work/.assignment-f-workers-slot1")));
   // The worker runs again, its file is back, the stray file is gone, the stray worktree
   // was saved before it was removed.
   const pid_t again = f->running_pid("f/workers/slot0");

@@ -200,7 +200,26 @@ TEST_CASE("co operations stop ends the daemon, removes its files and records the
   CHECK(contains(again.out, "not running"));
   auto status = root.co({"operations", "status"});
   CHECK(status.exit_code == 3);
-  CHECK(contains(status.err, "co operations start"));
+  CHECK(contains(status.err, "co --company-root " + root.dir() + " operations start"));
+}
+
+TEST_CASE("co init without a root given makes the current directory the company root, not ~/company",
+          "[lifecycle]") {
+  TempRoot root(false);
+  TempRoot home(false);  // HOME points elsewhere: nothing may appear there
+  auto r = run({"/bin/sh", "-c", "cd \"$1\" && exec \"$2\" init", "sh", root.dir(), co_bin()},
+               {{"HOME", home.dir()}, {"COMPANY_ROOT", ""}});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(file_exists(root.config_file()));
+  CHECK(contains(r.out, "initialized company root " + root.dir()));
+  CHECK_FALSE(file_exists(home.path("company")));
+  // From a subdirectory, the company above is found: init refuses to make a second one.
+  std::filesystem::create_directories(root.path("sub/dir"));
+  auto again = run({"/bin/sh", "-c", "cd \"$1\" && exec \"$2\" init", "sh", root.path("sub/dir"), co_bin()},
+                   {{"HOME", home.dir()}, {"COMPANY_ROOT", ""}});
+  CHECK(again.exit_code == 1);
+  CHECK(contains(again.err, "already exists"));
 }
 
 TEST_CASE("client exit codes: 3 unreachable with a hint, 2 usage, 1 daemon error", "[lifecycle]") {
@@ -210,15 +229,23 @@ TEST_CASE("client exit codes: 3 unreachable with a hint, 2 usage, 1 daemon error
       auto r = root.co(args);
       INFO(args[0] << ": " << r.out << r.err);
       CHECK(r.exit_code == 3);
-      CHECK(contains(r.err, "co operations start"));
+      CHECK(contains(r.err, "operations start"));
       CHECK(lines_of(r.err).size() == 1);
       CHECK(r.out.empty());
     }
-    // --json still prints exactly one document.
+    // The hint repeats the root and socket the user gave, so it can be pasted as it is.
+    CHECK(contains(root.co({"status"}).err, "start it with: co --company-root " + root.dir() + " operations start"));
+    auto with_socket = run({co_bin(), "--company-root", root.dir(), "--socket", root.path("x.sock"), "status"});
+    CHECK(contains(with_socket.err, "co --company-root " + root.dir() + " --socket " + root.path("x.sock") +
+                                        " operations start"));
+    // --json still prints exactly one document: {"error": {code, message, data}}.
     auto js = root.co({"--json", "status"});
     CHECK(js.exit_code == 3);
     REQUIRE(stdout_is_one_json_document(js));
-    CHECK(parse_json(js.out).contains("error"));
+    const json err = parse_json(js.out)["error"];
+    CHECK(err["code"] == "unreachable");
+    CHECK(err["message"].is_string());
+    CHECK(err["data"]["socket"] == root.socket_path());
     // A stale socket file (nobody listening) is unreachable too, not a hang.
     write_file(root.socket_path(), "");
     auto stale = root.co({"status"}, 5s);
@@ -236,6 +263,36 @@ TEST_CASE("client exit codes: 3 unreachable with a hint, 2 usage, 1 daemon error
     CHECK(bad_params.exit_code == 2);
     auto wo_unknown = root.wo({"frobnicate"});
     CHECK(wo_unknown.exit_code == 2);
+    // Each says which word is wrong, on one line prefixed co:, even with --help after it.
+    auto help_typo = root.co({"doctr", "--help"});
+    CHECK(help_typo.exit_code == 2);
+    CHECK(help_typo.out.empty());
+    CHECK(help_typo.err == "co: unknown command 'doctr'; see co --help\n");
+    CHECK(contains(unknown_sub.err, "unknown subcommand 'frobnicate' of co operations (one of: start, stop"));
+    CHECK(lines_of(unknown_sub.err).size() == 1);
+    CHECK(contains(missing.err, "co: operations needs a subcommand: start, stop"));
+    CHECK(contains(wo_unknown.err, "unknown subcommand 'frobnicate' of co wo"));
+    // The parser's errors in the client's words.
+    auto empty_title = root.wo({"create", "--title="});
+    CHECK(empty_title.exit_code == 2);
+    CHECK(empty_title.err == "wo: --title must not be empty; see co wo create --help\n");
+    auto no_title = root.wo({"create"});
+    CHECK(contains(no_title.err, "--title is required"));
+    auto extra = root.co({"wo", "list", "--bogus"});
+    CHECK(extra.exit_code == 2);
+    CHECK(contains(extra.err, "co: unexpected argument --bogus for co wo list"));
+    // --json: the usage error is the one document too.
+    auto js = root.co({"--json", "wo", "create", "--title="});
+    CHECK(js.exit_code == 2);
+    REQUIRE(stdout_is_one_json_document(js));
+    const json err = parse_json(js.out)["error"];
+    CHECK(err["code"] == "usage");
+    CHECK(err["message"] == "--title must not be empty; see co wo create --help");
+    CHECK(err.contains("data"));
+    // Help itself still works.
+    auto help = root.co({"agent", "list", "--help"});
+    CHECK(help.exit_code == 0);
+    CHECK(contains(help.out, "Usage: co agent list"));
   }
   SECTION("the daemon answered with an error: exit 1") {
     root.start();
@@ -251,6 +308,7 @@ TEST_CASE("client exit codes: 3 unreachable with a hint, 2 usage, 1 daemon error
     CHECK(js.exit_code == 1);
     REQUIRE(stdout_is_one_json_document(js));
     CHECK(parse_json(js.out)["error"]["code"] == -32602);
+    CHECK(parse_json(js.out)["error"]["data"]["field"] == "limit");
     root.stop();
   }
 }
@@ -491,4 +549,27 @@ TEST_CASE("logs, event tail and stats, and the wo symlink", "[lifecycle]") {
   CHECK(bad_since.exit_code == 1);
   CHECK(contains(bad_since.err, "since"));
   root.stop();
+}
+
+TEST_CASE("the guide's environment: LOG_LEVEL for the daemon and the client, DEBUG=1 traces each call",
+          "[lifecycle]") {
+  TempRoot root;
+  auto bad = run({daemon_bin(), "--company-root", root.dir(), "--foreground"}, {{"LOG_LEVEL", "loud"}});
+  CHECK(bad.exit_code == 2);
+  CHECK(contains(bad.err, "LOG_LEVEL=loud is not a level"));
+  auto started = root.co({"operations", "start"}, 15s, {{"LOG_LEVEL", "DEBUG"}});
+  INFO(started.out << started.err);
+  REQUIRE(started.exit_code == 0);
+  CHECK(contains(started.err, "co -> "));  // the client's LOG_LEVEL=DEBUG traces too
+  auto traced = root.co({"ping"}, 15s, {{"DEBUG", "1"}});
+  CHECK(traced.exit_code == 0);
+  CHECK(contains(traced.out, "pong"));
+  const auto lines = lines_of(traced.err);
+  REQUIRE(lines.size() == 2);
+  CHECK(contains(lines[0], R"(co -> {"id":1,"jsonrpc":"2.0","method":"ping")"));
+  CHECK(contains(lines[1], R"(co <- {"id":1,"jsonrpc":"2.0","result":{"pong":true)"));
+  CHECK(root.co({"ping"}, 15s, {{"DEBUG", "0"}}).err.empty());
+  root.stop();
+  // The daemon inherited LOG_LEVEL=DEBUG: connections closed at the stop are debug lines.
+  CHECK(contains(read_file(root.log_file()), " debug "));
 }

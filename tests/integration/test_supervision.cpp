@@ -454,6 +454,7 @@ TEST_CASE("after kill -9 of the daemon the agents are re-adopted, never duplicat
   auto adopted = c.events_after(since, "agent.adopted", "f1/supervisor");
   REQUIRE(adopted.size() == 1);
   CHECK(adopted[0]["data"]["pid"] == sup);
+  CHECK(adopted[0]["data"]["reason"] == "daemon_restart");
   CHECK(c.events_after(since, "agent.started", "f1/supervisor").empty());
   CHECK(c.events_after(since, "agent.started", "f1/qa").empty());
   CHECK(c.events_after(since, "agent.lost").empty());
@@ -892,5 +893,32 @@ TEST_CASE("rebuild-projections gives back factories, teams and alerts as well as
   CHECK(c.co_json({"factory", "list"})["factories"].size() == 3);
   REQUIRE(c.call("alert.resolve", {{"id", alerts.front()["id"]}}).contains("result"));
   CHECK(c.co_json({"wo", "rebuild-projections"})["differences"] == 0);
+  c.root.stop();
+}
+
+TEST_CASE("a missing agent binary says 'not found' under tmux as under direct, and co worker spawn exits 1",
+          "[supervision][tmux]") {
+  Settings s;
+  s.supervisor = {"no-such-agent-binary", "--profile", "supervisor"};  // the example's shape: claude ...
+  s.supervisor_runner = "tmux";
+  s.worker = {"no-such-agent-binary"};
+  s.worker_runner = "tmux";
+  Company c(s);
+  PrivateTmux server(c.root);
+  c.start(server.env);
+  c.add_factory("f1");
+  // The supervisor's start failed before tmux ran anything: the reason names the command.
+  REQUIRE(eventually([&] { return c.agent("f1/supervisor")["last_exit"].is_string(); }));
+  const json sup = c.agent("f1/supervisor");
+  CHECK(contains(sup["last_exit"].get<std::string>(), "no-such-agent-binary: not found in PATH"));
+  CHECK(server.tmux({"has-session", "-t", "=supervisor-f1"}).exit_code != 0);
+  auto spawn = c.root.co({"worker", "spawn", "f1"});
+  INFO(spawn.out << spawn.err);
+  CHECK(spawn.exit_code == 1);
+  CHECK(contains(spawn.err, "f1/workers/slot0 did not start"));
+  CHECK(contains(spawn.err, "not found in PATH"));
+  CHECK(lines_of(spawn.err).size() == 1);
+  // Its slot was given back: nothing holds slot 0.
+  CHECK(eventually([&] { return c.result("worker.list", {{"factory", "f1"}})["workers"].empty(); }));
   c.root.stop();
 }

@@ -45,6 +45,8 @@ TEST_CASE("config defaults") {
   CHECK(c.alerts.min_severity == "warning");
   CHECK(c.alerts.command_timeout_seconds == 10);
   CHECK(c.alerts.error_streak_threshold == 3);
+  CHECK_FALSE(c.backup.dir.has_value());
+  CHECK(c.backup.keep == 14);
   REQUIRE(c.agents.size() == 4);
   for (const char* role : {"supervisor", "qa", "worker", "ceo"}) {
     INFO(role);
@@ -114,6 +116,9 @@ command = ["notify-send", "VerMAS"]
 min_severity = "critical"
 command_timeout_seconds = 2.5
 error_streak_threshold = 7
+[backup]
+dir = "/var/backups/vermas"
+keep = 3
 )");
   INFO(nlohmann::json(messages(loaded)).dump());
   REQUIRE(loaded.ok());
@@ -134,6 +139,8 @@ error_streak_threshold = 7
   CHECK(c.alerts.min_severity == "critical");
   CHECK(c.alerts.command_timeout_seconds == 2.5);
   CHECK(c.alerts.error_streak_threshold == 7);
+  CHECK(c.backup.dir == "/var/backups/vermas");
+  CHECK(c.backup.keep == 3);
   CHECK(c.operations.stop_timeout_seconds == 10);  // untouched keys keep their default
 }
 
@@ -267,6 +274,10 @@ TEST_CASE("range and enum checks") {
       {"[alerts]\ncommand_timeout_seconds = inf", "alerts.command_timeout_seconds", "must be a finite number, got inf"},
       {"[alerts]\nerror_streak_threshold = 0", "alerts.error_streak_threshold", "must be at least 1, got 0"},
       {"[alerts]\nerror_streak_threshold = 2.5", "alerts.error_streak_threshold", "expected an integer, got float"},
+      {"[backup]\nkeep = 0", "backup.keep", "must be between 1 and 10000, got 0"},
+      {"[backup]\nkeep = \"all\"", "backup.keep", "expected an integer, got string"},
+      {"[backup]\ndir = \"\"", "backup.dir", "must not be empty"},
+      {"[backup]\ndirectory = \"x\"", "backup.directory", "unknown key"},
       {"[agents.worker]\ncommand = []", "agents.worker.command",
        "must not be empty: give the program and its arguments"},
       {"[agents.worker]\nrunner = \"screen\"", "agents.worker.runner",
@@ -401,12 +412,14 @@ TEST_CASE("to_json(Config) has every section") {
   Config c;
   const nlohmann::json j = to_json(c);
   for (const char* s : {"company", "operations", "restart", "worker", "mail", "events", "budgets", "loops", "alerts",
-                        "reports", "metrics", "agents"}) {
+                        "backup", "reports", "metrics", "agents"}) {
     INFO(s);
     CHECK(j.contains(s));
     CHECK(j.at(s).is_object());
   }
-  CHECK(j.size() == 12);
+  CHECK(j.size() == 13);
+  CHECK(j["backup"]["dir"].is_null());
+  CHECK(j["backup"]["keep"] == 14);
   CHECK(j["operations"]["socket"].is_null());
   CHECK(j["operations"]["socket_group"].is_null());
   CHECK(j["operations"]["max_agents"] == 64);
