@@ -18,6 +18,7 @@
 #include <toml++/toml.h>
 
 #include "common/alert_severity.hpp"
+#include "common/time.hpp"
 
 namespace vermas {
 namespace {
@@ -74,6 +75,18 @@ Apply number(Out& out, Bound b = {}) {
     if (!std::isfinite(v)) return "must be a finite number, got " + show(v);
     if (b.exclusive && v <= b.min) return "must be greater than " + show(b.min) + ", got " + show(v);
     if (!b.exclusive && v < b.min) return "must be at least " + show(b.min) + ", got " + show(v);
+    out = v;
+    return {};
+  };
+}
+
+// A number within [lo, hi].
+template <class Out>
+Apply number_in(Out& out, double lo, double hi) {
+  return [&out, lo, hi](const toml::node& n) -> std::string {
+    double v = 0;
+    if (std::string why = number(v)(n); !why.empty()) return why;
+    if (v < lo || v > hi) return "must be between " + show(lo) + " and " + show(hi) + ", got " + show(v);
     out = v;
     return {};
   };
@@ -145,6 +158,20 @@ Apply argv(std::vector<std::string>& out, bool allow_empty) {
 
 std::vector<std::string> severity_names() {
   return {alerts::kSeverityNames.begin(), alerts::kSeverityNames.end()};
+}
+
+std::string check_time_of_day(const std::string& s) {
+  return parse_time_of_day(s) ? "" : "expected a UTC time of day \"HH:MM\" or \"HH:MM:SS\" (24-hour), got " + quoted(s);
+}
+
+// node_exporter's textfile collector reads only *.prom files; a directory is a mistake.
+std::string check_textfile(const std::string& s) {
+  const std::string suffix = ".prom";
+  if (s.size() <= suffix.size() || s.compare(s.size() - suffix.size(), suffix.size(), suffix) != 0 ||
+      s[s.size() - suffix.size() - 1] == '/')
+    return "expected a file name ending in .prom (node_exporter's textfile collector reads only those), got " +
+           quoted(s);
+  return {};
 }
 
 bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
@@ -384,6 +411,9 @@ Loaded<Config> parse_config(std::string_view toml_text, const std::string& file_
                                  {"command_timeout_seconds", number(c.alerts.command_timeout_seconds, {0, true})},
                                  {"error_streak_threshold", integer(c.alerts.error_streak_threshold, 1)}})},
         {"backup", fields_of(r, {{"dir", text(c.backup.dir)}, {"keep", integer(c.backup.keep, 1, 10000)}})},
+        {"reports", fields_of(r, {{"standup_at", text(c.reports.standup_at, check_time_of_day)}})},
+        {"metrics", fields_of(r, {{"textfile", text(c.metrics.textfile, check_textfile)},
+                                  {"interval_seconds", number_in(c.metrics.interval_seconds, 0.1, 86400)}})},
         {"agents", [&](const toml::source_region& at, const std::string&, const toml::node& node) {
            r.agents(at, node, c.agents);
          }},
@@ -561,6 +591,8 @@ nlohmann::json to_json(const Config& c) {
         {"command_timeout_seconds", c.alerts.command_timeout_seconds},
         {"error_streak_threshold", c.alerts.error_streak_threshold}}},
       {"backup", {{"dir", optional_json(c.backup.dir)}, {"keep", c.backup.keep}}},
+      {"reports", {{"standup_at", optional_json(c.reports.standup_at)}}},
+      {"metrics", {{"textfile", optional_json(c.metrics.textfile)}, {"interval_seconds", c.metrics.interval_seconds}}},
       {"agents", agents_json(c.agents)},
   };
 }

@@ -93,6 +93,14 @@ struct Config {
     std::optional<std::string> dir;  // absolute, or relative to the root; default R/backups
     int keep = 14;                   // newest backups kept in dir by `co backup`
   } backup;
+  struct Reports {
+    std::optional<std::string> standup_at;  // "HH:MM" or "HH:MM:SS" UTC: the daily standup file
+  } reports;
+
+  struct Metrics {
+    std::optional<std::string> textfile;  // a *.prom file, rewritten atomically every interval
+    double interval_seconds = 15;         // 0.1 .. 86400
+  } metrics;
 
   // Keys: "supervisor", "qa", "worker", "ceo" (always all four present after load).
   std::map<std::string, AgentConfig> agents = default_agents();

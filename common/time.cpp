@@ -155,4 +155,23 @@ std::chrono::milliseconds to_ms(double seconds) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(seconds, kYear) * 1000.0));
 }
 
+std::optional<TimeOfDay> parse_time_of_day(std::string_view s) {
+  size_t p = 0;
+  TimeOfDay t;
+  if (!read_digits(s, p, 2, t.hour) || !read_char(s, p, ":") || !read_digits(s, p, 2, t.minute)) return std::nullopt;
+  if (p < s.size() && (!read_char(s, p, ":") || !read_digits(s, p, 2, t.second))) return std::nullopt;
+  if (p != s.size() || t.hour > 23 || t.minute > 59 || t.second > 59) return std::nullopt;
+  return t;
+}
+
+SystemTime next_time_of_day(SystemTime from, TimeOfDay at) {
+  const auto today = floor<days>(from);
+  const auto offset = hours(at.hour) + minutes(at.minute) + seconds(at.second);
+  SystemTime due = time_point_cast<SystemTime::duration>(today + offset);
+  if (due < from) due += days(1);
+  return due;
+}
+
+std::string utc_date(SystemTime t) { return format_rfc3339_ms(t).substr(0, 10); }
+
 }  // namespace vermas

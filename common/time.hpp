@@ -22,6 +22,17 @@ std::optional<SystemTime> parse_since(std::string_view text, SystemTime now);
 // A configured duration in seconds as a timer's milliseconds: negatives are 0 and absurd
 // values are clamped to a year, so a hostile config cannot overflow a time_point.
 std::chrono::milliseconds to_ms(double seconds);
+// A time of day (UTC), as [reports] standup_at gives it: "HH:MM" or "HH:MM:SS", 24-hour.
+struct TimeOfDay {
+  int hour = 0, minute = 0, second = 0;
+};
+std::optional<TimeOfDay> parse_time_of_day(std::string_view text);
+// The first moment at `at` (UTC) that is not before `from`: today's if still ahead (or now),
+// else tomorrow's.
+SystemTime next_time_of_day(SystemTime from, TimeOfDay at);
+// `t`'s UTC date, "2026-11-22".
+std::string utc_date(SystemTime t);
+
 // Compact age for tables: "4s", "12m", "3h", "2d".
 std::string format_age(std::chrono::duration<double> d);
 

@@ -127,6 +127,9 @@ void Daemon::start() {
   loops_->attach();
   log_maintenance_ = std::make_unique<LogMaintenance>(io_, *journal_, p);
   backups_ = std::make_unique<Backups>(io_, *journal_, p);
+  reports_ = std::make_unique<Reports>(io_, config_, p, *journal_,
+                                       Reports::Sources{*factories_, *supervisor_, spending_->costs(),
+                                                        [this] { return uptime_seconds(); }});
 
   register_core_methods(router_, *this);
   register_supervision_methods(router_, *this);
@@ -134,6 +137,7 @@ void Daemon::start() {
   register_mail_methods(router_, *this);
   register_governance_methods(router_, *this);
   register_db_methods(router_, *this);
+  register_report_methods(router_, *this);
   router_.set_identify([this](Connection& conn) { return identify_caller(conn); });
   server_ = std::make_unique<Server>(io_, router_);
   server_->set_request_timeout(to_ms(config_.operations.request_timeout_seconds));
@@ -186,6 +190,7 @@ int Daemon::run() {
   spdlog::info("vermas-operations {} serving {} on {} (pid {})", kVersion, paths().root.string(),
                server_->socket_path().string(), ::getpid());
   notify_systemd("READY=1\nSTATUS=serving " + server_->socket_path().string());
+  reports_->start();  // after operations.started: a standup missed today is written now
   if (options_.ready_fd >= 0) {
     (void)!::write(options_.ready_fd, "R", 1);
     ::close(options_.ready_fd);
@@ -221,6 +226,7 @@ int Daemon::run() {
   spdlog::info("vermas-operations stopped ({})", stop_reason_);
   server_.reset();
   backups_.reset();  // stops a backup still running, and waits for its thread
+  reports_.reset();
   log_maintenance_.reset();
   loops_.reset();
   squad_.reset();
@@ -252,6 +258,7 @@ void Daemon::request_stop(const std::string& reason, bool stop_agents) {
   // Slots stay assigned across a daemon stop: the next start reconciles and restarts them.
   dispatcher_->shutting_down();
   wo_sync_->shutting_down();
+  reports_->stop();
   alert_notifier_->shutting_down();
   if (stop_agents) {
     // Workers, then QA, then supervisors; the socket keeps answering meanwhile so
@@ -330,6 +337,7 @@ Daemon::ReloadOutcome Daemon::reload_config(const std::string& actor, const std:
   journal_->record({"config.reloaded", actor, std::nullopt, std::nullopt,
                     {{"trigger", trigger}, {"file", options_.config_file.string()},
                      {"changed", out.changed}, {"restart_required", out.restart_required}}});
+  reports_->config_changed();  // after the record: a standup it writes at once follows it in the log
   return out;
 }
 

@@ -26,6 +26,7 @@
 #include "daemon/patrol/loops.hpp"
 #include "daemon/patrol/alert_notifier.hpp"
 #include "daemon/pidfile.hpp"
+#include "daemon/reports/reports.hpp"
 #include "daemon/rpc/router.hpp"
 #include "daemon/rpc/server.hpp"
 #include "daemon/store/store.hpp"
@@ -86,6 +87,7 @@ class Daemon {
   WoSync& wo_sync() { return *wo_sync_; }
   LogMaintenance& log_maintenance() { return *log_maintenance_; }
   Backups& backups() { return *backups_; }
+  Reports& reports() { return *reports_; }
   double uptime_seconds() const;
   bool stopping() const { return stopping_; }
 
@@ -116,6 +118,7 @@ class Daemon {
   std::unique_ptr<LogMaintenance> log_maintenance_;
   std::unique_ptr<Backups> backups_;
   std::unique_ptr<AlertNotifier> alert_notifier_;
+  std::unique_ptr<Reports> reports_;
   Router router_;
   std::unique_ptr<Server> server_;
   std::chrono::steady_clock::time_point started_at_;
@@ -152,5 +155,7 @@ void register_mail_methods(Router& router, Daemon& daemon);
 void register_governance_methods(Router& router, Daemon& daemon);
 // db.backup, db.verify
 void register_db_methods(Router& router, Daemon& daemon);
+// report.standup, report.metrics
+void register_report_methods(Router& router, Daemon& daemon);
 
 }  // namespace vermas

@@ -79,7 +79,8 @@ class AddingGuard {
 
 }  // namespace
 
-bool reserved_factory_name(const std::string& name) { return name == "logs"; }
+// Directories of the company root itself (R/logs, R/reports): a factory's clone is R/<name>.
+bool reserved_factory_name(const std::string& name) { return name == "logs" || name == "reports"; }
 
 json to_json(const FactoryRecord& f) {
   return {{"name", f.name}, {"url", f.url}, {"prefix", f.prefix}, {"path", f.path}, {"added_at", f.added_at}};
@@ -118,7 +119,7 @@ boost::asio::awaitable<FactoryRecord> Factories::add(std::string name, std::stri
   if (!valid_factory_name(name) || reserved_factory_name(name))
     throw Error(Errc::invalid_argument,
                      "name: '" + name + "' is not a factory name: use 1-32 of [a-z0-9_-], starting with a letter or digit" +
-                         (reserved_factory_name(name) ? " (and not 'logs', which the company root uses)" : ""),
+                         (reserved_factory_name(name) ? " (and not 'logs' or 'reports', which the company root uses)" : ""),
                      json{{"field", "name"}});
   if (auto problem = url_problem(url))
     throw Error(Errc::invalid_argument, "url " + *problem, json{{"field", "url"}});

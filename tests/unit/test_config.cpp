@@ -412,12 +412,12 @@ TEST_CASE("to_json(Config) has every section") {
   Config c;
   const nlohmann::json j = to_json(c);
   for (const char* s : {"company", "operations", "restart", "worker", "mail", "events", "budgets", "loops", "alerts",
-                        "backup", "agents"}) {
+                        "backup", "reports", "metrics", "agents"}) {
     INFO(s);
     CHECK(j.contains(s));
     CHECK(j.at(s).is_object());
   }
-  CHECK(j.size() == 11);
+  CHECK(j.size() == 13);
   CHECK(j["backup"]["dir"].is_null());
   CHECK(j["backup"]["keep"] == 14);
   CHECK(j["operations"]["socket"].is_null());
@@ -578,4 +578,65 @@ TEST_CASE("to_json(FactoryConfig)") {
   CHECK(j["worker"]["max_slots_per_factory"].is_null());
   CHECK(j["worker"]["idle_timeout_minutes"] == 2.5);
   CHECK(j["agents"]["qa"]["runner"] == "direct");
+}
+
+TEST_CASE("[reports] and [metrics]: standup_at, textfile and interval_seconds") {
+  SECTION("defaults: no standup file, no textfile, every 15 s") {
+    const Config c;
+    CHECK_FALSE(c.reports.standup_at.has_value());
+    CHECK_FALSE(c.metrics.textfile.has_value());
+    CHECK(c.metrics.interval_seconds == 15);
+    CHECK(to_json(c)["reports"]["standup_at"].is_null());
+    CHECK(to_json(c)["metrics"]["textfile"].is_null());
+  }
+  SECTION("values") {
+    const auto loaded = parse(
+        "[reports]\nstandup_at = \"09:30\"\n[metrics]\ntextfile = \"/var/lib/node/vermas.prom\"\ninterval_seconds = 0.2\n");
+    INFO(nlohmann::json(messages(loaded)).dump());
+    REQUIRE(loaded.ok());
+    CHECK(loaded.value.reports.standup_at == "09:30");
+    CHECK(loaded.value.metrics.textfile == "/var/lib/node/vermas.prom");
+    CHECK(loaded.value.metrics.interval_seconds == Approx(0.2));
+    CHECK(to_json(loaded.value)["reports"]["standup_at"] == "09:30");
+    CHECK(to_json(loaded.value)["metrics"]["interval_seconds"] == 0.2);
+    CHECK(parse("[reports]\nstandup_at = \"23:59:30\"\n").value.reports.standup_at == "23:59:30");
+    CHECK(parse("[metrics]\ntextfile = \"metrics/vermas.prom\"\ninterval_seconds = 86400\n").ok());
+    CHECK(parse("[metrics]\ninterval_seconds = 0.1\n").ok());
+  }
+  SECTION("refusals keep the defaults") {
+    struct Case {
+      std::string text, key, message;
+    };
+    const std::vector<Case> cases = {
+        {"[reports]\nstandup_at = \"9:00\"", "reports.standup_at",
+         "expected a UTC time of day \"HH:MM\" or \"HH:MM:SS\" (24-hour), got \"9:00\""},
+        {"[reports]\nstandup_at = \"24:00\"", "reports.standup_at",
+         "expected a UTC time of day \"HH:MM\" or \"HH:MM:SS\" (24-hour), got \"24:00\""},
+        {"[reports]\nstandup_at = \"09:00 UTC\"", "reports.standup_at",
+         "expected a UTC time of day \"HH:MM\" or \"HH:MM:SS\" (24-hour), got \"09:00 UTC\""},
+        {"[reports]\nstandup_at = 09:00:00", "reports.standup_at", "expected a string, got time"},
+        {"[reports]\nstandup = \"09:00\"", "reports.standup", "unknown key"},
+        {"[metrics]\ntextfile = \"/var/lib/node/vermas.txt\"", "metrics.textfile",
+         "expected a file name ending in .prom (node_exporter's textfile collector reads only those), got "
+         "\"/var/lib/node/vermas.txt\""},
+        {"[metrics]\ntextfile = \"/var/lib/node/.prom\"", "metrics.textfile",
+         "expected a file name ending in .prom (node_exporter's textfile collector reads only those), got "
+         "\"/var/lib/node/.prom\""},
+        {"[metrics]\ntextfile = \"\"", "metrics.textfile",
+         "expected a file name ending in .prom (node_exporter's textfile collector reads only those), got \"\""},
+        {"[metrics]\ninterval_seconds = 0", "metrics.interval_seconds", "must be between 0.1 and 86400, got 0"},
+        {"[metrics]\ninterval_seconds = 0.05", "metrics.interval_seconds", "must be between 0.1 and 86400, got 0.05"},
+        {"[metrics]\ninterval_seconds = 100000", "metrics.interval_seconds",
+         "must be between 0.1 and 86400, got 100000"},
+        {"[metrics]\ninterval_seconds = nan", "metrics.interval_seconds", "must be a finite number, got nan"},
+        {"[metrics]\ninterval_seconds = \"15\"", "metrics.interval_seconds", "expected a number, got string"},
+    };
+    for (const auto& c : cases) {
+      INFO(c.text);
+      const auto loaded = parse(c.text);
+      REQUIRE(loaded.errors.size() == 1);
+      CHECK(loaded.errors[0].to_string() == "c.toml:2:1: " + c.key + ": " + c.message);
+      CHECK(to_json(loaded.value) == to_json(Config{}));
+    }
+  }
 }

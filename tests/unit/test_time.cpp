@@ -116,3 +116,32 @@ TEST_CASE("format_age") {
   CHECK(format_age(duration<double>(-5)) == "0s");
   CHECK(format_age(hours(2)) == "2h");
 }
+
+TEST_CASE("parse_time_of_day: HH:MM and HH:MM:SS, 24-hour UTC") {
+  auto t = parse_time_of_day("09:00");
+  REQUIRE(t);
+  CHECK(t->hour == 9);
+  CHECK(t->minute == 0);
+  CHECK(t->second == 0);
+  t = parse_time_of_day("23:59:58");
+  REQUIRE(t);
+  CHECK(t->hour == 23);
+  CHECK(t->minute == 59);
+  CHECK(t->second == 58);
+  CHECK(parse_time_of_day("00:00"));
+  for (const char* bad : {"", "9:00", "09:0", "24:00", "12:60", "12:00:60", "12:00:", "12-00", "12:00 ", " 12:00",
+                          "12:00:00:00", "ab:cd", "12:00Z", "+1:00"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_time_of_day(bad).has_value());
+  }
+}
+
+TEST_CASE("next_time_of_day: today's while ahead or now, else tomorrow's") {
+  const TimeOfDay nine{9, 0, 0};
+  CHECK(next_time_of_day(at(2026, 11, 22, 8, 59, 59), nine) == at(2026, 11, 22, 9));
+  CHECK(next_time_of_day(at(2026, 11, 22, 9), nine) == at(2026, 11, 22, 9));
+  CHECK(next_time_of_day(at(2026, 11, 22, 9, 0, 1), nine) == at(2026, 11, 23, 9));
+  CHECK(next_time_of_day(at(2026, 12, 31, 23, 0), nine) == at(2027, 1, 1, 9));
+  CHECK(next_time_of_day(at(2026, 11, 22, 23, 59, 59), TimeOfDay{0, 0, 0}) == at(2026, 11, 23));
+  CHECK(utc_date(at(2026, 2, 3, 23, 59, 59)) == "2026-02-03");
+}
