@@ -126,6 +126,7 @@ void Daemon::start() {
   loops_ = std::make_unique<Loops>(io_, config_, p, *journal_, *work_orders_);
   loops_->attach();
   log_maintenance_ = std::make_unique<LogMaintenance>(io_, *journal_, p);
+  retention_ = std::make_unique<Retention>(io_, config_, *log_maintenance_);
   backups_ = std::make_unique<Backups>(io_, *journal_, p);
   reports_ = std::make_unique<Reports>(io_, config_, p, *journal_,
                                        Reports::Sources{*factories_, *supervisor_, spending_->costs(),
@@ -227,6 +228,7 @@ int Daemon::run() {
   server_.reset();
   backups_.reset();  // stops a backup still running, and waits for its thread
   reports_.reset();
+  retention_.reset();
   log_maintenance_.reset();
   loops_.reset();
   squad_.reset();
@@ -257,6 +259,7 @@ void Daemon::request_stop(const std::string& reason, bool stop_agents) {
   }
   // Slots stay assigned across a daemon stop: the next start reconciles and restarts them.
   dispatcher_->shutting_down();
+  retention_->stop();
   wo_sync_->shutting_down();
   reports_->stop();
   alert_notifier_->shutting_down();
@@ -281,6 +284,7 @@ boost::asio::awaitable<void> Daemon::start_agents() {
   } ready{*dispatcher_};
   co_await supervisor_->start();
   if (!stopping_) co_await dispatcher_->reconcile();
+  if (!stopping_) retention_->start();
 }
 
 void Daemon::finish_stop() {

@@ -21,6 +21,7 @@
 #include "daemon/store/feed.hpp"
 #include "daemon/store/journal.hpp"
 #include "daemon/store/log_maintenance.hpp"
+#include "daemon/store/retention.hpp"
 #include "daemon/governance/spending.hpp"
 #include "daemon/governance/squad.hpp"
 #include "daemon/patrol/loops.hpp"
@@ -116,6 +117,7 @@ class Daemon {
   std::unique_ptr<Spending> spending_;
   std::unique_ptr<Squad> squad_;
   std::unique_ptr<LogMaintenance> log_maintenance_;
+  std::unique_ptr<Retention> retention_;
   std::unique_ptr<Backups> backups_;
   std::unique_ptr<AlertNotifier> alert_notifier_;
   std::unique_ptr<Reports> reports_;

@@ -68,8 +68,8 @@ TEST_CASE("a backup under a write load holds every write up to its highest event
     long next = 1;
     while (!stop) {
       std::string batch;
-      for (int i = 0; i < 20; ++i)
-        batch += request_line(next++, "wo.create", {{"title", "load " + std::to_string(next)}}) + "\n";
+      for (int i = 0; i < 20; ++i, ++next)
+        batch += request_line(next, "wo.create", {{"title", "load " + std::to_string(next)}}) + "\n";
       w.send(batch);
       for (int i = 0; i < 20; ++i) {
         auto line = w.read_line(10s);

@@ -269,6 +269,48 @@ TEST_CASE("an agent that starts under a factory cap already past is frozen at it
   c.root.stop();
 }
 
+TEST_CASE("retention: events older than retention_days leave for the day files at start, audit export still has them",
+          "[governance][audit]") {
+  REQUIRE(in_path("sqlite3"));
+  Settings s;
+  Company c(s);
+  c.start();
+  for (int i = 0; i < 10; ++i) c.result("wo.create", {{"title", "old " + std::to_string(i)}});
+  const long long old_upto = c.result("status")["last_event_id"];
+  const json before = c.result("wo.list", json::object());
+  c.root.stop();
+  // Age the first events past the 30 days of the default, as if the company had run since 2020
+  // (past the append-only trigger, put back as it was).
+  auto r = run({"sqlite3", c.root.db_file(),
+                "DROP TRIGGER events_no_update; "
+                "UPDATE events SET ts = '2020-01-01T00:00:00.000Z' WHERE id <= " + std::to_string(old_upto) + "; "
+                "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
+                "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+
+  c.start();
+  REQUIRE(eventually([&] { return !c.events("events.archived").empty(); }));
+  const json a = c.events("events.archived").back();
+  CHECK(a["actor"] == "operations");
+  CHECK(a["data"]["archived"] == old_upto);
+  CHECK(a["data"]["checkpoint_event_id"] == old_upto);
+  const std::string day = c.root.path(".work/archive/events-2020-01-01.jsonl");
+  const auto archived = lines_of(read_file(day));
+  REQUIRE(archived.size() == static_cast<size_t>(old_upto));
+  CHECK(parse_json(archived.front())["id"] == 1);
+  // The database keeps the rest; the projections are what they were.
+  for (const auto& e : c.result("events.query", {{"limit", 10000}})["events"]) CHECK(e["id"].get<long long>() > old_upto);
+  CHECK(c.result("wo.list", json::object()) == before);
+  // The audit export reads the day file and the database as one log.
+  const json all = c.result("audit.export", {{"start", "2019-01-01"}, {"end", "2999-12-31"}, {"limit", 5000}});
+  long long expected = 1;
+  for (const auto& e : all["events"]) CHECK(e["id"].get<long long>() == expected++);
+  CHECK(expected - 1 == c.result("status")["last_event_id"].get<long long>());
+  CHECK(c.events("events.archived").size() == 1);
+  c.root.stop();
+}
+
 TEST_CASE("audit export: 25,000 events, archived days included, every id once and in order", "[governance][audit]") {
   Settings s;
   Company c(s);
