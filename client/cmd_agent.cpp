@@ -2,6 +2,7 @@
 // co heartbeat, co attach: their bodies and their entries in the command table.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -332,10 +333,10 @@ struct AttachOptions {
   int lines = 50;
 };
 
-int cmd_attach(Context& ctx, const AttachOptions& opts) {
-  const std::string& id = opts.id;
-  ctx.set_not_found_hint(kAgentHint);
-  auto a = ctx.call("agent.get", {{"id", id}});
+// Attaches to the agent's tmux session (execs tmux: returns only on failure), or follows its
+// output log when it has none.
+int attach_to(Context& ctx, const json& a, int lines) {
+  const std::string id = field(a, "id", "?");
   std::string session = field(a, "session", "");
   if (field(a, "runner", "") == "tmux" && !session.empty() && has_process(a)) {
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
@@ -361,7 +362,38 @@ int cmd_attach(Context& ctx, const AttachOptions& opts) {
   else
     std::cerr << program_name() << ": " << id
               << " runs without tmux (runner direct); following its output log (Ctrl-C to stop)\n";
-  return follow_agent_log(ctx, a, opts.lines);
+  return follow_agent_log(ctx, a, lines);
+}
+
+int cmd_attach(Context& ctx, const AttachOptions& opts) {
+  ctx.set_not_found_hint(kAgentHint);
+  return attach_to(ctx, ctx.call("agent.get", {{"id", opts.id}}), opts.lines);
+}
+
+struct CeoOptions {
+  bool no_attach = false;
+};
+
+// The runbook's `co ceo`: the company's CEO agent started on demand (agent.start of `ceo`;
+// the daemon tracks it but never restarts it), then attached, as `tmux new -As ceo` would.
+// Run again while it runs, it only attaches.
+int cmd_ceo(Context& ctx, const CeoOptions& o) {
+  auto a = ctx.call_waiting("agent.start", {{"id", "ceo"}}, kActionSeconds);
+  static const char* const up[] = {"starting", "running", "idle", "stuck"};
+  const std::string status = field(a, "status", "");
+  if (std::find(std::begin(up), std::end(up), status) == std::end(up))
+    return fail(ctx, kDaemonError,
+                "the CEO did not start: " + agent_status(a) +
+                    (a.value("last_exit", json()).is_string() ? " (" + a["last_exit"].get<std::string>() + ")" : "") +
+                    "; its output: co agent logs ceo",
+                {{"code", -32002}, {"data", a}});
+  const bool terminal = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+  if (ctx.json_output() || o.no_attach || !terminal) {
+    return ctx.print(a, [&](const json& j) {
+      std::cout << "CEO " << agent_summary(j) << "\n  attach: co ceo (or co attach ceo)\n";
+    });
+  }
+  return attach_to(ctx, a, 50);
 }
 
 }  // namespace
@@ -428,6 +460,11 @@ std::vector<Command> agent_commands() {
          a.option("--id", o.id, "the agent (default: the agent this command runs in)");
        },
        cmd_heartbeat},
+      {"ceo", "start the company's CEO agent ([agents.ceo] command, in the company root) if it is not running, and attach to it",
+       [](Args& a, CeoOptions& o) {
+         a.flag("--no-attach", o.no_attach, "start it (or find it running) and return; attach later with co ceo");
+       },
+       cmd_ceo},
       {"attach", "attach to an agent's tmux session, or follow its output log",
        [](Args& a, AttachOptions& o) {
          declare_agent_id(a, o.id);

@@ -59,6 +59,11 @@ Check config_check(const Paths& p, Loaded<Config>& loaded) {
                   loaded.errors.front().to_string() +
                       (loaded.errors.size() > 1 ? " (and " + std::to_string(loaded.errors.size() - 1) + " more)" : ""),
                   "edit " + p.config_file().string() + "; co config check lists every error");
+  if (!loaded.warnings.empty())
+    return warn("configuration",
+                loaded.warnings.front().to_string() +
+                    (loaded.warnings.size() > 1 ? " (and " + std::to_string(loaded.warnings.size() - 1) + " more)" : ""),
+                "remove or comment out the key; co config check lists every warning");
   return ok("configuration", p.config_file().string() + " parses");
 }
 

@@ -71,13 +71,17 @@ int cmd_health(Context& ctx) {
 int cmd_config_check(Context& ctx, const std::optional<std::string>& file) {
   std::filesystem::path path = file ? std::filesystem::path(*file) : ctx.paths().config_file();
   auto loaded = load_config(path);
-  json errors = json::array();
+  json errors = json::array(), warnings = json::array();
   for (const auto& e : loaded.errors) errors.push_back(e.to_string());
+  for (const auto& w : loaded.warnings) warnings.push_back(w.to_string());
   if (ctx.json_output()) {
-    ctx.print_json({{"file", path.string()}, {"ok", loaded.ok()}, {"errors", errors}});
+    ctx.print_json({{"file", path.string()}, {"ok", loaded.ok()}, {"errors", errors}, {"warnings", warnings}});
   } else if (loaded.ok()) {
-    std::cout << path.string() << ": ok\n";
+    // Warnings alone leave the file valid (exit 0), as with co doctor's "!".
+    for (const auto& w : loaded.warnings) std::cerr << "warning: " << w.to_string() << "\n";
+    std::cout << path.string() << ": ok" << (loaded.warnings.empty() ? "" : " (" + std::to_string(loaded.warnings.size()) + " warning(s))") << "\n";
   } else {
+    for (const auto& w : loaded.warnings) std::cerr << "warning: " << w.to_string() << "\n";
     for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
     std::cerr << program_name() << ": " << loaded.errors.size() << " error(s) in " << path.string() << "\n";
   }

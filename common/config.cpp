@@ -418,6 +418,20 @@ Loaded<Config> parse_config(std::string_view toml_text, const std::string& file_
            r.agents(at, node, c.agents);
          }},
     });
+    // Set, valid, and without effect: said (co config check), never refused.
+    auto unless = [&](const char* key, bool matters, const std::string& why) {
+      if (auto it = r.seen.find(key); it != r.seen.end() && !matters)
+        out.warnings.push_back({file_name, int(it->second.begin.line), int(it->second.begin.column), key,
+                                "changes nothing: " + why});
+    };
+    unless("mail.poll_interval_seconds", false,
+           "not yet built (mail is delivered when its recipient reads it)");
+    unless("metrics.interval_seconds", c.metrics.textfile.has_value(),
+           "no [metrics] textfile is set to write (co metrics prints them on request)");
+    for (const char* key : {"alerts.min_severity", "alerts.command_timeout_seconds"})
+      unless(key, !c.alerts.command.empty(), "no [alerts] command is set to run");
+    for (const char* key : {"restart.backoff_initial_seconds", "restart.backoff_max_seconds"})
+      unless(key, rs.policy != "never", "[restart] policy = \"never\" restarts nothing");
     // The one cross-key rule: blame the key the file set (max if both), and reset it.
     if (rs.backoff_max_seconds < rs.backoff_initial_seconds) {
       if (auto it = r.seen.find("restart.backoff_max_seconds"); it != r.seen.end()) {
@@ -434,6 +448,8 @@ Loaded<Config> parse_config(std::string_view toml_text, const std::string& file_
     }
   }
   out.errors = r.finish();
+  std::stable_sort(out.warnings.begin(), out.warnings.end(),
+                   [](const ConfigError& a, const ConfigError& b) { return a.line < b.line; });
   return out;
 }
 

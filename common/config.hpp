@@ -148,6 +148,9 @@ template <class T>
 struct Loaded {
   T value;                          // defaults overlaid with every valid key
   std::vector<ConfigError> errors;  // all problems found, in file order
+  // Keys the file sets that change nothing (a feature not built yet, or one switched off by
+  // another key): valid, so the file loads, but an operator should know (co config check).
+  std::vector<ConfigError> warnings;
   bool ok() const { return errors.empty(); }
 };
 

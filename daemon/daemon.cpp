@@ -323,6 +323,7 @@ Daemon::ReloadOutcome Daemon::reload_config(const std::string& actor, const std:
                       {{"trigger", trigger}, {"file", options_.config_file.string()}, {"errors", out.errors}}});
     return out;
   }
+  for (const auto& w : loaded.warnings) spdlog::warn("config: {}", w.to_string());
   std::map<std::string, nlohmann::json> before, after;
   flatten(to_json(config_), "", before);
   flatten(to_json(loaded.value), "", after);

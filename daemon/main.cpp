@@ -135,6 +135,7 @@ int main(int argc, char** argv) {
   if (config_flag || std::filesystem::exists(config_file, ec) || check_config) {
     auto loaded = vermas::load_config(config_file);
     for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
+    for (const auto& w : loaded.warnings) std::cerr << "warning: " << w.to_string() << "\n";
     if (!loaded.ok()) {
       std::cerr << "vermas-operations: " << loaded.errors.size() << " error(s) in " << config_file.string() << "\n";
       return 1;

@@ -199,6 +199,7 @@ AgentEvent classify_exit(const ExitContext& c) {
   // Paused by an operator or a budget: a process that dies frozen is not brought back (it
   // would run past the pause). A squad pause only holds the restart until it ends.
   if (c.status == AgentStatus::paused && c.held) return AgentEvent::exit_stays_down;
+  if (c.on_demand) return AgentEvent::exit_stays_down;
   // A worker whose work order is still in its hands is restarted like a supervisor (its
   // slot, branch and WORK_ORDER stay); any other worker exit frees the slot.
   if (c.worker && !c.worker_has_work) return AgentEvent::exit_stays_down;

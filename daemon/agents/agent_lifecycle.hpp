@@ -87,6 +87,7 @@ struct ExitContext {
   bool worker_has_work = false;  // its work order is still in its hands: restart it
   bool shutting_down = false;
   bool held = false;  // paused by an operator or a budget (not a squad pause): never restarted
+  bool on_demand = false;  // the CEO: an operator starts it (co ceo), nothing restarts it
   RestartDecision::Action policy = RestartDecision::Action::restart;  // decide_restart's verdict
 };
 AgentEvent classify_exit(const ExitContext& context);

@@ -49,9 +49,11 @@ Launcher::~Launcher() = default;
 
 std::string Launcher::runner_name_for(const std::string& factory, AgentRole role) const {
   const char* key = to_string(role);
-  auto fc = factories_.config(factory);
-  auto it = fc.value.agents.find(key);
-  if (it != fc.value.agents.end()) return it->second.runner;
+  if (!factory.empty()) {
+    auto fc = factories_.config(factory);
+    auto it = fc.value.agents.find(key);
+    if (it != fc.value.agents.end()) return it->second.runner;
+  }
   auto c = config_.agents.find(key);
   return c == config_.agents.end() ? "tmux" : c->second.runner;
 }
@@ -59,20 +61,30 @@ std::string Launcher::runner_name_for(const std::string& factory, AgentRole role
 LaunchRequest Launcher::launch_request(const Agent& a, std::string& error) const {
   LaunchRequest req;
   const std::string factory = a.rec.factory.value_or("");
-  const FactoryRecord* f = factories_.find(factory);
-  if (!f) {
-    error = "factory '" + factory + "' is not registered";
-    return req;
-  }
-  auto fc = factories_.config(factory);
-  if (!fc.ok()) {
-    error = "factory config: " + fc.errors.front().to_string();
-    return req;
-  }
   const char* key = to_string(a.rec.role);
   AgentConfig ac;
-  if (auto it = fc.value.agents.find(key); it != fc.value.agents.end()) ac = it->second;
-  else if (auto c = config_.agents.find(key); c != config_.agents.end()) ac = c->second;
+  if (a.rec.role == AgentRole::ceo) {
+    // The company's own agent: the company's [agents.ceo], run in the company root.
+    if (auto c = config_.agents.find(key); c != config_.agents.end()) ac = c->second;
+    req.cwd = paths_.root;
+  } else {
+    const FactoryRecord* f = factories_.find(factory);
+    if (!f) {
+      error = "factory '" + factory + "' is not registered";
+      return req;
+    }
+    auto fc = factories_.config(factory);
+    if (!fc.ok()) {
+      error = "factory config: " + fc.errors.front().to_string();
+      return req;
+    }
+    if (auto it = fc.value.agents.find(key); it != fc.value.agents.end()) ac = it->second;
+    else if (auto c = config_.agents.find(key); c != config_.agents.end()) ac = c->second;
+    req.cwd = a.rec.role == AgentRole::worker
+                  ? fs::path(f->path) / ".worktrees" / ("slot" + std::to_string(a.rec.slot.value_or(0)))
+                  : fs::path(f->path);
+    if (a.rec.role == AgentRole::worker && a.rec.worktree) req.cwd = *a.rec.worktree;
+  }
   if (ac.command.empty()) {
     error = std::string("no command configured in [agents.") + key + "]";
     return req;
@@ -80,13 +92,10 @@ LaunchRequest Launcher::launch_request(const Agent& a, std::string& error) const
   req.agent_id = a.rec.id;
   req.session = a.rec.session;
   req.argv = ac.command;
-  req.cwd = a.rec.role == AgentRole::worker ? fs::path(f->path) / ".worktrees" / ("slot" + std::to_string(a.rec.slot.value_or(0)))
-                                            : fs::path(f->path);
-  if (a.rec.role == AgentRole::worker && a.rec.worktree) req.cwd = *a.rec.worktree;
   req.env = {{"AGENT_ID", a.rec.id},
              {"COMPANY_ROOT", paths_.root.string()},
-             {"VERMAS_SOCKET", socket_path_},
-             {"FACTORY", factory}};
+             {"VERMAS_SOCKET", socket_path_}};
+  if (!factory.empty()) req.env["FACTORY"] = factory;
   if (a.rec.current_work_order) req.env["WORK_ORDER"] = *a.rec.current_work_order;
   // Agents call `co`: the daemon's own directory comes first in their PATH.
   const char* path = std::getenv("PATH");

@@ -51,6 +51,10 @@ const std::vector<std::string>& crash_loop_alerts() {
   return types;
 }
 
+// Supervisors and QA are kept running; a worker's restart is the dispatcher's to decide and
+// the CEO runs only while an operator wants it (co ceo).
+bool restarted_by_policy(AgentRole role) { return role == AgentRole::supervisor || role == AgentRole::qa; }
+
 int shutdown_phase_of(AgentRole role) {
   switch (role) {
     case AgentRole::worker: return 0;
@@ -90,7 +94,7 @@ void Lifecycle::failed(Agent& a, const std::string& why, AgentStatus from) {
   a.rec.last_exit = "start failed: " + why;
   ++a.rec.error_streak;
   RestartDecision d;
-  if (a.rec.role != AgentRole::worker && a.intent == ExitIntent::none)
+  if (restarted_by_policy(a.rec.role) && a.intent == ExitIntent::none)
     d = decide_restart(config_.restart, config_.operations.restart_on_failure, ExitFacts{}, a.history, Clock::now());
   a.intent = ExitIntent::none;
   const bool retry = d.action == RestartDecision::Action::restart;
@@ -177,11 +181,12 @@ void Lifecycle::exited(Agent& a, const proc::ExitInfo& exit) {
   ctx.worker_has_work = worker && !shutting_down_ && a.rec.current_work_order.has_value();
   ctx.shutting_down = shutting_down_;
   ctx.held = a.rec.status == AgentStatus::paused && a.rec.reason != "squad";
+  ctx.on_demand = a.rec.role == AgentRole::ceo;
   const bool asked = intent != ExitIntent::none || a.rec.status == AgentStatus::stopping;
   // The restart policy is asked (and counts the failure) only about an exit it may restart.
   RestartDecision d;
   const bool consulted = !asked && !shutting_down_ && a.rec.status != AgentStatus::quarantined && !ctx.held &&
-                         (!worker || ctx.worker_has_work);
+                         !ctx.on_demand && (!worker || ctx.worker_has_work);
   if (consulted) {
     ExitFacts facts;
     facts.clean = exit.success();
@@ -235,7 +240,8 @@ void Lifecycle::exited(Agent& a, const proc::ExitInfo& exit) {
   if (consulted && !exit.success())
     if (auto streak = error_streak_draft(config_, a, exit.describe())) raise.push_back(std::move(*streak));
   // An exit the policy leaves down is final: the patrol must agree (and so must a worker's slot).
-  if (ev == AgentEvent::exit_stays_down && (worker || consulted || ctx.held)) a.rec.want_running = false;
+  if (ev == AgentEvent::exit_stays_down && (worker || consulted || ctx.held || ctx.on_demand))
+    a.rec.want_running = false;
   if (ev == AgentEvent::exit_for_restart) a.intent = ExitIntent::restart;  // counted as a restart by the launcher
   registry_.commit(a, std::move(events), raise);
 
@@ -262,7 +268,7 @@ void Lifecycle::lost(Agent& a, const std::string& why) {
   // Handled as an exit. A worker is not restarted here: the dispatcher's reconciliation
   // decides about its slot. Past the start limit it stays down too (no alert for a loss).
   RestartDecision decision;
-  if (a.rec.role != AgentRole::worker && a.rec.want_running)
+  if (restarted_by_policy(a.rec.role) && a.rec.want_running)
     decision = decide_restart(config_.restart, config_.operations.restart_on_failure, ExitFacts{}, a.history,
                               Clock::now());
   if (decision.action == RestartDecision::Action::restart) {
@@ -400,8 +406,9 @@ void Lifecycle::reset(Agent& a, const std::string& actor) {
   registry_.move(a, AgentEvent::reset, "reset");  // the table clears the start history
   a.rec.error_streak = 0;
   a.rec.restart_count = 0;
-  // Supervisors and QA are the patrol's to start again; workers wait for a dispatch.
-  if (a.rec.role != AgentRole::worker) a.rec.want_running = true;
+  // Supervisors and QA are the patrol's to start again; workers wait for a dispatch, the CEO
+  // for an operator.
+  if (restarted_by_policy(a.rec.role)) a.rec.want_running = true;
   registry_.commit(a, {registry_.event(a, "agent.reset", {{"was", was}}, actor)}, {}, crash_loop_alerts());
   if (before == AgentStatus::backoff) {  // its backoff is over: it starts now
     if (a.restart_timer) a.restart_timer->cancel();

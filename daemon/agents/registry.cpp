@@ -67,7 +67,7 @@ Agent& AgentRegistry::ensure(const std::string& factory, AgentRole role, int slo
   if (auto a = find(id)) return *a;
   auto a = std::make_unique<Agent>();
   a->rec.id = id;
-  a->rec.factory = factory;
+  if (role != AgentRole::ceo) a->rec.factory = factory;  // the CEO is the company's, of no factory
   a->rec.role = role;
   if (role == AgentRole::worker) a->rec.slot = slot;
   a->rec.session = session_for(factory, role, slot);

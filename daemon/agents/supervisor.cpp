@@ -70,6 +70,7 @@ asio::awaitable<AgentView> Supervisor::start_agent(std::string id, std::string a
   if (launcher_.held())
     throw Error(Errc::conflict, "squad paused: nothing starts until co resume --all", json{{"squad", "paused"}});
   if (lifecycle_.shutting_down()) throw Error(Errc::unavailable, "the daemon is shutting down");
+  if (id == "ceo" && !registry_.find(id)) ensure_ceo();
   Agent& a = registry_.require(id);
   if (a.rec.status == AgentStatus::stopping)
     throw Error(Errc::conflict, id + " is stopping; start it once it has stopped",
@@ -94,6 +95,16 @@ asio::awaitable<AgentView> Supervisor::start_agent(std::string id, std::string a
   co_await wait_for(id, Clock::now() + kStartWait,
                     [](const Agent& cur) { return !cur.busy && !cur.queued && cur.pending.empty(); });
   co_return registry_.view(id);
+}
+
+// The CEO has a record once an operator first starts it (co ceo): a company that never uses
+// it lists no CEO agent. Its command must be configured first.
+void Supervisor::ensure_ceo() {
+  auto c = config_.agents.find("ceo");
+  if (c == config_.agents.end() || c->second.command.empty())
+    throw Error(Errc::conflict, "no command configured in [agents.ceo] of the company configuration",
+                json{{"id", "ceo"}, {"key", "agents.ceo.command"}});
+  registry_.ensure("", AgentRole::ceo, 0, launcher_.runner_name_for("", AgentRole::ceo));
 }
 
 asio::awaitable<AgentView> Supervisor::stop_agent(std::string id, std::string actor, bool kill, std::string reason) {
@@ -165,7 +176,8 @@ AgentView Supervisor::release_agent(const std::string& id, const std::string& ac
     throw Error(Errc::conflict, id + " is " + to_string(a.rec.status) + ", not quarantined",
                 json{{"id", id}, {"status", to_string(a.rec.status)}});
   registry_.move(a, AgentEvent::release, "released");  // -> stopped
-  a.rec.want_running = a.rec.role != AgentRole::worker;  // workers wait for a dispatch
+  // Workers wait for a dispatch, the CEO for an operator's co ceo.
+  a.rec.want_running = a.rec.role == AgentRole::supervisor || a.rec.role == AgentRole::qa;
   registry_.commit(a, {registry_.event(a, "agent.released", {}, actor)});
   patrol_.soon();
   return registry_.view(id);

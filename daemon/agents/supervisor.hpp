@@ -137,6 +137,7 @@ class Supervisor {
   void release_all();
 
  private:
+  void ensure_ceo();
   // Waits (up to `deadline`) until `settled` holds for the agent; -32001 if it was removed.
   boost::asio::awaitable<void> wait_for(const std::string& id, std::chrono::steady_clock::time_point deadline,
                                         std::function<bool(const Agent&)> settled);

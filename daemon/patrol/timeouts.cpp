@@ -14,6 +14,8 @@ const char* to_string(Due due) {
 
 std::optional<Next> next(const Quiet& q) {
   if (!q.has_process) return std::nullopt;
+  // The CEO is an operator's session (co ceo): a person at the keyboard, not a worker to nudge.
+  if (q.role == AgentRole::ceo) return std::nullopt;
   const bool worker = q.role == AgentRole::worker;
   switch (q.status) {
     case AgentStatus::running: {

@@ -175,6 +175,8 @@ struct Settings {
   std::vector<std::string> worker = sleeper();
   std::string supervisor_runner = "direct";
   std::string worker_runner = "direct";
+  std::vector<std::string> ceo;  // [agents.ceo] command when set (else the default, claude)
+  std::string ceo_runner = "tmux";
   std::string alerts;  // the [alerts] section's lines, if any
 };
 
@@ -208,7 +210,7 @@ inline std::string config_text(const Settings& s) {
          "\n[budgets]\non_exceed = " + toml_string(s.on_exceed) + "\n" +
          (s.alerts.empty() ? "" : "\n[alerts]\n" + s.alerts + "\n") +
          agent("supervisor", s.supervisor, s.supervisor_runner) + agent("qa", s.qa, "direct") +
-         agent("worker", s.worker, s.worker_runner);
+         agent("worker", s.worker, s.worker_runner) + (s.ceo.empty() ? "" : agent("ceo", s.ceo, s.ceo_runner));
 }
 
 class Company {

@@ -922,3 +922,78 @@ TEST_CASE("a missing agent binary says 'not found' under tmux as under direct, a
   CHECK(eventually([&] { return c.result("worker.list", {{"factory", "f1"}})["workers"].empty(); }));
   c.root.stop();
 }
+
+TEST_CASE("co ceo starts the CEO in the company root under tmux on demand, finds it again, never restarts it",
+          "[supervision][tmux][ceo]") {
+  REQUIRE(in_path("tmux"));
+  Settings s;
+  s.ceo = {"/bin/sh", "-c", "echo ceo $AGENT_ID in $PWD factory=${FACTORY-none}; exec sleep 300"};
+  Company c(s);
+  PrivateTmux server(c.root);
+  c.start(server.env);
+  // A company that never called its CEO lists none.
+  CHECK(c.call("agent.get", {{"id", "ceo"}})["error"]["code"] == -32001);
+
+  auto first = c.root.co({"ceo"}, 30s, server.env);  // not a terminal: started, not attached
+  INFO(first.out << first.err);
+  REQUIRE(first.exit_code == 0);
+  CHECK(contains(first.out, "CEO ceo"));
+  CHECK(contains(first.out, "co ceo"));
+  const json a = c.agent("ceo");
+  CHECK(a["status"] == "running");
+  CHECK(a["role"] == "ceo");
+  CHECK(a["runner"] == "tmux");
+  CHECK(a["session"] == "ceo");
+  CHECK(a["factory"].is_null());
+  const pid_t pid = a["pid"].get<pid_t>();
+  CHECK(server.tmux({"has-session", "-t", "=ceo"}).exit_code == 0);
+  CHECK(eventually([&] {
+    return contains(read_file(c.root.path("logs/ceo/output.log")), "ceo ceo in " + c.root.dir() + " factory=none");
+  }));
+
+  // Again while it runs: the same process, nothing started twice.
+  auto again = c.root.co({"ceo", "--json"}, 30s, server.env);
+  INFO(again.out << again.err);
+  REQUIRE(again.exit_code == 0);
+  CHECK(parse_json(again.out)["pid"] == pid);
+  CHECK(c.events("agent.started", "ceo").size() == 1);
+
+  // It ends: it stays down. A factory's supervisor started meanwhile shows the patrol went on.
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  REQUIRE(eventually([&] { return c.agent("ceo")["status"] == "stopped"; }));
+  c.add_factory("f1");
+  c.running_pid("f1/supervisor");
+  CHECK(c.agent("ceo")["status"] == "stopped");
+  CHECK(c.agent("ceo")["desired"] == "stopped");
+  CHECK(c.events("agent.restarting", "ceo").empty());
+  CHECK(c.events("agent.started", "ceo").size() == 1);
+
+  // Nor does a daemon restart bring it back; co ceo does.
+  c.root.stop();
+  c.start(server.env);
+  c.running_pid("f1/supervisor");
+  CHECK(c.agent("ceo")["status"] == "stopped");
+  auto third = c.root.co({"ceo", "--no-attach"}, 30s, server.env);
+  INFO(third.out << third.err);
+  CHECK(third.exit_code == 0);
+  CHECK(c.agent("ceo")["status"] == "running");
+  CHECK(c.agent("ceo")["pid"] != pid);
+  c.root.stop();
+}
+
+TEST_CASE("co ceo whose command cannot start exits 1 and says why", "[supervision][tmux][ceo]") {
+  REQUIRE(in_path("tmux"));
+  Settings s;
+  s.ceo = {"no-such-ceo-binary", "--profile", "ceo"};
+  Company c(s);
+  PrivateTmux server(c.root);
+  c.start(server.env);
+  auto r = c.root.co({"ceo"}, 30s, server.env);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.err, "the CEO did not start"));
+  CHECK(contains(r.err, "no-such-ceo-binary: not found in PATH"));
+  CHECK(lines_of(r.err).size() == 1);
+  CHECK(c.agent("ceo")["status"] == "failed");
+  c.root.stop();
+}

@@ -154,6 +154,13 @@ TEST_CASE("lifecycle: what an exit means", "[lifecycle_table]") {
   w.worker_has_work = true;
   CHECK(classify_exit(w) == E::exit_restart);
 
+  // The CEO runs on demand: its exit, clean or not, leaves it down whatever the policy says.
+  ExitContext ceo = c;
+  ceo.on_demand = true;
+  CHECK(classify_exit(ceo) == E::exit_stays_down);
+  ceo.intent = ExitIntent::restart;  // an operator's restart is still one
+  CHECK(classify_exit(ceo) == E::exit_for_restart);
+
   // Held agents never restart; nothing restarts while the daemon stops.
   ExitContext q = c;
   q.status = S::quarantined;

@@ -68,6 +68,8 @@ TEST_CASE("config.example.toml parses clean and equals the defaults") {
   const auto loaded = parse_config(text, kExamplePath);
   INFO(nlohmann::json(messages(loaded)).dump(2));
   CHECK(loaded.ok());
+  // What it sets changes something: a key that would not is left commented out.
+  CHECK(loaded.warnings.empty());
   CHECK(to_json(loaded.value) == to_json(Config{}));
   // It is embedded in a C++ raw string with this delimiter.
   CHECK(text.find(")vermas_toml\"") == std::string::npos);
@@ -639,4 +641,31 @@ TEST_CASE("[reports] and [metrics]: standup_at, textfile and interval_seconds") 
       CHECK(to_json(loaded.value) == to_json(Config{}));
     }
   }
+}
+
+TEST_CASE("keys set that change nothing are warnings, not errors") {
+  const auto quiet = parse_config("[alerts]\ncommand = [\"true\"]\nmin_severity = \"info\"\n"
+                                  "[metrics]\ntextfile = \"m.prom\"\ninterval_seconds = 5\n"
+                                  "[restart]\nbackoff_max_seconds = 30\n",
+                                  "c.toml");
+  CHECK(quiet.ok());
+  CHECK(quiet.warnings.empty());
+
+  const auto loud = parse_config("[mail]\npoll_interval_seconds = 5\n"
+                                 "[alerts]\nmin_severity = \"info\"\ncommand_timeout_seconds = 3\n"
+                                 "[metrics]\ninterval_seconds = 5\n"
+                                 "[restart]\npolicy = \"never\"\nbackoff_initial_seconds = 2\n",
+                                 "c.toml");
+  CHECK(loud.ok());  // valid: the file loads and the daemon starts
+  REQUIRE(loud.warnings.size() == 5);
+  std::vector<std::string> keys;
+  for (const auto& w : loud.warnings) keys.push_back(w.key);
+  CHECK(keys == std::vector<std::string>{"mail.poll_interval_seconds", "alerts.min_severity",
+                                         "alerts.command_timeout_seconds", "metrics.interval_seconds",
+                                         "restart.backoff_initial_seconds"});
+  CHECK(loud.warnings[0].line == 2);
+  CHECK(loud.warnings[0].to_string() == "c.toml:2:1: mail.poll_interval_seconds: changes nothing: not yet built "
+                                        "(mail is delivered when its recipient reads it)");
+  CHECK(loud.warnings[3].message == "changes nothing: no [metrics] textfile is set to write (co metrics prints "
+                                    "them on request)");
 }

@@ -41,6 +41,9 @@ TEST_CASE("timeouts: an idle worker without work is reclaimed after another idle
   CHECK(n->at == to::Clock::time_point{} + 1120s);
   CHECK_FALSE(to::next(quiet_agent(AgentStatus::idle, AgentRole::supervisor, false)));
   CHECK_FALSE(to::next(quiet_agent(AgentStatus::idle, AgentRole::qa, false)));
+  // The CEO is an operator's session: never idle, stuck or reclaimed.
+  for (AgentStatus s : {AgentStatus::running, AgentStatus::idle, AgentStatus::stuck})
+    CHECK_FALSE(to::next(quiet_agent(s, AgentRole::ceo, true)));
   auto asked = quiet_agent(AgentStatus::idle, AgentRole::worker, false);
   asked.remedy_asked = true;  // a reclaim under way is not asked again
   CHECK_FALSE(to::next(asked));
