@@ -99,8 +99,8 @@ int cmd_agent_list(Context& ctx, const AgentListOptions& opts) {
   return ctx.print(r, [&](const json& j) {
     bool filtered = opts.factory || opts.role || opts.status;
     print_agents(std::cout, j.value("agents", json::array()),
-                 {Col::id, Col::role, Col::status, Col::pid, Col::uptime, Col::restarts, Col::heartbeat,
-                  Col::work_order, Col::spend},
+                 {Col::id, Col::role, Col::status, Col::pid, Col::cpu, Col::rss, Col::uptime, Col::restarts,
+                  Col::heartbeat, Col::work_order, Col::spend},
                  "", filtered ? "no agents match" : "no agents (add a factory with: co factory add NAME URL)");
   });
 }
@@ -401,7 +401,7 @@ int cmd_ceo(Context& ctx, const CeoOptions& o) {
 std::vector<Command> agent_commands() {
   return {
       {"agent", "inspect and control agents: supervisors, QA, workers, the CEO"},
-      {"agent list", "every agent with its status, pid, uptime, restarts and heartbeat",
+      {"agent list", "every agent with its status, pid, CPU, memory, uptime, restarts and heartbeat",
        [](Args& a, AgentListOptions& o) {
          a.option("--factory", o.factory, "only this factory's agents");
          a.option("--role", o.role, "only this role").one_of(kAgentRoles);

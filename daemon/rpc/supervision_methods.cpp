@@ -167,10 +167,10 @@ json rpc_agent_list(Daemon& d, Call& c) {
     throw rpc::Error(rpc::code::invalid_params,
                      "sort: expected id, status, started_at, restarts, last_heartbeat or today_spend",
                      json{{"field", "sort"}});
-  return {{"agents", agents_json(d.supervisor().list(f))}};
+  return {{"agents", agents_json(d.supervisor().list_with_usage(f))}};
 }
 
-json rpc_agent_get(Daemon& d, Call& c) { return to_json(d.supervisor().agent(required_id(c))); }
+json rpc_agent_get(Daemon& d, Call& c) { return to_json(d.supervisor().agent_with_usage(required_id(c))); }
 
 boost::asio::awaitable<json> rpc_agent_start(Daemon& d, Call& c) {
   auto id = required_id(c);
