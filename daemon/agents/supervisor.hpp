@@ -108,6 +108,11 @@ class Supervisor {
   void assign_work(const std::string& id, const std::optional<std::string>& work_order);
   // A process runs or is about to (launching, queued, waiting to restart).
   bool is_live(const std::string& id) const;
+  // It has a process now (running, idle, stuck, paused, stopping), or one is being started.
+  bool has_process(const std::string& id) const {
+    const Agent* a = registry_.find(id);
+    return a && (a->proc || a->busy);
+  }
   // Stops every agent of a factory and forgets them (factory.remove); returns their ids.
   boost::asio::awaitable<std::vector<std::string>> retire_factory(std::string factory, std::string actor);
 
