@@ -612,27 +612,23 @@ class Vermas final : public System {
       const json list = c.call("agent.list");
       for (const auto& a : list.at("agents")) ids_.push_back(a.at("id").get<std::string>());
     }
-    stops_.clear();
-    for (std::size_t i = 0; i < ids_.size(); ++i) stops_.push_back(std::make_unique<Rpc>(socket_));
+    stop_ = std::make_unique<Rpc>(socket_);
   }
 
-  // One agent.stop per agent, each on its own connection, so the daemon works on all at once.
-  void send_stop_all() override {
-    stop_ids_.clear();
-    for (std::size_t i = 0; i < ids_.size(); ++i) stop_ids_.push_back(stops_[i]->send("agent.stop", {{"id", ids_[i]}}));
-  }
+  // One group call, as supervisord's stopAllProcesses: the daemon stops every agent at once
+  // and answers when all have exited.
+  void send_stop_all() override { stop_id_ = stop_->send("agent.stop", {{"all", true}}); }
 
   void wait_stop_answered() override {
-    for (std::size_t i = 0; i < ids_.size(); ++i) {
-      json r = stops_[i]->wait(stop_ids_[i], "agent.stop " + ids_[i], 30s);
-      if (r.value("status", "") != "stopped") throw std::runtime_error("agent.stop " + ids_[i] + ": " + r.dump());
-    }
-    stops_.clear();
+    json r = stop_->wait(stop_id_, "agent.stop {all}", 30s);
+    if (r.value("count", 0) != static_cast<int>(ids_.size()) || !r.value("errors", json::array()).empty())
+      throw std::runtime_error("agent.stop {all}: " + r.dump().substr(0, 2000));
+    stop_.reset();
   }
 
   void start_all() override {
     Rpc c(socket_);
-    for (const auto& id : ids_) c.call("agent.start", {{"id", id}});
+    c.call("agent.start", {{"all", true}});
   }
 
   void send_shutdown() override {
@@ -708,8 +704,8 @@ class Vermas final : public System {
   std::string socket_;
   bool started_ = false;
   std::vector<std::string> ids_;
-  std::vector<std::unique_ptr<Rpc>> stops_;
-  std::vector<std::int64_t> stop_ids_;
+  std::unique_ptr<Rpc> stop_;
+  std::int64_t stop_id_ = 0;
 };
 
 // supervisord with the same workload: N [program:pNNN] entries running kAgentCommand.

@@ -1,7 +1,9 @@
 #include "client/agent_view.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 
 #include "client/table.hpp"
 #include "common/time.hpp"
@@ -73,6 +75,28 @@ std::string money(double dollars) {
   return buf;
 }
 
+std::string cpu_text(const json& percent) {
+  if (!percent.is_number()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", std::max(0.0, percent.get<double>()));
+  return buf;
+}
+
+std::string bytes_text(const json& bytes) {
+  if (!bytes.is_number()) return "-";
+  double v = std::max(0.0, bytes.get<double>());
+  static const char* const units[] = {"B", "K", "M", "G", "T"};
+  std::size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(units)) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  if (u == 0) std::snprintf(buf, sizeof buf, "%.0f%s", v, units[u]);
+  else std::snprintf(buf, sizeof buf, "%.1f%s", v, units[u]);
+  return buf;
+}
+
 std::string agent_status(const json& agent) {
   std::string status = field(agent, "status", "?");
   std::string reason = field(agent, "reason", "");
@@ -106,6 +130,12 @@ void print_agents(std::ostream& out, const json& agents, std::initializer_list<C
         break;
       case Col::pid:
         headers.push_back("PID");
+        break;
+      case Col::cpu:
+        headers.push_back("CPU");
+        break;
+      case Col::rss:
+        headers.push_back("RSS");
         break;
       case Col::uptime:
         headers.push_back("UPTIME");
@@ -144,6 +174,12 @@ void print_agents(std::ostream& out, const json& agents, std::initializer_list<C
             break;
           case Col::pid:
             row.push_back(field(a, "pid"));
+            break;
+          case Col::cpu:
+            row.push_back(cpu_text(get(a, "cpu_percent")));
+            break;
+          case Col::rss:
+            row.push_back(bytes_text(get(a, "rss_bytes")));
             break;
           case Col::uptime:
             row.push_back(duration_text(get(a, "uptime_seconds")));
@@ -194,6 +230,8 @@ void print_agent_detail(std::ostream& out, const json& a) {
   if (runner == "tmux") runner += " (session " + field(a, "session") + "; co attach " + id + ")";
   line("runner", runner);
   line("pid", field(a, "pid"));
+  if (a.is_object() && a.contains("cpu_percent")) line("cpu", cpu_text(get(a, "cpu_percent")));
+  if (a.is_object() && a.contains("rss_bytes")) line("memory", bytes_text(get(a, "rss_bytes")) + " resident");
   std::string started = field(a, "started_at");
   if (get(a, "uptime_seconds").is_number()) started += " (up " + duration_text(get(a, "uptime_seconds")) + ")";
   line("started", started);

@@ -21,13 +21,17 @@ std::string age_since(const json& rfc3339);
 std::string duration_text(const json& seconds);
 // "$1.25"
 std::string money(double dollars);
+// An agent's cpu_percent as "3.2%", "-" for null (no live process).
+std::string cpu_text(const json& percent);
+// rss_bytes as "14.1M" (powers of 1024, like top), "-" for null.
+std::string bytes_text(const json& bytes);
 
 // "running", or "backoff (exit)" / "failed (start_limit)": the reason when not running.
 std::string agent_status(const json& agent);
 // One line after an action: "myproject/supervisor: running, pid 1234".
 std::string agent_summary(const json& agent);
 
-enum class Col { id, role, status, pid, uptime, restarts, heartbeat, work_order, spend, activity };
+enum class Col { id, role, status, pid, cpu, rss, uptime, restarts, heartbeat, work_order, spend, activity };
 // A table of agents with the given columns; `empty_text` when there are none.
 void print_agents(std::ostream& out, const json& agents, std::initializer_list<Col> cols,
                   const std::string& indent = "", const std::string& empty_text = "no agents");

@@ -99,8 +99,8 @@ int cmd_agent_list(Context& ctx, const AgentListOptions& opts) {
   return ctx.print(r, [&](const json& j) {
     bool filtered = opts.factory || opts.role || opts.status;
     print_agents(std::cout, j.value("agents", json::array()),
-                 {Col::id, Col::role, Col::status, Col::pid, Col::uptime, Col::restarts, Col::heartbeat,
-                  Col::work_order, Col::spend},
+                 {Col::id, Col::role, Col::status, Col::pid, Col::cpu, Col::rss, Col::uptime, Col::restarts,
+                  Col::heartbeat, Col::work_order, Col::spend},
                  "", filtered ? "no agents match" : "no agents (add a factory with: co factory add NAME URL)");
   });
 }
@@ -111,27 +111,72 @@ int cmd_agent_show(Context& ctx, const std::string& id) {
   return ctx.print(r, [](const json& a) { print_agent_detail(std::cout, a); });
 }
 
+struct AgentActionOptions {
+  std::optional<std::string> id, factory, role;
+  bool all = false;
+};
+
+// ID, or a group: --all, --factory F, --role R (together: the agents matching both).
+void declare_agent_or_group(Args& a, AgentActionOptions& o) {
+  a.positional("ID", o.id, "agent id (see: co agent list); or select a group with --all, --factory, --role");
+  a.flag("--all", o.all, "every agent (a start: every stopped supervisor, QA and slot-holding worker)");
+  a.option("--factory", o.factory, "every agent of this factory");
+  a.option("--role", o.role, "every agent of this role").one_of(kAgentRoles);
+}
+
+const char* past_tense(const std::string& action) {
+  static const std::pair<const char*, const char*> done[] = {
+      {"start", "started"}, {"stop", "stopped"}, {"restart", "restarted"}, {"kill", "killed"}};
+  for (const auto& [a_, v] : done)
+    if (action == a_) return v;
+  return "done:";
+}
+
+// A group's answer: one line per agent acted on, each failure on stderr (exit 1 if any).
+int print_group(Context& ctx, const std::string& action, const json& r) {
+  const json errors = r.value("errors", json::array());
+  if (ctx.json_output()) {
+    ctx.print_json(r);
+  } else {
+    for (const auto& a : r.value("agents", json::array())) std::cout << past_tense(action) << " " << agent_summary(a) << "\n";
+    std::cout << past_tense(action) << " " << r.value("count", 0) << " agent(s)"
+              << (errors.empty() ? "" : ", " + std::to_string(errors.size()) + " failed") << "\n";
+    for (const auto& e : errors)
+      std::cerr << program_name() << ": " << field(e, "id", "?") << ": " << field(e, "message", "") << "\n";
+  }
+  return errors.empty() ? kOk : kDaemonError;
+}
+
 // action: start | stop | restart | kill (the method agent.<action>)
-int agent_action(Context& ctx, const std::string& action, const std::string& id) {
+int agent_action(Context& ctx, const std::string& action, const AgentActionOptions& o) {
+  const bool group = o.all || o.factory || o.role;
+  if (o.id && group)
+    return fail(ctx, kUsage, "give an agent ID or a group (--all, --factory, --role), not both");
+  if (!o.id && !group)
+    return fail(ctx, kUsage, "co agent " + action + " needs an agent ID, or --all, --factory F or --role R");
+  if (group) {
+    json params = json::object();
+    if (o.all) params["all"] = true;
+    if (o.factory) params["factory"] = *o.factory;
+    if (o.role) params["role"] = *o.role;
+    ctx.set_not_found_hint("co factory list");
+    return print_group(ctx, action, ctx.call_waiting("agent." + action, params, kActionSeconds));
+  }
+  const std::string id = *o.id;
   ctx.set_not_found_hint(kAgentHint);
   auto r = ctx.call_waiting("agent." + action, {{"id", id}}, kActionSeconds);
   return ctx.print(r, [&](const json& a) {
-    static const std::pair<const char*, const char*> done[] = {
-        {"start", "started"}, {"stop", "stopped"}, {"restart", "restarted"}, {"kill", "killed"}};
-    std::string verb = action;
-    for (const auto& [a_, v] : done)
-      if (action == a_) verb = v;
-    std::cout << verb << " " << agent_summary(a) << "\n";
+    std::cout << past_tense(action) << " " << agent_summary(a) << "\n";
     if (field(a, "desired", "") == "stopped")
       std::cout << "  it stays stopped, across daemon restarts too, until: co agent start " << field(a, "id", id)
                 << "\n";
   });
 }
 
-int cmd_agent_start(Context& ctx, const std::string& id) { return agent_action(ctx, "start", id); }
-int cmd_agent_stop(Context& ctx, const std::string& id) { return agent_action(ctx, "stop", id); }
-int cmd_agent_restart(Context& ctx, const std::string& id) { return agent_action(ctx, "restart", id); }
-int cmd_agent_kill(Context& ctx, const std::string& id) { return agent_action(ctx, "kill", id); }
+int cmd_agent_start(Context& ctx, const AgentActionOptions& o) { return agent_action(ctx, "start", o); }
+int cmd_agent_stop(Context& ctx, const AgentActionOptions& o) { return agent_action(ctx, "stop", o); }
+int cmd_agent_restart(Context& ctx, const AgentActionOptions& o) { return agent_action(ctx, "restart", o); }
+int cmd_agent_kill(Context& ctx, const AgentActionOptions& o) { return agent_action(ctx, "kill", o); }
 
 struct PauseOptions {
   std::string id;
@@ -401,7 +446,7 @@ int cmd_ceo(Context& ctx, const CeoOptions& o) {
 std::vector<Command> agent_commands() {
   return {
       {"agent", "inspect and control agents: supervisors, QA, workers, the CEO"},
-      {"agent list", "every agent with its status, pid, uptime, restarts and heartbeat",
+      {"agent list", "every agent with its status, pid, CPU, memory, uptime, restarts and heartbeat",
        [](Args& a, AgentListOptions& o) {
          a.option("--factory", o.factory, "only this factory's agents");
          a.option("--role", o.role, "only this role").one_of(kAgentRoles);
@@ -414,11 +459,11 @@ std::vector<Command> agent_commands() {
          a.positional("ID", id, "agent id, e.g. ceo, myproject/supervisor, myproject/workers/slot0").required();
        },
        cmd_agent_show},
-      {"agent start", "start a stopped or failed agent (clears an operator stop) and wait until it runs",
-       declare_agent_id, cmd_agent_start},
-      {"agent stop", "stop an agent (SIGTERM, then SIGKILL after the stop timeout); it stays stopped until started",
-       declare_agent_id, cmd_agent_stop},
-      {"agent restart", "stop an agent and start it again", declare_agent_id, cmd_agent_restart},
+      {"agent start", "start a stopped or failed agent (clears an operator stop) and wait until it runs; or a group",
+       declare_agent_or_group, cmd_agent_start},
+      {"agent stop", "stop an agent (SIGTERM, then SIGKILL after the stop timeout); it stays stopped until started; or a group at once",
+       declare_agent_or_group, cmd_agent_stop},
+      {"agent restart", "stop an agent and start it again; or a group", declare_agent_or_group, cmd_agent_restart},
       {"agent pause", "freeze an agent's processes (SIGSTOP) until resumed",
        [](Args& a, PauseOptions& o) { declare_agent_with_reason(a, o); }, cmd_agent_pause},
       {"agent resume", "thaw a paused agent (SIGCONT)", declare_agent_id, cmd_agent_resume},
@@ -427,8 +472,8 @@ std::vector<Command> agent_commands() {
       {"agent release", "end a quarantine: stopped, startable again", declare_agent_id, cmd_agent_release},
       {"agent reset", "clear an agent's error streak, restarts, start limit and today's spend count", declare_agent_id,
        cmd_agent_reset},
-      {"agent kill", "SIGKILL an agent's process group at once, without the stop timeout", declare_agent_id,
-       cmd_agent_kill},
+      {"agent kill", "SIGKILL an agent's process group at once, without the stop timeout; or a group",
+       declare_agent_or_group, cmd_agent_kill},
       {"agent logs", "an agent's captured output; -f keeps following it",
        [](Args& a, AgentLogsOptions& o) {
          declare_agent_id(a, o.id);

@@ -129,6 +129,7 @@ std::vector<Command> wo_commands();         // cmd_wo.cpp: wo, events, dispatch,
 std::vector<Command> db_commands();         // cmd_db.cpp: backup, restore, verify-db
 std::vector<Command> doctor_commands();     // cmd_doctor.cpp: doctor
 std::vector<Command> report_commands();     // cmd_report.cpp: report, metrics
+std::vector<Command> top_commands();        // cmd_top.cpp: top
 std::vector<Command> call_commands();       // cmd_overview.cpp: call
 std::vector<Command> completion_commands(); // cmd_completion.cpp: help, completion
 

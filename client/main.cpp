@@ -18,7 +18,7 @@ using namespace vermas::client;
 std::vector<Command> vermas::client::command_table() {
   std::vector<Command> table;
   for (auto part : {lifecycle_commands, overview_commands, factory_commands, agent_commands, alert_commands, mail_commands, governance_commands,
-                    config_commands, wo_commands, db_commands, doctor_commands, report_commands, call_commands,
+                    config_commands, wo_commands, db_commands, doctor_commands, report_commands, top_commands, call_commands,
                     completion_commands})
     for (Command& c : part()) table.push_back(std::move(c));
   return table;

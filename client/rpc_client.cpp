@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <iterator>
 #include <strings.h>
 
 #include "common/jsonrpc.hpp"
@@ -153,6 +154,29 @@ std::optional<json> RpcClient::next_notification(std::optional<std::chrono::mill
     json msg = json::parse(*line, nullptr, false);
     if (msg.is_object() && !msg.contains("id")) return msg;
   }
+}
+
+std::vector<json> RpcClient::ready_notifications() {
+  std::vector<json> out(std::make_move_iterator(pending_notifications_.begin()),
+                        std::make_move_iterator(pending_notifications_.end()));
+  pending_notifications_.clear();
+  if (fd_ < 0) return out;
+  for (;;) {
+    char chunk[65536];
+    ssize_t n = ::recv(fd_, chunk, sizeof chunk, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n <= 0) throw Unreachable("the daemon closed the connection");
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+  }
+  for (std::size_t nl; (nl = buffer_.find('\n')) != std::string::npos;) {
+    std::string line = buffer_.substr(0, nl);
+    buffer_.erase(0, nl + 1);
+    if (!g_trace.empty()) trace_line("<-", line);
+    json msg = json::parse(line, nullptr, false);
+    if (msg.is_object() && !msg.contains("id")) out.push_back(std::move(msg));  // answers: none outstanding
+  }
+  return out;
 }
 
 bool RpcClient::wait_closed(std::chrono::milliseconds timeout) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -53,6 +54,10 @@ class RpcClient {
   json call(const std::string& method, json params, std::chrono::milliseconds timeout);
   // Next notification (a message without id); nullopt on timeout. Throws Unreachable on EOF.
   std::optional<json> next_notification(std::optional<std::chrono::milliseconds> timeout);
+  // Notifications already received or readable now, without waiting (co top polls the
+  // socket beside the keyboard). Throws Unreachable on EOF.
+  std::vector<json> ready_notifications();
+  int fd() const { return fd_; }  // -1 until connected
   // Waits until the daemon closes the connection; false on timeout.
   bool wait_closed(std::chrono::milliseconds timeout);
   const std::string& socket_path() const { return path_; }

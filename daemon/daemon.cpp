@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -60,9 +59,13 @@ double Daemon::uptime_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
 }
 
-void Daemon::notify_systemd(const std::string& state) {
-  // A no-op without NOTIFY_SOCKET, so it is safe outside systemd.
-  sd_notify(0, state.c_str());
+// The service's STATUS= line (systemctl status): agents, failures, alerts, squad.
+std::string Daemon::service_status() {
+  const auto counts = supervisor_->counts();
+  const auto& by = counts["by_status"];
+  const int running = by.value("running", 0) + by.value("idle", 0) + by.value("stuck", 0);
+  return service_status_line(running, counts.value("total", 0), supervisor_->failed_count(),
+                             alerts::open_count(*store_), squad_->paused());
 }
 
 void Daemon::start() {
@@ -190,7 +193,9 @@ int Daemon::run() {
                      {"socket", server_->socket_path().string()}}});
   spdlog::info("vermas-operations {} serving {} on {} (pid {})", kVersion, paths().root.string(),
                server_->socket_path().string(), ::getpid());
-  notify_systemd("READY=1\nSTATUS=serving " + server_->socket_path().string());
+  systemd_.ready("serving " + server_->socket_path().string());
+  // Watchdog pings (and the status line) from a timer on this io_context: a hung loop stops them.
+  systemd_.start([this] { return service_status(); });
   reports_->start();  // after operations.started: a standup missed today is written now
   if (options_.ready_fd >= 0) {
     (void)!::write(options_.ready_fd, "R", 1);
@@ -250,7 +255,8 @@ void Daemon::request_stop(const std::string& reason, bool stop_agents) {
   stopping_ = true;
   stop_reason_ = reason;
   spdlog::info("stopping: {}", reason);
-  notify_systemd("STOPPING=1\nSTATUS=stopping: " + reason);
+  systemd_.stop();
+  systemd_.stopping("stopping: " + reason);
   try {
     journal_->record({"operations.stopping", "operations", std::nullopt, std::nullopt,
                       {{"reason", reason}, {"stop_agents", stop_agents}}});
@@ -266,7 +272,7 @@ void Daemon::request_stop(const std::string& reason, bool stop_agents) {
   if (stop_agents) {
     // Workers, then QA, then supervisors; the socket keeps answering meanwhile so
     // `co operations stop` can show progress.
-    notify_systemd("STATUS=stopping agents");
+    systemd_.status("stopping agents");
     supervisor_->stop_all([this] { finish_stop(); });
   } else {
     supervisor_->release_all();
@@ -313,6 +319,12 @@ void Daemon::watch_signals() {
 }
 
 Daemon::ReloadOutcome Daemon::reload_config(const std::string& actor, const std::string& trigger) {
+  // systemctl reload waits for READY=1 after RELOADING=1, whether the new file was taken or not.
+  systemd_.reloading();
+  struct Reloaded {
+    SystemdNotifier& n;
+    ~Reloaded() { n.reloaded(); }
+  } reloaded{systemd_};
   ReloadOutcome out;
   auto loaded = load_config(options_.config_file);
   if (!loaded.ok()) {

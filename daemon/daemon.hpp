@@ -22,6 +22,7 @@
 #include "daemon/store/journal.hpp"
 #include "daemon/store/log_maintenance.hpp"
 #include "daemon/store/retention.hpp"
+#include "daemon/service/systemd_notifier.hpp"
 #include "daemon/governance/spending.hpp"
 #include "daemon/governance/squad.hpp"
 #include "daemon/patrol/loops.hpp"
@@ -94,7 +95,7 @@ class Daemon {
 
  private:
   void watch_signals();
-  void notify_systemd(const std::string& state);
+  std::string service_status();
   void finish_stop();
   boost::asio::awaitable<void> start_agents();
   std::optional<std::string> identify_caller(Connection& conn);
@@ -103,6 +104,7 @@ class Daemon {
   Config config_;
   boost::asio::io_context io_{1};  // concurrency hint 1: one thread owns all state
   boost::asio::signal_set signals_{io_};
+  SystemdNotifier systemd_{io_};
   boost::asio::steady_timer stop_deadline_{io_};
   std::optional<PidFile> pid_file_;
   std::unique_ptr<Store> store_;

@@ -20,6 +20,11 @@
 
 namespace {
 
+// sysexits' EX_CONFIG: a start that cannot succeed until someone edits a file. The system
+// unit names it in RestartPreventExitStatus=, so systemd reports it once instead of
+// restarting into the same error every RestartSec.
+constexpr int kExitConfig = 78;
+
 bool under_systemd() { return std::getenv("NOTIFY_SOCKET") || std::getenv("INVOCATION_ID"); }
 
 // Forks; the parent waits until the child reports readiness (or dies) and exits with the
@@ -123,6 +128,12 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (root_flag && root_flag->empty()) {
+    // The system unit passes --company-root ${COMPANY_ROOT}: an unedited default file.
+    std::cerr << "vermas-operations: --company-root is empty: set COMPANY_ROOT in /etc/default/vermas-operations "
+                 "(a root made with: co init --company-root /srv/company), then: systemctl restart vermas-operations\n";
+    return kExitConfig;
+  }
   auto root = vermas::discover_company_root(root_flag, std::filesystem::current_path());
   vermas::Paths paths{root.root};
   std::filesystem::path config_file = config_flag ? std::filesystem::absolute(*config_flag) : paths.config_file();
@@ -138,7 +149,7 @@ int main(int argc, char** argv) {
     for (const auto& w : loaded.warnings) std::cerr << "warning: " << w.to_string() << "\n";
     if (!loaded.ok()) {
       std::cerr << "vermas-operations: " << loaded.errors.size() << " error(s) in " << config_file.string() << "\n";
-      return 1;
+      return check_config ? 1 : kExitConfig;
     }
     config = std::move(loaded.value);
   }
@@ -150,7 +161,7 @@ int main(int argc, char** argv) {
     std::cerr << "vermas-operations: " << paths.root.string()
               << " is not a company root (no .vermas/ directory); create one with: co init --company-root "
               << paths.root.string() << "\n";
-    return 1;
+    return kExitConfig;
   }
 
   vermas::DaemonOptions options{paths, config_file, log_level};

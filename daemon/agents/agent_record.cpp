@@ -1,6 +1,7 @@
 #include "daemon/agents/agent_record.hpp"
 
 #include <array>
+#include <cmath>
 
 #include "common/time.hpp"
 #include "daemon/store/sqlite.hpp"
@@ -79,6 +80,11 @@ nlohmann::json to_json(const AgentView& v) {
   j["log"] = v.log;
   if (v.pane) j["pane"] = *v.pane;
   j["stale"] = v.stale;
+  if (v.usage_read) {
+    // One decimal: finer is noise at 100 ticks a second.
+    j["cpu_percent"] = v.cpu_percent ? nlohmann::json(std::round(*v.cpu_percent * 10) / 10) : nlohmann::json(nullptr);
+    j["rss_bytes"] = opt_num(v.rss_bytes);
+  }
   return j;
 }
 

@@ -63,6 +63,10 @@ struct AgentView {
   std::string log;                  // R/logs/<session>/output.log
   std::optional<std::string> pane;  // tmux, while it runs
   bool stale = false;               // heartbeated in this run, then not for heartbeat_stale_seconds
+  // Read from /proc for agent.list and agent.get only (usage.hpp); null without a process.
+  bool usage_read = false;
+  std::optional<double> cpu_percent;
+  std::optional<std::uint64_t> rss_bytes;
 };
 // The API's agent object (spec §6).
 nlohmann::json to_json(const AgentView& view);

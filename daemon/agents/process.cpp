@@ -20,6 +20,7 @@
 //   daemon's executor is only used for the pidfd watch.
 // - No PATH search: argv[0] is resolved here, against the child's PATH.
 #include "daemon/agents/process.hpp"
+#include "daemon/agents/proc_stat.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -62,15 +63,8 @@ namespace bp = boost::process::v2;
 
 namespace {
 
-struct StatFields {
-  char state = '?';
-  pid_t ppid = 0;
-  pid_t pgrp = 0;
-  pid_t session = 0;
-  std::uint64_t start_time = 0;
-};
-
-std::optional<StatFields> read_stat(pid_t pid) {
+// /proc/<pid>/stat, parsed by proc_stat.cpp (pure; test_proc_stat.cpp).
+std::optional<StatLine> read_stat(pid_t pid) {
   if (pid <= 0) return std::nullopt;
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
@@ -78,30 +72,11 @@ std::optional<StatFields> read_stat(pid_t pid) {
   if (fd < 0) return std::nullopt;
   char buf[1024];
   ssize_t n;
-  do n = ::read(fd, buf, sizeof buf - 1);
+  do n = ::read(fd, buf, sizeof buf);
   while (n < 0 && errno == EINTR);
   ::close(fd);
   if (n <= 0) return std::nullopt;
-  buf[n] = '\0';
-  // "pid (comm) state ppid pgrp session ..." — comm may hold spaces and ')'.
-  const char* p = std::strrchr(buf, ')');
-  if (!p || p[1] != ' ') return std::nullopt;
-  p += 2;
-  StatFields f;
-  f.state = *p;
-  // Fields after comm, numbered as in proc(5): 3 state, 5 pgrp, 6 session, 22 starttime.
-  int field = 3;
-  while (*p && field < 22) {
-    while (*p && *p != ' ') ++p;
-    if (*p) ++p;
-    ++field;
-    if (field == 4) f.ppid = static_cast<pid_t>(std::strtol(p, nullptr, 10));
-    if (field == 5) f.pgrp = static_cast<pid_t>(std::strtol(p, nullptr, 10));
-    if (field == 6) f.session = static_cast<pid_t>(std::strtol(p, nullptr, 10));
-  }
-  if (field != 22 || !*p) return std::nullopt;
-  f.start_time = std::strtoull(p, nullptr, 10);
-  return f;
+  return parse_stat_line(std::string_view(buf, static_cast<std::size_t>(n)));
 }
 
 bool is_dead_state(char state) { return state == 'Z' || state == 'X' || state == 'x'; }

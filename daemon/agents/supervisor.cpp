@@ -140,6 +140,28 @@ asio::awaitable<AgentView> Supervisor::restart_agent(std::string id, std::string
   co_return registry_.view(id);
 }
 
+AgentView Supervisor::agent_with_usage(const std::string& id) {
+  AgentView v = registry_.view(id);
+  add_usage(v);
+  return v;
+}
+
+std::vector<AgentView> Supervisor::list_with_usage(const AgentFilter& filter) {
+  std::vector<AgentView> views = registry_.list(filter);
+  for (AgentView& v : views) add_usage(v);
+  return views;
+}
+
+void Supervisor::add_usage(AgentView& v) {
+  v.usage_read = true;
+  const Agent* a = registry_.find(v.record.id);
+  if (!a || !a->proc) return;
+  if (auto u = usage_.sample(a->proc->identity)) {
+    v.cpu_percent = u->cpu_percent;
+    v.rss_bytes = u->rss_bytes;
+  }
+}
+
 AgentView Supervisor::pause_agent(const std::string& id, const std::string& actor, const std::string& reason,
                                   AgentEvent event, json data) {
   Agent& a = registry_.require(id);

@@ -35,6 +35,7 @@
 #include "daemon/agents/lifecycle.hpp"
 #include "daemon/agents/readoption.hpp"
 #include "daemon/agents/registry.hpp"
+#include "daemon/agents/usage.hpp"
 #include "daemon/factories.hpp"
 #include "daemon/patrol/heartbeats.hpp"
 #include "daemon/patrol/patrol.hpp"
@@ -107,6 +108,11 @@ class Supervisor {
   void assign_work(const std::string& id, const std::optional<std::string>& work_order);
   // A process runs or is about to (launching, queued, waiting to restart).
   bool is_live(const std::string& id) const;
+  // It has a process now (running, idle, stuck, paused, stopping), or one is being started.
+  bool has_process(const std::string& id) const {
+    const Agent* a = registry_.find(id);
+    return a && (a->proc || a->busy);
+  }
   // Stops every agent of a factory and forgets them (factory.remove); returns their ids.
   boost::asio::awaitable<std::vector<std::string>> retire_factory(std::string factory, std::string actor);
 
@@ -116,6 +122,10 @@ class Supervisor {
   int stale_count() const { return heartbeats_.stale_count(); }
   AgentView agent(const std::string& id) const { return registry_.view(id); }  // not_found when unknown
   std::vector<AgentView> list(const AgentFilter& filter) const { return registry_.list(filter); }
+  // The same with each live agent's CPU and memory, read from /proc now (usage.hpp):
+  // agent.get and agent.list. Not const: the CPU samples are kept for the next request.
+  AgentView agent_with_usage(const std::string& id);
+  std::vector<AgentView> list_with_usage(const AgentFilter& filter);
   std::optional<std::string> log_file(const std::string& id) const { return registry_.log_file(id); }
   // {total, by_status}, for status, health and factory listings.
   nlohmann::json counts(const std::optional<std::string>& factory = std::nullopt) const {
@@ -139,6 +149,7 @@ class Supervisor {
  private:
   void ensure_ceo();
   // Waits (up to `deadline`) until `settled` holds for the agent; -32001 if it was removed.
+  void add_usage(AgentView& view);
   boost::asio::awaitable<void> wait_for(const std::string& id, std::chrono::steady_clock::time_point deadline,
                                         std::function<bool(const Agent&)> settled);
 
@@ -151,6 +162,7 @@ class Supervisor {
   Patrol patrol_;
   Heartbeats heartbeats_;
   Readoption readoption_;
+  UsageSampler usage_;
 };
 
 }  // namespace vermas

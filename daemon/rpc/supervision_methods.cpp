@@ -2,7 +2,14 @@
 // translate; the supervisor and the factory registry do the work.
 #include <fstream>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "daemon/patrol/alerts.hpp"
+#include "daemon/rpc/errors.hpp"
 #include "common/json.hpp"
 #include "daemon/rpc/connection.hpp"
 #include "daemon/daemon.hpp"
@@ -167,27 +174,124 @@ json rpc_agent_list(Daemon& d, Call& c) {
     throw rpc::Error(rpc::code::invalid_params,
                      "sort: expected id, status, started_at, restarts, last_heartbeat or today_spend",
                      json{{"field", "sort"}});
-  return {{"agents", agents_json(d.supervisor().list(f))}};
+  return {{"agents", agents_json(d.supervisor().list_with_usage(f))}};
 }
 
-json rpc_agent_get(Daemon& d, Call& c) { return to_json(d.supervisor().agent(required_id(c))); }
+json rpc_agent_get(Daemon& d, Call& c) { return to_json(d.supervisor().agent_with_usage(required_id(c))); }
+
+// ---- group operations: agent.start|stop|kill|restart {all} or {factory?, role?}
+
+enum class GroupAction { start, stop, kill, restart };
+
+// The agents a selector names, for an action: a stop, kill or restart takes those with a
+// process; a start takes those without one that start by hand (not quarantined; a worker
+// only while it holds a slot, since a worker without one waits for a dispatch; the CEO only
+// when named by role, since it runs on demand).
+std::vector<std::string> select_agents(Daemon& d, const AgentFilter& f, GroupAction action) {
+  std::vector<std::string> ids;
+  for (const auto& v : d.supervisor().list(f)) {
+    const bool live = d.supervisor().has_process(v.record.id);
+    if (action != GroupAction::start) {
+      if (live) ids.push_back(v.record.id);
+      continue;
+    }
+    if (live || v.record.status == AgentStatus::quarantined) continue;
+    if (v.record.role == AgentRole::worker && !d.dispatcher().slot_for_agent(v.record.id)) continue;
+    if (v.record.role == AgentRole::ceo && f.role != AgentRole::ceo) continue;
+    ids.push_back(v.record.id);
+  }
+  return ids;
+}
+
+boost::asio::awaitable<json> act_on_one(Daemon& d, GroupAction action, std::string id, std::string actor) {
+  switch (action) {
+    case GroupAction::start: co_return to_json(co_await d.supervisor().start_agent(id, actor));
+    case GroupAction::restart: co_return to_json(co_await d.supervisor().restart_agent(id, actor));
+    case GroupAction::stop: co_return co_await stop_agent_or_free_slot(d, id, actor, false);
+    case GroupAction::kill: co_return co_await stop_agent_or_free_slot(d, id, actor, true);
+  }
+  co_return json();
+}
+
+// Every selected agent at once (their stops' timeouts overlap instead of adding up); the
+// answer comes when all are done: {agents: [agent], count, errors: [{id, code, message}]}.
+boost::asio::awaitable<json> act_on_group(Daemon& d, GroupAction action, std::vector<std::string> ids,
+                                          std::string actor) {
+  struct Outcome {
+    std::vector<json> agents, errors;
+    std::size_t left = 0;
+  };
+  auto io = co_await boost::asio::this_coro::executor;
+  auto outcome = std::make_shared<Outcome>();
+  outcome->agents.resize(ids.size());
+  outcome->left = ids.size();
+  // A timer that never expires by itself: cancelled by the last to finish, it is the join.
+  auto joined = std::make_shared<boost::asio::steady_timer>(io, std::chrono::steady_clock::time_point::max());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    boost::asio::co_spawn(
+        io,
+        [&d, action, id = ids[i], actor, outcome, i]() -> boost::asio::awaitable<void> {
+          try {
+            outcome->agents[i] = co_await act_on_one(d, action, id, actor);
+          } catch (const Error& e) {
+            outcome->errors.push_back(json{{"id", id}, {"code", rpc::to_rpc_code(e.code())}, {"message", e.what()}});
+          } catch (const rpc::Error& e) {
+            outcome->errors.push_back(json{{"id", id}, {"code", e.code()}, {"message", e.what()}});
+          } catch (const std::exception& e) {
+            outcome->errors.push_back(json{{"id", id}, {"code", rpc::code::internal_error}, {"message", e.what()}});
+          }
+        },
+        [outcome, joined](std::exception_ptr) {
+          if (--outcome->left == 0) joined->cancel();
+        });
+  }
+  if (!ids.empty()) co_await joined->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  json agents = json::array();
+  for (auto& a : outcome->agents)
+    if (!a.is_null()) agents.push_back(std::move(a));
+  const auto count = agents.size();
+  co_return json{{"agents", std::move(agents)}, {"count", count}, {"errors", outcome->errors}};
+}
+
+// {id} acts on one agent and answers it; {all: true} or {factory?, role?} on every agent
+// they select, answering the group.
+boost::asio::awaitable<json> rpc_agent_action(Daemon& d, Call& c, GroupAction action) {
+  const bool all = c.params.boolean("all").value_or(false);
+  const bool selects = all || c.params.has("factory") || c.params.has("role");
+  if (c.params.has("id")) {
+    if (selects)
+      throw rpc::Error(rpc::code::invalid_params, "give either id or a selector (all, factory, role), not both",
+                       json{{"field", "id"}});
+    co_return co_await act_on_one(d, action, required_id(c), c.actor());
+  }
+  if (!selects)
+    throw rpc::Error(rpc::code::invalid_params, "id is required (or a selector: all: true, factory, role)",
+                     json{{"field", "id"}});
+  AgentFilter f;
+  f.factory = c.params.str("factory", 64);
+  if (f.factory && !d.factories().find(*f.factory))
+    throw rpc::Error(rpc::code::not_found, "no factory '" + *f.factory + "' (see: co factory list)",
+                     json{{"factory", *f.factory}});
+  if (auto role = c.params.str("role", 32)) {
+    f.role = parse_agent_role(*role);
+    if (!f.role)
+      throw rpc::Error(rpc::code::invalid_params, "role: expected supervisor, qa, worker or ceo", json{{"field", "role"}});
+  }
+  if (c.params.has("all") && !all)
+    throw rpc::Error(rpc::code::invalid_params, "all: only true selects (or leave it out)", json{{"field", "all"}});
+  co_return co_await act_on_group(d, action, select_agents(d, f, action), c.actor());
+}
 
 boost::asio::awaitable<json> rpc_agent_start(Daemon& d, Call& c) {
-  auto id = required_id(c);
-  AgentView started = co_await d.supervisor().start_agent(id, c.actor());
-  co_return to_json(started);
+  co_return co_await rpc_agent_action(d, c, GroupAction::start);
 }
 
 boost::asio::awaitable<json> rpc_agent_stop(Daemon& d, Call& c) {
-  auto id = required_id(c);
-  json out = co_await stop_agent_or_free_slot(d, id, c.actor(), false);
-  co_return out;
+  co_return co_await rpc_agent_action(d, c, GroupAction::stop);
 }
 
 boost::asio::awaitable<json> rpc_agent_kill(Daemon& d, Call& c) {
-  auto id = required_id(c);
-  json out = co_await stop_agent_or_free_slot(d, id, c.actor(), true);
-  co_return out;
+  co_return co_await rpc_agent_action(d, c, GroupAction::kill);
 }
 
 // An operator's pause: SIGSTOP of the whole process group, until agent.resume (also across
@@ -202,9 +306,7 @@ json rpc_agent_pause(Daemon& d, Call& c) {
 json rpc_agent_resume(Daemon& d, Call& c) { return to_json(d.supervisor().resume_agent(required_id(c), c.actor())); }
 
 boost::asio::awaitable<json> rpc_agent_restart(Daemon& d, Call& c) {
-  auto id = required_id(c);
-  AgentView restarted = co_await d.supervisor().restart_agent(id, c.actor());
-  co_return to_json(restarted);
+  co_return co_await rpc_agent_action(d, c, GroupAction::restart);
 }
 
 // Another agent's id from an agent never gets here (agent_self).
@@ -305,11 +407,13 @@ void register_supervision_methods(Router& router, Daemon& d) {
       {"agent.list", {"factory", "role", "status", "sort"}, anyone, "every agent, filtered and sorted",
        rpc_agent_list},
       {"agent.get", {"id"}, anyone, "one agent", rpc_agent_get},
-      {"agent.start", {"id"}, operator_only, "start a stopped agent (and want it running again)", rpc_agent_start},
-      {"agent.stop", {"id"}, operator_only, "stop an agent until agent.start (a worker's work is saved first)",
-       rpc_agent_stop},
-      {"agent.kill", {"id"}, operator_only, "agent.stop with SIGKILL", rpc_agent_kill},
-      {"agent.restart", {"id"}, operator_only, "stop and start an agent", rpc_agent_restart},
+      {"agent.start", {"id", "all", "factory", "role"}, operator_only,
+       "start a stopped agent (and want it running again); or every one a selector names", rpc_agent_start},
+      {"agent.stop", {"id", "all", "factory", "role"}, operator_only,
+       "stop an agent until agent.start (a worker's work is saved first); or a group at once", rpc_agent_stop},
+      {"agent.kill", {"id", "all", "factory", "role"}, operator_only, "agent.stop with SIGKILL", rpc_agent_kill},
+      {"agent.restart", {"id", "all", "factory", "role"}, operator_only, "stop and start an agent, or a group",
+       rpc_agent_restart},
       {"agent.pause", {"id", "reason"}, operator_only, "freeze an agent's process group (SIGSTOP): paused",
        rpc_agent_pause},
       {"agent.resume", {"id"}, operator_only, "thaw a paused agent (SIGCONT): running again", rpc_agent_resume},

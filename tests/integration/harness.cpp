@@ -226,6 +226,11 @@ bool contains(const std::string& haystack, std::string_view needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+bool stdout_is_one_json_document(const RunResult& r) {
+  // nlohmann rejects trailing content, so this fails on two documents or stray text.
+  return !parse_json(r.out).is_discarded();
+}
+
 // ---------------------------------------------------------------- TempRoot
 
 TempRoot::TempRoot(bool init) {

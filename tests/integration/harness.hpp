@@ -67,6 +67,8 @@ std::vector<std::string> lines_of(const std::string& text);
 // Parses `text` as JSON; null-discarded on error (check with is_discarded()).
 json parse_json(const std::string& text);
 bool contains(const std::string& haystack, std::string_view needle);
+// A --json command printed exactly one JSON document (not two, no stray text).
+bool stdout_is_one_json_document(const RunResult& r);
 
 // A company root under /tmp with a short name (socket paths are limited to 107 bytes),
 // initialized with `co init`. Its destructor SIGKILLs any daemon still holding the root's

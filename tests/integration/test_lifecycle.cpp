@@ -42,11 +42,6 @@ json events_of_type(RawClient& c, const std::string& type) {
   return r["result"]["events"];
 }
 
-bool stdout_is_one_json_document(const RunResult& r) {
-  // nlohmann rejects trailing content, so this fails on two documents or stray text.
-  return !parse_json(r.out).is_discarded();
-}
-
 }  // namespace
 
 TEST_CASE("co init creates the company root and never overwrites its config", "[lifecycle]") {

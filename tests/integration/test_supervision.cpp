@@ -997,3 +997,86 @@ TEST_CASE("co ceo whose command cannot start exits 1 and says why", "[supervisio
   CHECK(c.agent("ceo")["status"] == "failed");
   c.root.stop();
 }
+
+TEST_CASE("group operations: agent stop, start, restart and kill by --all, --factory and --role, operator only",
+          "[supervision][group]") {
+  Settings s;
+  Company c(s);
+  // f1's QA tries a group stop as an agent: refused like any operator method.
+  const std::string qa = c.script("qa-agent.sh",
+                                  "out=\"$COMPANY_ROOT/qa-$FACTORY.out\"\n"
+                                  "co agent stop --all >\"$out\" 2>&1; echo \"rc=$?\" >>\"$out\"\n"
+                                  "exec sleep 300\n");
+  s.qa = {"/bin/sh", qa};
+  c.root.write_config(config_text(s));
+  c.start();
+  c.add_factory("f1");
+  c.add_factory("f2");
+  std::map<std::string, pid_t> pids;
+  for (const char* id : {"f1/supervisor", "f1/qa", "f2/supervisor", "f2/qa"}) pids[id] = c.running_pid(id);
+  REQUIRE(eventually([&] { return contains(read_file(c.root.path("qa-f1.out")), "rc="); }));
+  const std::string refused = read_file(c.root.path("qa-f1.out"));
+  INFO("co agent stop --all by an agent: " << refused);
+  CHECK(contains(refused, "rc=1"));
+  CHECK(contains(refused, "-32003"));
+  CHECK(c.agent("f2/supervisor")["status"] == "running");
+
+  // By role: both QAs, in one call, answered once both exited.
+  auto qas = c.root.co({"--json", "agent", "stop", "--role", "qa"});
+  INFO(qas.out << qas.err);
+  REQUIRE(qas.exit_code == 0);
+  const json stopped = parse_json(qas.out);
+  CHECK(stopped["count"] == 2);
+  CHECK(stopped["errors"].empty());
+  for (const auto& a : stopped["agents"]) CHECK(a["status"] == "stopped");
+  CHECK_FALSE(pid_alive(pids["f1/qa"]));
+  CHECK_FALSE(pid_alive(pids["f2/qa"]));
+  CHECK(c.agent("f1/supervisor")["status"] == "running");
+
+  // By factory: what runs of f1 (its supervisor; its QA is stopped already).
+  auto f1 = c.root.co({"agent", "stop", "--factory", "f1"});
+  INFO(f1.out << f1.err);
+  CHECK(f1.exit_code == 0);
+  CHECK(contains(f1.out, "stopped f1/supervisor"));
+  CHECK(contains(f1.out, "stopped 1 agent(s)"));
+  CHECK(c.agent("f2/supervisor")["status"] == "running");
+
+  // Start --all: the three stopped, not the one running.
+  auto started = c.root.co({"--json", "agent", "start", "--all"});
+  INFO(started.out << started.err);
+  REQUIRE(started.exit_code == 0);
+  CHECK(parse_json(started.out)["count"] == 3);
+  for (const char* id : {"f1/supervisor", "f1/qa", "f2/qa"}) CHECK(c.agent(id)["status"] == "running");
+
+  // Both selectors: the agents matching both.
+  auto restarted = c.root.co({"--json", "agent", "restart", "--factory", "f2", "--role", "supervisor"});
+  INFO(restarted.out << restarted.err);
+  REQUIRE(restarted.exit_code == 0);
+  const json r = parse_json(restarted.out);
+  REQUIRE(r["count"] == 1);
+  CHECK(r["agents"][0]["id"] == "f2/supervisor");
+  CHECK(r["agents"][0]["pid"] != pids["f2/supervisor"]);
+
+  // Everything, at once: four exits, each reaped.
+  std::vector<pid_t> live;
+  for (const char* id : {"f1/supervisor", "f1/qa", "f2/supervisor", "f2/qa"}) live.push_back(c.running_pid(id));
+  auto killed = c.root.co({"--json", "agent", "kill", "--all"});
+  INFO(killed.out << killed.err);
+  REQUIRE(killed.exit_code == 0);
+  CHECK(parse_json(killed.out)["count"] == 4);
+  for (pid_t p : live) CHECK_FALSE(pid_alive(p));
+  for (const char* id : {"f1/supervisor", "f1/qa", "f2/supervisor", "f2/qa"}) CHECK(c.agent(id)["status"] == "stopped");
+  // Nothing to do is not an error.
+  auto none = c.root.co({"agent", "stop", "--all"});
+  CHECK(none.exit_code == 0);
+  CHECK(contains(none.out, "stopped 0 agent(s)"));
+
+  // Bad selections change nothing.
+  CHECK(c.root.co({"agent", "stop"}).exit_code == 2);
+  CHECK(c.root.co({"agent", "stop", "f1/qa", "--all"}).exit_code == 2);
+  CHECK(c.call("agent.stop", {{"all", false}})["error"]["code"] == -32602);
+  CHECK(c.call("agent.stop", {{"id", "f1/qa"}, {"role", "qa"}})["error"]["code"] == -32602);
+  CHECK(c.call("agent.stop", {{"factory", "nope"}})["error"]["code"] == -32001);
+  CHECK(c.call("agent.start", {{"role", "boss"}})["error"]["code"] == -32602);
+  c.root.stop();
+}

@@ -1,0 +1,46 @@
+#pragma once
+// CPU and memory of an agent's processes, read from /proc when agent.list or agent.get asks
+// (nothing polls). An agent's processes are the tree under its process (runner direct: the
+// child; tmux: the pane's process), found through /proc/<pid>/task/<tid>/children; on a
+// kernel without those files (CONFIG_PROC_CHILDREN off), the processes of its session.
+//
+// cpu_percent is of one CPU (100: one core busy; a tree can pass 100), summed over the
+// tree: for each process, since this sampler last saw it (an earlier request, at least
+// kMinCpuWindowSeconds before; a repeat within that gets the same figure), or, the first
+// time, its lifetime average. rss_bytes sums the processes' resident sets (shared pages
+// count in each, as in ps). A request reads two small files per process: cheap enough for
+// the io thread with a few agents of a few processes each.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <unordered_map>
+
+#include "daemon/agents/proc_stat.hpp"
+#include "daemon/agents/process.hpp"
+
+namespace vermas {
+
+struct ProcessUsage {
+  double cpu_percent = 0;
+  std::uint64_t rss_bytes = 0;
+  int processes = 0;
+};
+
+class UsageSampler {
+ public:
+  // nullopt when `leader` no longer runs (or its pid is another process now).
+  std::optional<ProcessUsage> sample(const proc::ProcessIdentity& leader);
+
+ private:
+  struct Seen {
+    proc::CpuTrack track;
+    double last_seen = 0;  // boot-time seconds: a process unseen for a while is forgotten
+  };
+  void forget_old(double now);
+
+  std::unordered_map<pid_t, Seen> tracks_;
+  double last_sweep_ = 0;
+};
+
+}  // namespace vermas
