@@ -294,10 +294,10 @@ _co() {
   fi
   if [[ -n $opt ]]; then
     _co_value "$cmdpath $opt" "* $opt"
-  elif [[ $cmdpath == "co help" ]]; then
-    COMPREPLY=($(compgen -W "${_co_subs[$hpath]}" -- "$cur"))
   elif [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W "${_co_flags[$cmdpath]} $_co_global_flags" -- "$cur"))
+  elif [[ $cmdpath == "co help" ]]; then
+    COMPREPLY=($(compgen -W "${_co_subs[$hpath]}" -- "$cur"))
   elif [[ -n ${_co_subs[$cmdpath]+set} ]]; then
     COMPREPLY=($(compgen -W "${_co_subs[$cmdpath]}" -- "$cur"))
   elif ((npos < ${_co_positionals[$cmdpath]:-0})) || [[ -n ${_co_rest[$cmdpath]+set} ]]; then
@@ -378,10 +378,10 @@ elif (( CURRENT > 2 )) && [[ ${words[CURRENT-1]} == -* ]] && _co_takes_value "$c
 fi
 if [[ -n $opt ]]; then
   _co_value "$cmdpath $opt" "* $opt"
-elif [[ $cmdpath == "co help" ]]; then
-  _co_describe commands "$hpath" ${=subs[$hpath]}
 elif [[ $cur == -* ]]; then
   _co_describe options "$cmdpath" ${=flags[$cmdpath]} ${=global_flags}
+elif [[ $cmdpath == "co help" ]]; then
+  _co_describe commands "$hpath" ${=subs[$hpath]}
 elif (( ${+subs[$cmdpath]} )); then
   _co_describe commands "$cmdpath" ${=subs[$cmdpath]}
 elif (( npos < ${positionals[$cmdpath]:-0} )) || (( ${+rest[$cmdpath]} )); then
