@@ -74,7 +74,7 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 // factories and work orders the same way everywhere ("agent id (see: co agent list)", FACTORY,
 // --factory, "work order id, e.g. wo-abc123").
 std::string live_kind(const std::string& path, const std::string& name, const std::string& help) {
-  if (path == "help") return "commands";
+  if (path == "help" || path == "wo help") return "commands";
   if (name == "FACTORY" || name == "--factory") return "factories";
   if (name == "NAME" && starts_with(help, "factory name") && path != "factory add") return "factories";
   if (name == "AGENT" || name == "TO" || name == "--agent" || name == "--assignee" ||
@@ -274,10 +274,11 @@ _co() {
       fi
       continue
     fi
-    if [[ $cmdpath == "co help" ]]; then
+    if [[ $cmdpath == *" help" ]]; then                # co help agent ..., wo help ...
       _co_has "${_co_subs[$hpath]}" "$word" && hpath="$hpath $word"
     elif [[ -n ${_co_subs[$cmdpath]+set} ]] && _co_has "${_co_subs[$cmdpath]}" "$word"; then
       cmdpath="$cmdpath $word"
+      hpath=${cmdpath% help}
     else
       ((npos++))
     fi
@@ -296,7 +297,7 @@ _co() {
     _co_value "$cmdpath $opt" "* $opt"
   elif [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W "${_co_flags[$cmdpath]} $_co_global_flags" -- "$cur"))
-  elif [[ $cmdpath == "co help" ]]; then
+  elif [[ $cmdpath == *" help" ]]; then
     COMPREPLY=($(compgen -W "${_co_subs[$hpath]}" -- "$cur"))
   elif [[ -n ${_co_subs[$cmdpath]+set} ]]; then
     COMPREPLY=($(compgen -W "${_co_subs[$cmdpath]}" -- "$cur"))
@@ -361,10 +362,11 @@ for (( i = 2; i < CURRENT; i++ )); do
     fi
     continue
   fi
-  if [[ $cmdpath == "co help" ]]; then
+  if [[ $cmdpath == *" help" ]]; then                  # co help agent ..., wo help ...
     _co_has "${subs[$hpath]}" "$word" && hpath="$hpath $word"
   elif (( ${+subs[$cmdpath]} )) && _co_has "${subs[$cmdpath]}" "$word"; then
     cmdpath="$cmdpath $word"
+    hpath=${cmdpath% help}
   else
     (( npos++ ))
   fi
@@ -380,7 +382,7 @@ if [[ -n $opt ]]; then
   _co_value "$cmdpath $opt" "* $opt"
 elif [[ $cur == -* ]]; then
   _co_describe options "$cmdpath" ${=flags[$cmdpath]} ${=global_flags}
-elif [[ $cmdpath == "co help" ]]; then
+elif [[ $cmdpath == *" help" ]]; then
   _co_describe commands "$hpath" ${=subs[$hpath]}
 elif (( ${+subs[$cmdpath]} )); then
   _co_describe commands "$cmdpath" ${=subs[$cmdpath]}
@@ -472,9 +474,9 @@ struct HelpOptions {
   std::vector<std::string> words;
 };
 
-// `co help agent stop` is `co agent stop --help`: the same text, by running this co again.
-int cmd_help(Context& ctx, const HelpOptions& o) {
-  std::vector<std::string> words{program_name()};
+// `co help agent stop` is `co agent stop --help`, `wo help create` is `co wo create --help`:
+// the same text, by running this co again.
+int run_help(Context& ctx, std::vector<std::string> words, const HelpOptions& o) {
   words.insert(words.end(), o.words.begin(), o.words.end());
   words.push_back("--help");
   std::vector<char*> argv;
@@ -485,6 +487,9 @@ int cmd_help(Context& ctx, const HelpOptions& o) {
   return fail(ctx, kUsage, std::string("cannot run /proc/self/exe for the help: ") + std::strerror(errno));
 }
 
+int cmd_help(Context& ctx, const HelpOptions& o) { return run_help(ctx, {"co"}, o); }
+int cmd_wo_help(Context& ctx, const HelpOptions& o) { return run_help(ctx, {"co", "wo"}, o); }
+
 }  // namespace
 }  // namespace completion_impl
 
@@ -493,6 +498,9 @@ std::vector<Command> completion_commands() {
   return {
       {"help", "the help of a command: co help agent stop is co agent stop --help",
        [](Args& a, HelpOptions& o) { a.positional("COMMAND", o.words, "a command, e.g. agent stop"); }, cmd_help},
+      {"wo help", "the help of a work-order command: wo help create is wo create --help",
+       [](Args& a, HelpOptions& o) { a.positional("COMMAND", o.words, "a work-order command, e.g. create"); },
+       cmd_wo_help},
       {"completion", "shell completion scripts for co and wo, from this co's command table"},
       {"completion bash", "print the bash completion script (source <(co completion bash))", cmd_completion_bash},
       {"completion zsh", "print the zsh completion script (save it as _co in a directory of $fpath)",

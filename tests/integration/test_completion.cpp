@@ -69,6 +69,10 @@ TEST_CASE("co help COMMAND prints what co COMMAND --help prints", "[completion][
   auto c = run({co_bin(), "wo", "create", "--help"});
   CHECK(w.exit_code == 0);
   CHECK(w.out == c.out);
+  // And both complete command names, not arguments.
+  CHECK(bash_complete({"co", "help", "agent", "st"}) == std::vector<std::string>{"start", "stop"});
+  CHECK(bash_complete({"wo", "help", "transi"}) == std::vector<std::string>{"transition"});
+  CHECK(bash_complete({"co", "wo", "help", "transi"}) == std::vector<std::string>{"transition"});
   // A command that does not exist is the usual usage error.
   auto bad = run({co_bin(), "help", "no-such-command"});
   CHECK(bad.exit_code == 2);
