@@ -149,6 +149,26 @@ TEST_CASE("co completion values is silent and quick when the daemon is down or h
   // Its own 0.5 s answer timeout, not co's default of 10 s.
   CHECK(hung_took < 3s);
 
+  // Hung with a full accept queue: connect() itself blocks (no timeout of its own), until the
+  // one-second bound of co completion values ends it.
+  ::unlink(sock.c_str());
+  fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(fd, 0) == 0);
+  int filler = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  REQUIRE(filler >= 0);
+  REQUIRE(::connect(filler, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);  // the queue's one place
+  t0 = clock::now();
+  auto full = root.co({"completion", "values", "agents"});
+  auto full_took = clock::now() - t0;
+  ::close(filler);
+  ::close(fd);
+  CHECK(full.exit_code == 0);
+  CHECK(full.out.empty());
+  CHECK(full.err.empty());
+  CHECK(full_took < 3s);
+
   // And the bash completion then offers nothing for an agent id, without an error.
   ::unlink(sock.c_str());
   CHECK(bash_complete({"co", "--company-root", root.dir(), "agent", "stop", ""}).empty());
