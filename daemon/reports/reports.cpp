@@ -46,7 +46,7 @@ standup::WorkItem reports_work_item(const sql::Stmt& s) {
 }  // namespace
 
 Reports::Reports(boost::asio::io_context& io, const Config& config, Paths paths, Journal& journal, Sources sources)
-    : io_(io), config_(config), paths_(std::move(paths)), journal_(journal), sources_(std::move(sources)),
+    : config_(config), paths_(std::move(paths)), journal_(journal), sources_(std::move(sources)),
       standup_timer_(io), metrics_timer_(io) {}
 
 // ---------------------------------------------------------------------------------------

@@ -67,7 +67,6 @@ class Reports {
   std::optional<std::string> last_standup_date() const;
   void update_cumulative();
 
-  boost::asio::io_context& io_;
   const Config& config_;
   Paths paths_;
   Journal& journal_;

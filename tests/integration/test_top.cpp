@@ -221,7 +221,8 @@ TEST_CASE("agent.get and agent.list carry the CPU and memory of a live agent's p
   CHECK(qa["cpu_percent"].get<double>() >= 0);
   CHECK(qa["cpu_percent"].get<double>() < 50);
   CHECK(qa["rss_bytes"].get<std::uint64_t>() > 0);
-  for (const auto& listed : c.result("agent.list")["agents"]) {
+  const json listing = c.result("agent.list");  // kept: a range-for over a temporary's member dangles
+  for (const auto& listed : listing["agents"]) {
     CHECK(listed.contains("cpu_percent"));
     CHECK(listed.contains("rss_bytes"));
   }
