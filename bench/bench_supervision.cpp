@@ -805,10 +805,13 @@ class Supervisord final : public System {
 
 // Daemon start -> `n` agent processes running, in seconds; `pids` gets them. The daemon's
 // own count is checked afterwards (untimed).
-double measure_start(System& s, std::size_t n, std::vector<pid_t>& pids) {
+double measure_start(System& s, std::size_t n, std::vector<pid_t>& pids, double* returned_s = nullptr) {
   NewChildren watch;
   const auto t0 = Clock::now();
   watch.set_parent(s.launch());
+  // vermas: `co operations start` and a `health` answered. It must not wait for the agents:
+  // the daemon launches a few per turn of its loop and answers in between.
+  if (returned_s) *returned_s = ms_since(t0) / 1000.0;
   pids = wait_children(watch, n, 120s, std::string(s.name()) + " start");
   const double seconds = ms_since(t0) / 1000.0;
   s.ready();
@@ -907,7 +910,8 @@ double measure_shutdown(System& s) {
 
 struct Results {
   bool idle = false;  // the idle window was measured
-  std::vector<double> crash_ms, crash_event_ms, start_small_s, stop_gone_ms, stop_answered_ms, start_s, shutdown_s;
+  std::vector<double> crash_ms, crash_event_ms, start_small_s, stop_gone_ms, stop_answered_ms, start_s, shutdown_s,
+      start_returned_s;
   double shutdown_small_ms = NAN;
   Memory small, all;
   Usage idle_before, idle_after;
@@ -933,8 +937,11 @@ void run_small(System& s, const Options& o, int kills, Results& r) {
 void run_start_rounds(System& s, const Options& o, Results& r) {
   for (int i = 0; i < o.rounds; ++i) {
     std::vector<pid_t> pids;
-    r.start_s.push_back(measure_start(s, static_cast<std::size_t>(o.agents), pids));
-    std::fprintf(g_out, "  %s: start -> %d running in %.3f s\n", s.name(), o.agents, r.start_s.back());
+    double returned = NAN;
+    r.start_s.push_back(measure_start(s, static_cast<std::size_t>(o.agents), pids, &returned));
+    r.start_returned_s.push_back(returned);
+    std::fprintf(g_out, "  %s: start -> %d running in %.3f s (the start command returned after %.3f s)\n", s.name(),
+                 o.agents, r.start_s.back(), returned);
     std::fflush(g_out);
     if (i + 1 < o.rounds) r.shutdown_s.push_back(measure_shutdown(s) / 1000.0);
   }
@@ -949,7 +956,7 @@ std::string fmt(double v, const char* unit) {
 }
 
 struct Figures {
-  double crash_p50, crash_p90, crash_max, event_p50, event_p90, start_small, start_all, pss_small, rss_small, pss_all,
+  double crash_p50, crash_p90, crash_max, event_p50, event_p90, start_small, start_all, start_returned, pss_small, rss_small, pss_all,
       rss_all, anon_small, anon_all, idle_cpu_ms, idle_run_ms, idle_cpu_percent, idle_wakeups, idle_wakeups_per_s, idle_involuntary, stop_p50,
       stop_p90, stop_answered_p50, shutdown_small_ms, shutdown_all_s;
 };
@@ -964,6 +971,7 @@ Figures figures_of(const Results& r, double idle_s) {
   f.event_p90 = percentile(sorted(r.crash_event_ms), 90);
   f.start_small = median(r.start_small_s);
   f.start_all = median(r.start_s);
+  f.start_returned = median(r.start_returned_s);
   f.pss_small = kib(r.small.pss_kib);
   f.rss_small = kib(r.small.rss_kib);
   f.pss_all = kib(r.all.pss_kib);
@@ -1131,6 +1139,7 @@ int main(int argc, char** argv) {
   row("daemon start -> " + n + " running", fmt(v.start_small, "s"), fmt(s.start_small, "s"), "");
   row("daemon start -> " + N + " running", fmt(v.start_all, "s"), fmt(s.start_all, "s"), "<= 0.5 s (supervisord 2.95)",
       verdicts["start_all_s_median"].get<bool>());
+  row("  the start command returned", fmt(v.start_returned, "s"), "-", "before the agents: ready, not all started");
   row("daemon PSS, " + n + " agents", mib(v.pss_small), mib(s.pss_small), "<= 4 MiB", verdicts["pss_small_kib"].get<bool>());
   row("  of it anonymous (Pss_Anon)", mib(v.anon_small), mib(s.anon_small), "");
   row("daemon RSS, " + n + " agents", mib(v.rss_small), mib(s.rss_small), "");

@@ -43,7 +43,8 @@ Launcher::Launcher(asio::io_context& io, const Config& config, const Paths& path
                    Factories& factories, std::string socket_path)
     : io_(io), config_(config), paths_(paths), registry_(registry), factories_(factories),
       socket_path_(std::move(socket_path)), boot_id_(proc::boot_id()), bin_dir_(own_bin_dir()),
-      direct_(make_direct_runner()), tmux_(make_tmux_runner()), throttle_timer_(io) {}
+      direct_(make_direct_runner()), tmux_(make_tmux_runner()), throttle_timer_(io),
+      turn_timer_(io) {}
 
 Launcher::~Launcher() = default;
 
@@ -128,12 +129,14 @@ void Launcher::dequeue(Agent& a) {
 void Launcher::close() {
   closed_ = true;
   throttle_timer_.cancel();
+  turn_timer_.cancel();
   pump();  // empties the queue
 }
 
 void Launcher::pump() {
   while (!queue_.empty()) {
     if (held_ && !closed_) return;
+    if (launched_this_turn_ >= kLaunchesPerTurn && !closed_) return;  // the rest at the loop's next turn
     if (closed_) {
       for (auto& id : queue_)
         if (auto a = registry_.find(id)) a->queued = false;
@@ -172,6 +175,20 @@ void Launcher::pump() {
     a->deferred_noted = false;
     a->busy = true;
     asio::co_spawn(io_, launch(id), log_launch_errors("starting an agent"));
+    // A few launches per turn of the loop: a mass start (200 agents at daemon start,
+    // enqueued one by one by the patrol) would otherwise run every launch before the socket
+    // is polled again, and no request would be answered until the last one. The turn ends
+    // when the reactor has run (a timer due at once), whoever asks for the next launch.
+    ++launched_this_turn_;
+    if (!turn_armed_) {
+      turn_armed_ = true;
+      turn_timer_.expires_after(std::chrono::steady_clock::duration::zero());
+      turn_timer_.async_wait([this](boost::system::error_code ec) {
+        turn_armed_ = false;
+        launched_this_turn_ = 0;
+        if (!ec) pump();
+      });
+    }
   }
 }
 

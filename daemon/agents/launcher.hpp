@@ -83,6 +83,13 @@ class Launcher {
   SpawnThrottle throttle_;
   boost::asio::steady_timer throttle_timer_;
   bool throttle_armed_ = false;
+  // The next launch of a mass start waits for this (due at once): it is run by the reactor,
+  // so the socket is polled between two launches.
+  boost::asio::steady_timer turn_timer_;
+  bool turn_armed_ = false;
+  int launched_this_turn_ = 0;
+  // ~0.7 ms each (vfork + exec): a request waits at most about this many launches.
+  static constexpr int kLaunchesPerTurn = 4;
   bool closed_ = false;
   bool held_ = false;
   std::uint64_t next_generation_ = 1;
