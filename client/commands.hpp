@@ -131,5 +131,10 @@ std::vector<Command> doctor_commands();     // cmd_doctor.cpp: doctor
 std::vector<Command> report_commands();     // cmd_report.cpp: report, metrics
 std::vector<Command> top_commands();        // cmd_top.cpp: top
 std::vector<Command> call_commands();       // cmd_overview.cpp: call
+std::vector<Command> completion_commands(); // cmd_completion.cpp: help, completion
+
+// The whole table, parents before their children, in the order `co --help` lists them
+// (main.cpp); `co completion` generates the shell completions and co(1)'s reference from it.
+std::vector<Command> command_table();
 
 }  // namespace vermas::client

@@ -15,16 +15,16 @@
 
 using namespace vermas::client;
 
-namespace {
-
-// The whole table, parents before their children, in the order `co --help` lists them.
-std::vector<Command> command_table() {
+std::vector<Command> vermas::client::command_table() {
   std::vector<Command> table;
   for (auto part : {lifecycle_commands, overview_commands, factory_commands, agent_commands, alert_commands, mail_commands, governance_commands,
-                    config_commands, wo_commands, db_commands, doctor_commands, report_commands, top_commands, call_commands})
+                    config_commands, wo_commands, db_commands, doctor_commands, report_commands, top_commands, call_commands,
+                    completion_commands})
     for (Command& c : part()) table.push_back(std::move(c));
   return table;
 }
+
+namespace {
 
 // One declared flag or argument as a CLI11 option; `earlier` are the command's options so far.
 CLI::Option* add_arg(CLI::App& cmd, const Arg& arg, const std::map<std::string, CLI::Option*>& earlier) {
