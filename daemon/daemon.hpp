@@ -92,12 +92,14 @@ class Daemon {
   Reports& reports() { return *reports_; }
   double uptime_seconds() const;
   bool stopping() const { return stopping_; }
+  // Re-adoption, the first patrol, slot reconciliation, then dispatch opens: run() spawns
+  // it once the socket answers (and so does the fuzz harness, which drives the loop itself).
+  boost::asio::awaitable<void> start_agents();
 
  private:
   void watch_signals();
   std::string service_status();
   void finish_stop();
-  boost::asio::awaitable<void> start_agents();
   std::optional<std::string> identify_caller(Connection& conn);
 
   DaemonOptions options_;

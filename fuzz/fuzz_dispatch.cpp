@@ -159,7 +159,7 @@ class Harness {
     }
     vermas::Daemon& d = *daemon_;
     // What run() does after start(): re-adoption, reconciliation, the patrol.
-    asio::co_spawn(d.io(), start_agents(d), asio::detached);
+    asio::co_spawn(d.io(), d.start_agents(), asio::detached);
     wait([&] { return false; }, 200ms);
 
     bool added = false;
@@ -220,11 +220,6 @@ class Harness {
   void one_input(const std::uint8_t* data, std::size_t size);
 
  private:
-  static asio::awaitable<void> start_agents(vermas::Daemon& d) {
-    co_await d.supervisor().start();
-    co_await d.dispatcher().reconcile();
-  }
-
   template <class Pred>
   bool wait(Pred done, std::chrono::milliseconds limit) {
     auto& io = daemon_->io();
