@@ -45,16 +45,17 @@ RpcClient& Context::rpc() {
   return *rpc_;
 }
 
+std::string shell_quoted(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:@,") ==
+                        std::string::npos)
+    return s;
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
 std::string Context::command(const std::string& rest) const {
-  // Quoted only when it must be, so the hint can be pasted into a shell as it is.
-  auto quoted = [](const std::string& s) {
-    if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:@,") ==
-                          std::string::npos)
-      return s;
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-  };
+  const auto quoted = shell_quoted;
   std::string out = "co";
   if (g_.company_root) out += " --company-root " + quoted(*g_.company_root);
   if (g_.socket) out += " --socket " + quoted(*g_.socket);

@@ -75,6 +75,9 @@ int guarded(Context& ctx, const std::function<int()>& body);
 // The JSON document: {"error": {code, message, data}}; `error` may carry the code, the message
 // and data (a daemon's), or other keys, which become data.
 int fail(const Context& ctx, int exit_code, const std::string& message, const json& error = nullptr);
+// A word for a shell (bash and zsh alike): single-quoted only when it must be, so hints and
+// completion scripts paste as they are.
+std::string shell_quoted(const std::string& s);
 int fail(bool json_output, int exit_code, const std::string& message, const json& error = nullptr);
 json error_document(int exit_code, const std::string& message, const json& error);
 
