@@ -407,7 +407,14 @@ inline std::vector<std::string> co_args(const std::string& co, const std::string
   return a;
 }
 
-// A throw-away company root /tmp/vb-XXXXXX (short: socket paths are limited to 107 bytes)
+// Where benchmarks make their company roots: $VERMAS_BENCH_DIR (e.g. /dev/shm, to see the
+// daemon's own ceiling without the disk's fsync under it), else /tmp.
+inline std::string bench_dir() {
+  const char* dir = std::getenv("VERMAS_BENCH_DIR");
+  return dir && *dir ? dir : "/tmp";
+}
+
+// A throw-away company root $VERMAS_BENCH_DIR/vb-XXXXXX (short: socket paths are limited to 107 bytes)
 // and its daemon, started and stopped with `co`. cleanup(), which the destructor runs after
 // a failed step too, stops the daemon and removes the root; the daemon is killed by pid
 // only while that pid is still a vermas-operations.
@@ -421,7 +428,7 @@ class Company {
 
   Company(std::string co_bin, std::string daemon_bin, Spawner& sp, StopLimits limits)
       : co_(std::move(co_bin)), daemon_(std::move(daemon_bin)), sp_(sp), limits_(limits),
-        root_(make_temp_dir("/tmp", "vb")) {}
+        root_(make_temp_dir(bench_dir(), "vb")) {}
   ~Company() { cleanup(); }
   Company(const Company&) = delete;
   Company& operator=(const Company&) = delete;

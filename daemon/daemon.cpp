@@ -90,10 +90,17 @@ void Daemon::start() {
                 config_.operations.log_max_mb, config_.operations.log_keep, options_.log_to_stderr);
   logging_ready_ = true;
 
-  store_ = std::make_unique<Store>(p.db_file());
+  // Group commit: commits only write the WAL; one sync on a thread of its own covers all
+  // that came together, and answers and the feed wait for it.
+  store_ = std::make_unique<Store>(p.db_file(), Store::Durability::grouped);
+  group_commit_ = std::make_unique<GroupCommit>(
+      io_, [wal = std::make_shared<WalSync>(p.db_file())] { return (*wal)(); });
+  store_->on_commit([gc = group_commit_.get()] { gc->committed(); });
+  router_.set_group_commit(group_commit_.get());
   feed_ = std::make_unique<FeedWriter>(p.feed_file(), mb_to_bytes(config_.events.feed_max_mb),
                                        config_.events.feed_keep);
   journal_ = std::make_unique<Journal>(*store_, *feed_);
+  journal_->set_group_commit(group_commit_.get());
   journal_->repair_feed();  // before anything new is recorded or anyone is served
 
   // Before anything can raise an alert: every new one after this is told to [alerts] command.
@@ -244,6 +251,12 @@ int Daemon::run() {
   work_orders_.reset();
   supervisor_.reset();
   factories_.reset();
+  // The last commits are synced and published (the feed gets them) before the journal goes.
+  group_commit_->flush();
+  store_->on_commit(nullptr);
+  router_.set_group_commit(nullptr);
+  journal_->set_group_commit(nullptr);
+  group_commit_.reset();
   journal_.reset();
   store_.reset();
   pid_file_.reset();
@@ -366,6 +379,7 @@ nlohmann::json Daemon::health() {
   try {
     (void)store_->last_event_id();
     if (store_->write_failure() && !store_->probe_write()) db_error = store_->write_failure();
+    if (!db_error && group_commit_->failing()) db_error = group_commit_->failing();
   } catch (const std::exception& e) {
     db_error = e.what();
   }
@@ -383,6 +397,8 @@ nlohmann::json Daemon::health() {
           {"uptime_seconds", uptime_seconds()},
           {"services", {{"api", "ok"}, {"db", db_error ? "degraded" : "ok"}, {"agents", agents}}}};
   if (db_error) out["db_error"] = *db_error;
+  const auto writes = group_commit_->stats();
+  out["db_writes"] = {{"commits", writes.commits}, {"syncs", writes.syncs}, {"sync_failures", writes.failures}};
   return out;
 }
 

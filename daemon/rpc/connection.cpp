@@ -14,12 +14,26 @@
 
 #include "daemon/rpc/line_framer.hpp"
 #include "daemon/rpc/router.hpp"
+#include "daemon/store/group_commit.hpp"
 
 namespace vermas {
 
 namespace asio = boost::asio;
 using asio::awaitable;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+// The sync that would have made these answers' writes durable failed: each success becomes
+// an error, since an OK must mean "on disk". The write may still be there after a restart.
+void not_durable(rpc::json& responses) {
+  for (auto& r : responses) {
+    if (!r.contains("result")) continue;
+    r = rpc::make_error(r.value("id", rpc::json()), rpc::code::internal_error,
+                        "the change was written but the database could not be synced to disk; it may be lost "
+                        "in a power cut (see the daemon's log)");
+  }
+}
+}  // namespace
 
 Connection::Connection(Socket socket, PeerCred peer, std::uint64_t id, const Router& router,
                        std::chrono::milliseconds request_timeout)
@@ -212,6 +226,10 @@ awaitable<void> Connection::handle_line(std::string_view line) {
     if (!request.notification) responses.push_back(std::move(response));
   }
   if (responses.empty()) co_return;  // notifications only: nothing is answered
+  // Group commit: an answer leaves only once everything committed before it is on disk,
+  // its own writes and any it may have read. Later lines of this connection wait behind it.
+  if (auto* group = router_.group_commit(); group && group->pending() && !co_await group->durable())
+    not_durable(responses);
   send(rpc::encode(decoded.batch ? responses : responses.front()));
 }
 

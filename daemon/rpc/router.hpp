@@ -17,6 +17,7 @@
 namespace vermas {
 
 class Connection;
+class GroupCommit;
 
 struct Call {
   Connection& conn;
@@ -88,6 +89,9 @@ class Router {
   void add_async(const std::string& method, AsyncHandler handler);
   // Finds the agent a connection's peer belongs to (cached per connection by the caller).
   void set_identify(std::function<std::optional<std::string>(Connection&)> fn) { identify_ = std::move(fn); }
+  // Answers wait for this group commit's sync of what was committed before them.
+  void set_group_commit(GroupCommit* group_commit) { group_commit_ = group_commit; }
+  GroupCommit* group_commit() const { return group_commit_; }
   bool has(const std::string& method) const { return entries_.count(method) != 0; }
   std::vector<std::string> methods() const;  // sorted
   const MethodSpec* spec(const std::string& method) const;
@@ -109,6 +113,7 @@ class Router {
 
   std::map<std::string, Entry> entries_;
   std::function<std::optional<std::string>(Connection&)> identify_;
+  GroupCommit* group_commit_ = nullptr;
 };
 
 }  // namespace vermas

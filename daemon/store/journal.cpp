@@ -1,5 +1,6 @@
 #include "daemon/store/journal.hpp"
 #include "daemon/error.hpp"
+#include "daemon/store/group_commit.hpp"
 
 #include <chrono>
 
@@ -9,7 +10,12 @@ namespace vermas {
 
 std::vector<Event> Journal::commit(const std::function<void(Store::Tx&)>& fn) {
   auto events = store_.transact(fn);
-  publish(events);
+  // The callbacks run in order, so the feed and subscribers still see events in id order.
+  // A failed sync publishes too: the database holds the events, and the feed mirrors it.
+  if (group_commit_ && group_commit_->pending())
+    group_commit_->after_durable([this, events](bool) { publish(events); });
+  else
+    publish(events);
   return events;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // The journal is the one way state changes: commit events (and the projection updates
 // made from them) in one SQLite transaction, then mirror each committed event to
-// feed.jsonl and to live subscribers. Nothing is published before its COMMIT.
+// feed.jsonl and to live subscribers. Nothing is published before its COMMIT, nor, under
+// group commit, before the sync that makes it durable (the feed never gets ahead of the
+// database, even in a power cut).
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -13,10 +15,13 @@
 
 namespace vermas {
 
+class GroupCommit;
+
 class Journal {
  public:
   Journal(Store& store, FeedWriter& feed) : store_(store), feed_(feed) {}
 
+  // Returns the events at once; they are published once durable.
   std::vector<Event> commit(const std::function<void(Store::Tx&)>& fn);
   Event record(EventDraft draft);
 
@@ -31,6 +36,9 @@ class Journal {
   void unsubscribe(std::uint64_t token);
   std::size_t subscriber_count() const { return subscribers_.size(); }
 
+  // The store is opened `grouped`: publish after this group commit's sync.
+  void set_group_commit(GroupCommit* group_commit) { group_commit_ = group_commit; }
+
   Store& store() { return store_; }
   FeedWriter& feed() { return feed_; }
 
@@ -42,6 +50,7 @@ class Journal {
 
   Store& store_;
   FeedWriter& feed_;
+  GroupCommit* group_commit_ = nullptr;
   std::uint64_t next_token_ = 1;
   std::map<std::uint64_t, Subscriber> subscribers_;
   // The first event the feed lacks after a failed append (disk full): later events wait

@@ -531,7 +531,7 @@ Json to_json(const Event& event) {
               {"data", event.data}};
 }
 
-Store::Store(const std::filesystem::path& db_file) : now_rfc3339([] { return now_rfc3339_ms(); }) {
+Store::Store(const std::filesystem::path& db_file, Durability durability) : now_rfc3339([] { return now_rfc3339_ms(); }) {
   if (db_file.has_parent_path()) {
     std::error_code ec;
     std::filesystem::create_directories(db_file.parent_path(), ec);
@@ -557,9 +557,21 @@ Store::Store(const std::filesystem::path& db_file) : now_rfc3339([] { return now
         throw Error(Errc::io,
                          "database: " + db_file.string() + " cannot use WAL journal mode");
     }
-    // FULL: a commit is on disk before the RPC that caused it answers OK.
-    sql::exec(db_, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", "setting pragmas");
+    // FULL: a commit is on disk before it returns. NORMAL (grouped): it is written to the
+    // WAL and the GroupCommit's sync makes it durable before anyone is answered.
+    sql::exec(db_,
+              durability == Durability::grouped ? "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                                                : "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+              "setting pragmas");
     migrate();
+    sqlite3_commit_hook(
+        db_,
+        [](void* self) {
+          auto& store = *static_cast<Store*>(self);
+          if (store.on_commit_) store.on_commit_();
+          return 0;  // 0: the commit goes ahead
+        },
+        this);
   } catch (...) {
     statements_.reset();
     sqlite3_close_v2(db_);

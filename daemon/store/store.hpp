@@ -1,7 +1,10 @@
 #pragma once
 // The SQLite store: the append-only `events` table (the source of truth) and the
 // projections beside it. WAL, foreign keys, versioned migrations (PRAGMA user_version).
-// Every write is one transaction; callers learn of the events only after COMMIT.
+// Every write is one transaction; callers learn of the events only after COMMIT. A COMMIT
+// is on disk when it returns, unless the store is opened `grouped`: then a GroupCommit
+// (group_commit.hpp) syncs the WAL for many commits at once, and the daemon answers only
+// after that sync.
 #include <cstdint>
 #include "daemon/error.hpp"
 #include <filesystem>
@@ -68,8 +71,12 @@ struct EventStats {
 
 class Store {
  public:
+  enum class Durability {
+    full,     // synchronous=FULL: every COMMIT syncs the WAL (tools, tests)
+    grouped,  // synchronous=NORMAL: the daemon's GroupCommit syncs for many commits
+  };
   // Opens (creating if needed) and migrates to the newest schema. Throws Error.
-  explicit Store(const std::filesystem::path& db_file);
+  explicit Store(const std::filesystem::path& db_file, Durability durability = Durability::full);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -110,6 +117,9 @@ class Store {
   bool probe_write();
   sqlite3* db() const { return db_; }
   sql::StatementCache& statements() const { return *statements_; }
+  // Called at every COMMIT on this connection, whoever wrote (SQLite's commit hook), just
+  // before the commit is written; empty: none.
+  void on_commit(std::function<void()> fn) { on_commit_ = std::move(fn); }
   // Clock used for event timestamps; replaceable by tests.
   std::function<std::string()> now_rfc3339;
 
@@ -117,6 +127,7 @@ class Store {
   void migrate();
   sqlite3* db_ = nullptr;
   std::optional<std::string> write_failure_;
+  std::function<void()> on_commit_;
   std::unique_ptr<sql::StatementCache> statements_;  // before db_ closes, after it opens
 };
 

@@ -486,7 +486,9 @@ TEST_CASE("kill -9 rounds under write load: nothing acknowledged lost, agents re
   std::vector<std::string> acked;
   std::atomic<bool> stop{false};
   std::atomic<int> errors{0};
-  std::thread writer([&] {
+  // Four writers at once: their creates share syncs (group commit), so the kills also land
+  // between a group's COMMITs and its sync.
+  auto write_loop = [&](int writer_id) {
     RawClient w;
     long n = 0;
     while (!stop) {
@@ -494,7 +496,7 @@ TEST_CASE("kill -9 rounds under write load: nothing acknowledged lost, agents re
         std::this_thread::sleep_for(5ms);  // the daemon is restarting
         continue;
       }
-      const std::string title = "load " + std::to_string(n++);
+      const std::string title = "load " + std::to_string(writer_id) + "." + std::to_string(n++);
       if (w.send(request_line(n, "wo.create", {{"title", title}}), 1s) == 0) {
         w.close();
         continue;
@@ -512,7 +514,19 @@ TEST_CASE("kill -9 rounds under write load: nothing acknowledged lost, agents re
         ++errors;  // -32005 while the database is busy with a restart is fine; no answer is not
       }
     }
-  });
+  };
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 4; ++i) writers.emplace_back(write_loop, i);
+  // A failed REQUIRE must not leave the threads joinable (std::terminate hides the failure).
+  struct JoinAll {
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& threads;
+    ~JoinAll() {
+      stop = true;
+      for (auto& t : threads)
+        if (t.joinable()) t.join();
+    }
+  } join_all{stop, writers};
   auto acked_count = [&] {
     std::lock_guard<std::mutex> lock(m);
     return acked.size();
@@ -525,12 +539,20 @@ TEST_CASE("kill -9 rounds under write load: nothing acknowledged lost, agents re
     // Let the load run, a random amount, then pull the plug mid-stream.
     const std::size_t more = 10 + rng() % 60;
     REQUIRE(eventually([&] { return acked_count() >= at_start + more; }, 20s));
+    if (round == kRounds - 1) {
+      // The creates were grouped: fewer syncs than commits.
+      RawClient h(c.root.socket_path());
+      const auto writes = h.call("health")["result"]["db_writes"];
+      INFO(writes.dump());
+      CHECK(writes["syncs"].get<long>() > 0);
+      CHECK(writes["commits"].get<long>() > writes["syncs"].get<long>());
+    }
     c.root.kill_daemon();
     c.start();
   }
   REQUIRE(eventually([&] { return acked_count() > 0; }));
   stop = true;
-  writer.join();
+  for (auto& w : writers) w.join();  // before reading `acked`
 
   // Every acknowledged create is in the database.
   std::set<std::string> created;

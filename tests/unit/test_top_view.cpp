@@ -63,7 +63,7 @@ std::string text_of(const std::vector<ScreenLine>& lines) {
   return out;
 }
 
-bool has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+bool screen_has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
 
 }  // namespace top_test
 
@@ -75,19 +75,19 @@ TEST_CASE("top view: every section with its columns when the screen is large", "
   const std::string text = text_of(lines);
   INFO(text);
   CHECK(lines.front().style == LineStyle::title);
-  CHECK(has(lines.front().text, "/home/me/company"));
-  CHECK(has(lines.front().text, "04:22:18"));
-  CHECK(has(text, "AGENTS  2: 2 running"));
-  CHECK(has(text, "f/workers/slot1"));
-  CHECK(has(text, "3.2%"));  // 3.25 to one decimal
-  CHECK(has(text, "14.1M"));
-  CHECK(has(text, "10s"));   // the heartbeat's age at the snapshot's time
-  CHECK(has(text, "FACTORIES  1"));
-  CHECK(has(text, "2 (2 running)"));
-  CHECK(has(text, "ALERTS  1 open"));
-  CHECK(has(text, "start_limit"));
-  CHECK(has(text, "EVENTS"));
-  CHECK(has(text, "ev2"));
+  CHECK(screen_has(lines.front().text, "/home/me/company"));
+  CHECK(screen_has(lines.front().text, "04:22:18"));
+  CHECK(screen_has(text, "AGENTS  2: 2 running"));
+  CHECK(screen_has(text, "f/workers/slot1"));
+  CHECK(screen_has(text, "3.2%"));  // 3.25 to one decimal
+  CHECK(screen_has(text, "14.1M"));
+  CHECK(screen_has(text, "10s"));   // the heartbeat's age at the snapshot's time
+  CHECK(screen_has(text, "FACTORIES  1"));
+  CHECK(screen_has(text, "2 (2 running)"));
+  CHECK(screen_has(text, "ALERTS  1 open"));
+  CHECK(screen_has(text, "start_limit"));
+  CHECK(screen_has(text, "EVENTS"));
+  CHECK(screen_has(text, "ev2"));
   int headings = 0;
   for (const auto& l : lines) headings += l.style == LineStyle::heading;
   CHECK(headings == 4);
@@ -109,10 +109,10 @@ TEST_CASE("top view: on a small screen events give way and long lists say how ma
   const std::string text = text_of(lines);
   INFO(text);
   CHECK(lines.size() == 24);
-  CHECK(has(text, "f/workers/slot0"));
-  CHECK(has(text, " more"));  // agents cut
-  CHECK(has(text, "ALERTS  5 open"));
-  CHECK(has(text, "start_limit"));  // the alerts keep a few rows
+  CHECK(screen_has(text, "f/workers/slot0"));
+  CHECK(screen_has(text, " more"));  // agents cut
+  CHECK(screen_has(text, "ALERTS  5 open"));
+  CHECK(screen_has(text, "start_limit"));  // the alerts keep a few rows
 }
 
 TEST_CASE("top view: when cut the newest events stay", "[top_view]") {
@@ -120,9 +120,9 @@ TEST_CASE("top view: when cut the newest events stay", "[top_view]") {
   const auto lines = render_top(company(1, 40, 0), 120, 20);
   const std::string text = text_of(lines);
   INFO(text);
-  CHECK(has(text, "ev39\n"));
-  CHECK_FALSE(has(text, "ev0\n"));
-  CHECK(has(text, " earlier"));
+  CHECK(screen_has(text, "ev39\n"));
+  CHECK_FALSE(screen_has(text, "ev0\n"));
+  CHECK(screen_has(text, " earlier"));
 }
 
 TEST_CASE("top view: an empty company says so", "[top_view]") {
@@ -130,10 +130,10 @@ TEST_CASE("top view: an empty company says so", "[top_view]") {
   s.company = "/c";
   const std::string text = text_of(render_top(s, 100, 30));
   INFO(text);
-  CHECK(has(text, "AGENTS  none"));
-  CHECK(has(text, "ALERTS  none open"));
-  CHECK(has(text, "FACTORIES  none"));
-  CHECK(has(text, "EVENTS  none yet"));
+  CHECK(screen_has(text, "AGENTS  none"));
+  CHECK(screen_has(text, "ALERTS  none open"));
+  CHECK(screen_has(text, "FACTORIES  none"));
+  CHECK(screen_has(text, "EVENTS  none yet"));
 }
 
 TEST_CASE("top view: agents without a process show dashes", "[top_view]") {
@@ -144,9 +144,9 @@ TEST_CASE("top view: agents without a process show dashes", "[top_view]") {
   INFO(text);
   std::string row;
   for (const auto& l : lines)
-    if (has(l.text, "f/qa")) row = l.text;
-  CHECK(has(row, "stopped (operator)"));
-  CHECK_FALSE(has(row, "%"));
+    if (screen_has(l.text, "f/qa")) row = l.text;
+  CHECK(screen_has(row, "stopped (operator)"));
+  CHECK_FALSE(screen_has(row, "%"));
 }
 
 TEST_CASE("top view: fit_width cuts at code points and blanks control characters", "[top_view]") {

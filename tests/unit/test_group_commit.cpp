@@ -1,0 +1,205 @@
+// Group commit: what waits for a sync runs only after the sync that covers it, in order;
+// commits that come together share one sync; a failed sync fails what it covered. The
+// syncs here are stand-ins that count, block or fail (the power-cut tests check the real
+// store's durability through the same class).
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "daemon/store/feed.hpp"
+#include "daemon/store/group_commit.hpp"
+#include "daemon/store/journal.hpp"
+#include "daemon/store/store.hpp"
+#include "tests/catch.hpp"
+#include "tests/unit/temp_dir.hpp"
+
+using vermas::GroupCommit;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A sync that waits until the test opens the gate, and counts how often it ran.
+class GatedSync {
+ public:
+  std::error_code operator()() {
+    std::unique_lock lock(mutex_);
+    ++started_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return opened_ > 0 || all_open_; });
+    if (!all_open_) --opened_;
+    return fail_next_.exchange(false) ? std::error_code(EIO, std::generic_category()) : std::error_code{};
+  }
+  void open_once() {
+    std::lock_guard lock(mutex_);
+    ++opened_;
+    changed_.notify_all();
+  }
+  void open_all() {
+    std::lock_guard lock(mutex_);
+    all_open_ = true;
+    changed_.notify_all();
+  }
+  void fail_next() { fail_next_ = true; }
+  int started() {
+    std::lock_guard lock(mutex_);
+    return started_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int started_ = 0;
+  int opened_ = 0;
+  bool all_open_ = false;
+  std::atomic<bool> fail_next_{false};
+};
+
+// Runs the loop until `done` or 5 s.
+template <class Pred>
+bool loop_until(boost::asio::io_context& io, Pred done) {
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (!done() && std::chrono::steady_clock::now() < until) {
+    io.restart();
+    io.run_for(5ms);
+  }
+  return done();
+}
+
+}  // namespace
+
+TEST_CASE("group commit: commits that come together share one sync, and their waiters run after it, in order",
+          "[group_commit]") {
+  boost::asio::io_context io;
+  auto gate = std::make_shared<GatedSync>();
+  GroupCommit group(io, [gate] { return (*gate)(); });
+  std::vector<int> order;
+
+  REQUIRE_FALSE(group.pending());
+  group.after_durable([&](bool ok) { order.push_back(ok ? 0 : -1); });  // nothing pending: at once
+  REQUIRE(order == std::vector<int>{0});
+
+  for (int i = 1; i <= 5; ++i) {
+    group.committed();
+    group.after_durable([&, i](bool ok) { order.push_back(ok ? i : -i); });
+  }
+  REQUIRE(group.pending());
+  REQUIRE(loop_until(io, [&] { return gate->started() == 1; }));
+  CHECK(order.size() == 1);  // nothing runs before the sync ends
+
+  // While that sync runs, a second group gathers behind it.
+  group.committed();
+  group.after_durable([&](bool ok) { order.push_back(ok ? 6 : -6); });
+  io.restart();
+  io.run_for(20ms);
+  CHECK(gate->started() == 1);  // one sync at a time
+
+  gate->open_once();
+  REQUIRE(loop_until(io, [&] { return order.size() == 6; }));
+  CHECK(order == std::vector<int>{0, 1, 2, 3, 4, 5});
+  REQUIRE(loop_until(io, [&] { return gate->started() == 2; }));
+  gate->open_once();
+  REQUIRE(loop_until(io, [&] { return order.size() == 7; }));
+  CHECK(order.back() == 6);
+  CHECK_FALSE(group.pending());
+  CHECK(group.stats().commits == 6);
+  CHECK(group.stats().syncs == 2);
+  CHECK(group.stats().failures == 0);
+}
+
+TEST_CASE("group commit: a failed sync fails what it covered, and the next one succeeds", "[group_commit]") {
+  boost::asio::io_context io;
+  auto gate = std::make_shared<GatedSync>();
+  gate->open_all();
+  GroupCommit group(io, [gate] { return (*gate)(); });
+  std::vector<bool> results;
+
+  gate->fail_next();
+  group.committed();
+  group.after_durable([&](bool ok) { results.push_back(ok); });
+  REQUIRE(loop_until(io, [&] { return results.size() == 1; }));
+  CHECK(results[0] == false);
+  CHECK(group.failing().has_value());
+  CHECK(group.stats().failures == 1);
+
+  group.committed();
+  group.after_durable([&](bool ok) { results.push_back(ok); });
+  REQUIRE(loop_until(io, [&] { return results.size() == 2; }));
+  CHECK(results[1] == true);
+  CHECK_FALSE(group.failing().has_value());
+}
+
+TEST_CASE("group commit: a commit nobody waits for is synced too, and flush syncs what is left at once",
+          "[group_commit]") {
+  boost::asio::io_context io;
+  auto gate = std::make_shared<GatedSync>();
+  gate->open_all();
+  GroupCommit group(io, [gate] { return (*gate)(); });
+  group.committed();
+  REQUIRE(loop_until(io, [&] { return !group.pending(); }));
+  CHECK(gate->started() == 1);
+
+  // flush: no loop turn needed (the daemon's last step, after its loop has ended).
+  bool ran = false;
+  group.committed();
+  group.after_durable([&](bool ok) { ran = ok; });
+  group.flush();
+  CHECK(ran);
+  CHECK_FALSE(group.pending());
+}
+
+TEST_CASE("group commit: the journal publishes an event only after its sync", "[group_commit][journal]") {
+  vermas::test::TempDir dir;
+  boost::asio::io_context io;
+  vermas::Store store(dir.path / "operations.db", vermas::Store::Durability::grouped);
+  auto gate = std::make_shared<GatedSync>();
+  GroupCommit group(io, [gate] { return (*gate)(); });
+  store.on_commit([&group] { group.committed(); });
+  vermas::FeedWriter feed(dir.path / "feed.jsonl", 0, 2);
+  vermas::Journal journal(store, feed);
+  journal.set_group_commit(&group);
+  std::vector<std::int64_t> seen;
+  journal.subscribe([&](const vermas::Event& e) {
+    seen.push_back(e.id);
+    return true;
+  });
+
+  const auto e = journal.record({"test.event", "operations", std::nullopt, std::nullopt, {}});
+  CHECK(e.id == store.last_event_id());  // committed: readable at once
+  REQUIRE(loop_until(io, [&] { return gate->started() == 1; }));
+  CHECK(seen.empty());
+  const auto feed_file = dir.path / "feed.jsonl";
+  CHECK((!std::filesystem::exists(feed_file) || std::filesystem::file_size(feed_file) == 0));
+  gate->open_once();
+  REQUIRE(loop_until(io, [&] { return seen.size() == 1; }));
+  CHECK(seen[0] == e.id);
+  CHECK(std::filesystem::file_size(feed_file) > 0);
+  gate->open_all();
+}
+
+TEST_CASE("group commit: WalSync syncs the store's WAL, and the database file when there is no WAL",
+          "[group_commit]") {
+  vermas::test::TempDir dir;
+  const auto db = dir.path / "operations.db";
+  vermas::WalSync sync(db);
+  {
+    vermas::Store store(db, vermas::Store::Durability::grouped);
+    store.append({"test.event", "operations", std::nullopt, std::nullopt, {}});
+    REQUIRE(std::filesystem::exists(dir.path / "operations.db-wal"));
+    CHECK_FALSE(sync());
+    CHECK_FALSE(sync());  // the descriptor is kept
+  }
+  // The last connection closed: SQLite checkpointed and removed the WAL.
+  REQUIRE_FALSE(std::filesystem::exists(dir.path / "operations.db-wal"));
+  CHECK_FALSE(sync());
+  vermas::WalSync missing(dir.path / "absent" / "operations.db");
+  CHECK(missing());  // neither file: an error, not a false success
+}
