@@ -424,8 +424,6 @@ Loaded<Config> parse_config(std::string_view toml_text, const std::string& file_
         out.warnings.push_back({file_name, int(it->second.begin.line), int(it->second.begin.column), key,
                                 "changes nothing: " + why});
     };
-    unless("mail.poll_interval_seconds", false,
-           "not yet built (mail is delivered when its recipient reads it)");
     unless("metrics.interval_seconds", c.metrics.textfile.has_value(),
            "no [metrics] textfile is set to write (co metrics prints them on request)");
     for (const char* key : {"alerts.min_severity", "alerts.command_timeout_seconds"})

@@ -135,6 +135,8 @@ void Daemon::start() {
   wo_sync_->attach();
   loops_ = std::make_unique<Loops>(io_, config_, p, *journal_, *work_orders_);
   loops_->attach();
+  mail_reminders_ = std::make_unique<MailReminders>(io_, config_, *journal_, *supervisor_);
+  mail_reminders_->attach();
   log_maintenance_ = std::make_unique<LogMaintenance>(io_, *journal_, p);
   retention_ = std::make_unique<Retention>(io_, config_, *log_maintenance_);
   backups_ = std::make_unique<Backups>(io_, *journal_, p);
@@ -243,6 +245,7 @@ int Daemon::run() {
   retention_.reset();
   log_maintenance_.reset();
   loops_.reset();
+  mail_reminders_.reset();  // unsubscribes: before the journal and the supervisor go
   squad_.reset();
   spending_.reset();
   alert_notifier_.reset();  // unsubscribes: before the journal goes
@@ -282,6 +285,7 @@ void Daemon::request_stop(const std::string& reason, bool stop_agents) {
   wo_sync_->shutting_down();
   reports_->stop();
   alert_notifier_->shutting_down();
+  mail_reminders_->shutting_down();
   if (stop_agents) {
     // Workers, then QA, then supervisors; the socket keeps answering meanwhile so
     // `co operations stop` can show progress.

@@ -28,6 +28,7 @@
 #include "daemon/governance/squad.hpp"
 #include "daemon/patrol/loops.hpp"
 #include "daemon/patrol/alert_notifier.hpp"
+#include "daemon/patrol/mail_reminders.hpp"
 #include "daemon/pidfile.hpp"
 #include "daemon/reports/reports.hpp"
 #include "daemon/rpc/router.hpp"
@@ -126,6 +127,7 @@ class Daemon {
   std::unique_ptr<Retention> retention_;
   std::unique_ptr<Backups> backups_;
   std::unique_ptr<AlertNotifier> alert_notifier_;
+  std::unique_ptr<MailReminders> mail_reminders_;
   std::unique_ptr<Reports> reports_;
   Router router_;
   std::unique_ptr<Server> server_;

@@ -138,6 +138,12 @@ class Supervisor {
   void tell(const std::string& id, const std::string& subject, const std::string& body, const std::string& line) {
     if (const Agent* a = registry_.find(id)) patrol_.tell(*a, subject, body, line);
   }
+  // One line typed into a running agent's pane; false when it has none (not running, or
+  // not under tmux).
+  bool type_into(const std::string& id, const std::string& line) {
+    const Agent* a = registry_.find(id);
+    return a && patrol_.type_into(*a, line);
+  }
   int live_process_count() const { return registry_.live_process_count(); }
 
   // Daemon shutdown: workers, then QA, then supervisors, each stopped (TERM, KILL after

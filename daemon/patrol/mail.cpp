@@ -94,4 +94,14 @@ std::map<std::string, std::int64_t> unread_by_recipient(const Store& store) {
   return out;
 }
 
+std::map<std::string, Queued> queued_by_recipient(const Store& store) {
+  // SQLite's bare column beside max(): `sender` comes from the row with the largest id.
+  sql::Stmt s(store.statements(),
+              "SELECT recipient, count(*), max(id), sender FROM messages WHERE state = 'queued' GROUP BY recipient",
+              "listing queued mail");
+  std::map<std::string, Queued> out;
+  while (s.step()) out[s.text(0)] = {s.int64(1), s.int64(2), s.text(3)};
+  return out;
+}
+
 }  // namespace vermas::mail

@@ -46,5 +46,12 @@ void delivered(Journal& journal, const std::string& recipient, std::vector<Messa
 Message ack(Journal& journal, std::int64_t id, const std::string& caller);
 // Messages not yet delivered, by recipient.
 std::map<std::string, std::int64_t> unread_by_recipient(const Store& store);
+// The same with the newest of them: which id, and from whom.
+struct Queued {
+  std::int64_t count = 0;
+  std::int64_t newest_id = 0;
+  std::string newest_from;
+};
+std::map<std::string, Queued> queued_by_recipient(const Store& store);
 
 }  // namespace vermas::mail

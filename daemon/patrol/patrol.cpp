@@ -233,9 +233,14 @@ void Patrol::go_stuck(Agent& a, double seconds) {
 
 void Patrol::tell(const Agent& a, const std::string& subject, const std::string& body, const std::string& line) {
   mail::send(registry_.journal(), "operations", a.rec.id, subject, body);
-  if (a.proc && !a.proc->pane.empty())
-    asio::co_spawn(io_, type_nudge(a.rec.runner, {a.rec.id, a.rec.session, a.proc->identity, a.proc->pane}, line),
-                   asio::detached);
+  type_into(a, line);
+}
+
+bool Patrol::type_into(const Agent& a, const std::string& line) {
+  if (!a.proc || a.proc->pane.empty()) return false;
+  asio::co_spawn(io_, type_nudge(a.rec.runner, {a.rec.id, a.rec.session, a.proc->identity, a.proc->pane}, line),
+                 asio::detached);
+  return true;
 }
 
 void Patrol::rotate_logs() {

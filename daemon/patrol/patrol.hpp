@@ -58,6 +58,8 @@ class Patrol {
   void noticed(const Agent& a);
   // Mail from operations to the agent; a tmux agent also sees `line` typed into its pane.
   void tell(const Agent& a, const std::string& subject, const std::string& body, const std::string& line);
+  // Types `line` into the agent's pane (tmux); false when it runs in none.
+  bool type_into(const Agent& a, const std::string& line);
 
  private:
   void round();

@@ -178,6 +178,7 @@ struct Settings {
   std::vector<std::string> ceo;  // [agents.ceo] command when set (else the default, claude)
   std::string ceo_runner = "tmux";
   std::string alerts;  // the [alerts] section's lines, if any
+  double mail_poll = 0;  // [mail] poll_interval_seconds when > 0
 };
 
 inline std::string config_text(const Settings& s) {
@@ -209,6 +210,7 @@ inline std::string config_text(const Settings& s) {
          "max_review_cycles = " + std::to_string(s.loop_review_cycles) + "\n" +
          "\n[budgets]\non_exceed = " + toml_string(s.on_exceed) + "\n" +
          (s.alerts.empty() ? "" : "\n[alerts]\n" + s.alerts + "\n") +
+         (s.mail_poll > 0 ? "\n[mail]\npoll_interval_seconds = " + std::to_string(s.mail_poll) + "\n" : "") +
          agent("supervisor", s.supervisor, s.supervisor_runner) + agent("qa", s.qa, "direct") +
          agent("worker", s.worker, s.worker_runner) + (s.ceo.empty() ? "" : agent("ceo", s.ceo, s.ceo_runner));
 }

@@ -411,13 +411,13 @@ TEST_CASE("co config reload and co config check report file:line:column", "[life
 
     // Set, valid, and changing nothing: said with its place, and still ok.
     const std::string before = root.read_config();
-    root.replace_in_config("# poll_interval_seconds = 10", "poll_interval_seconds = 5");
-    const int poll = line_of(root.read_config(), "poll_interval_seconds");
+    root.replace_in_config("# min_severity = \"warning\"", "min_severity = \"info\"");
+    const int poll = line_of(root.read_config(), "min_severity = \"info\"");
     auto warned = root.co({"config", "check"});
     INFO(warned.out << warned.err);
     CHECK(warned.exit_code == 0);
     CHECK(contains(warned.out, file + ": ok (1 warning(s))"));
-    CHECK(contains(warned.err, "warning: " + file + ":" + std::to_string(poll) + ":1: mail.poll_interval_seconds: changes nothing"));
+    CHECK(contains(warned.err, "warning: " + file + ":" + std::to_string(poll) + ":1: alerts.min_severity: changes nothing"));
     auto warned_json = root.co({"--json", "config", "check"});
     REQUIRE(stdout_is_one_json_document(warned_json));
     CHECK(parse_json(warned_json.out)["ok"] == true);

@@ -95,3 +95,47 @@ exec sleep 300
   CHECK(contains(human.out, "hello"));
   c.root.stop();
 }
+
+TEST_CASE("mail: a tmux agent with unread mail is told in its pane once per new message, at most every poll interval",
+          "[mail]") {
+  if (!in_path("tmux")) {
+    WARN("tmux is not installed: the mail reminder test is skipped");
+    return;
+  }
+  Settings s;
+  s.mail_poll = 0.2;
+  // A terminal program that echoes what is typed: the pane's output (its log) shows it.
+  s.supervisor = {"/bin/sh", "-c", "echo ready; exec cat"};
+  s.supervisor_runner = "tmux";
+  Company c(s);
+  PrivateTmux tmux(c.root);
+  c.start(tmux.env);
+  c.add_factory("f1");
+  c.running_pid("f1/supervisor");
+  const std::string log = c.root.path("logs/supervisor-f1/output.log");
+
+  // Two messages, usually within one interval: a reminder that counts both (a slow machine
+  // may tell of the first alone, then of the second).
+  c.co_json({"send", "f1/supervisor", "-s", "first", "-m", "one"});
+  const json second = c.co_json({"send", "f1/supervisor", "-s", "second", "-m", "two"});
+  REQUIRE(eventually([&] { return contains(read_file(log), "MAIL: 2 unread message(s), the newest from operator"); },
+                     10s));
+  const std::size_t reminders = c.events("mail.reminded", "f1/supervisor").size();
+  REQUIRE((reminders == 1 || reminders == 2));
+  const json told = c.events("mail.reminded", "f1/supervisor").back()["data"];
+  CHECK(told["count"] == 2);
+  CHECK(told["newest_id"] == second["id"]);
+  // The messages stay queued: a reminder is not a reading.
+  CHECK(c.co_json({"mail", "inbox", "--agent", "f1/supervisor", "--unread"})["messages"].size() == 2);
+  // The subject is never typed (another agent's text is read through co mail inbox).
+  CHECK_FALSE(contains(read_file(log), "second"));
+
+  // Nothing new: no second reminder, though the mail is still unread. A third message is
+  // told of in its turn, and the QA agent (direct, no pane) is never typed at.
+  c.co_json({"send", "f1/qa", "-s", "to qa", "-m", "direct"});
+  c.co_json({"send", "f1/supervisor", "-s", "third", "-m", "three"});
+  REQUIRE(eventually([&] { return contains(read_file(log), "MAIL: 3 unread message(s)"); }, 10s));
+  CHECK(c.events("mail.reminded", "f1/supervisor").size() == reminders + 1);
+  CHECK(c.events("mail.reminded", "f1/qa").empty());
+  c.root.stop();
+}
