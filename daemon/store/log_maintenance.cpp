@@ -158,6 +158,11 @@ std::int64_t checkpoint_event_id(sql::StatementCache& st) {
   return s.step() ? std::atoll(s.text(0).c_str()) : 0;
 }
 
+ChunkSizer LogMaintenance::sizer() const {
+  if (fixed_chunk_ > 0) return ChunkSizer::fixed(fixed_chunk_);
+  return ChunkSizer(1000, 100, 200000);
+}
+
 std::int64_t LogMaintenance::checkpoint_event_id() const {
   return vermas::checkpoint_event_id(journal_.store().statements());
 }
@@ -181,13 +186,17 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
   auto held_since = [](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
   };
+  ChunkSizer chunks = sizer();
   for (;;) {
     std::int64_t n = 0;
+    const std::int64_t limit = chunks.next();
     const auto chunk_start = std::chrono::steady_clock::now();
-    store.transact([&](Store::Tx&) { n = fold(chunk_); });
-    longest_hold = std::max(longest_hold, held_since(chunk_start));
+    store.transact([&](Store::Tx&) { n = fold(limit); });
+    const double held = held_since(chunk_start);
+    longest_hold = std::max(longest_hold, held);
+    chunks.took(n, ChunkSizer::Seconds(held));
     replayed += n;
-    if (n < chunk_) break;
+    if (n < limit) break;
     co_await asio::post(io_, asio::use_awaitable);  // let requests in between chunks
   }
   // Compare with the live tables at one position of the log, on a second connection in a
@@ -306,10 +315,12 @@ asio::awaitable<json> LogMaintenance::archive(std::string cutoff, bool partition
   if (ec) throw Error(Errc::unavailable, "creating " + paths_.archive_dir().string() + ": " + ec.message());
   std::int64_t archived = 0;
   std::set<std::string> files;
+  ChunkSizer chunks = sizer();
   for (;;) {
+    const auto chunk_start = std::chrono::steady_clock::now();
     const std::int64_t from = checkpoint_event_id();
     std::vector<Event> chunk;
-    store.scan(from, upto, chunk_, {}, [&](const Event& e) { chunk.push_back(e); });
+    store.scan(from, upto, chunks.next(), {}, [&](const Event& e) { chunk.push_back(e); });
     if (chunk.empty()) break;
     std::map<fs::path, std::string> lines;
     std::map<fs::path, std::int64_t> written;  // per file: the last id already in it
@@ -336,6 +347,8 @@ asio::awaitable<json> LogMaintenance::archive(std::string cutoff, bool partition
       set_meta(st, "checkpoint_event_id", std::to_string(last));
     });
     archived += static_cast<std::int64_t>(chunk.size());
+    chunks.took(static_cast<std::int64_t>(chunk.size()),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - chunk_start));
     co_await asio::post(io_, asio::use_awaitable);
   }
   json out = {{"archived", archived},

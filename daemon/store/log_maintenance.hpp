@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/paths.hpp"
+#include "daemon/store/chunk_sizer.hpp"
 #include "daemon/store/journal.hpp"
 
 namespace vermas {
@@ -47,8 +48,9 @@ class LogMaintenance {
   boost::asio::awaitable<nlohmann::json> archive(std::string cutoff, bool partition_by_day, std::string actor);
 
   std::int64_t checkpoint_event_id() const;
-  // Rows per chunk; small in tests to exercise the chunking.
-  void set_chunk(std::int64_t n) { chunk_ = n; }
+  // Rows per chunk, fixed; small in tests to exercise the chunking. Otherwise each chunk is
+  // sized to hold the io thread ~20 ms (chunk_sizer.hpp).
+  void set_chunk(std::int64_t n) { fixed_chunk_ = n; }
 
  private:
   // Counts the rows in which the live and the rebuilt tables differ, on a read-only
@@ -57,7 +59,8 @@ class LogMaintenance {
   boost::asio::io_context& io_;
   Journal& journal_;
   Paths paths_;
-  std::int64_t chunk_ = 20000;
+  ChunkSizer sizer() const;
+  std::int64_t fixed_chunk_ = 0;
   bool busy_ = false;
   std::thread comparer_;
 };
