@@ -437,6 +437,7 @@ struct RebuildResult {
   double seconds = 0;       // the daemon's own figure
   double wall_seconds = 0;  // request sent -> answer read
   double longest_hold = 0;  // the longest single step: how long other requests waited
+  double longest_chunk = 0, swap = 0;  // of which: the longest replay chunk, the final swap
   bool matched_live = false;
   std::int64_t differences = -1, replayed = 0, work_orders = 0;
 };
@@ -448,6 +449,9 @@ RebuildResult measure_rebuild(RawConnection& conn) {
   out.wall_seconds = ms_since(t0) / 1e3;
   out.seconds = r.value("seconds", NAN);
   out.longest_hold = r.value("longest_hold_seconds", NAN);
+  const json holds = r.value("holds", json::object());
+  out.longest_chunk = holds.value("longest_chunk_seconds", NAN);
+  out.swap = holds.value("swap_seconds", NAN);
   out.matched_live = r.value("matched_live", false);
   out.differences = r.value("differences", std::int64_t{-1});
   out.replayed = r.value("events_replayed", std::int64_t{0});
@@ -740,6 +744,8 @@ int main(int argc, char** argv) {
     j["rebuild_wall_seconds_ok"] = rebuild_ok;
     put(j, "rebuild_seconds", med([](const Round& r) { return r.rebuild.seconds; }), 3);
     put(j, "rebuild_longest_hold_seconds", med([](const Round& r) { return r.rebuild.longest_hold; }), 3);
+    put(j, "rebuild_longest_chunk_seconds", med([](const Round& r) { return r.rebuild.longest_chunk; }), 3);
+    put(j, "rebuild_swap_seconds", med([](const Round& r) { return r.rebuild.swap; }), 3);
     j["rebuild_matched_live"] = matched;
     j["rebuild_matched_live_target"] = true;
     j["rebuild_matched_live_ok"] = matched;
@@ -807,6 +813,8 @@ int main(int argc, char** argv) {
     summary.row("wo.rebuild_projections, wall", rebuild_wall, "s", "<= 10 s", verdict(rebuild_ok));
     summary.row("wo.rebuild_projections, own seconds", j["rebuild_seconds"], "s");
     summary.row("  longest single step (requests wait)", j["rebuild_longest_hold_seconds"], "s");
+    summary.row("    longest replay chunk", j["rebuild_longest_chunk_seconds"], "s");
+    summary.row("    the swap", j["rebuild_swap_seconds"], "s");
     summary.line("rebuild matched_live (every round)", matched ? "true" : "false", "true", verdict(matched));
     summary.kib("daemon RSS before the first rebuild", rounds.front().rss_before_rebuild_kib);
     summary.kib("daemon RSS after the last rebuild", rounds.back().rss_after_rebuild_kib);

@@ -158,6 +158,19 @@ std::int64_t checkpoint_event_id(sql::StatementCache& st) {
   return s.step() ? std::atoll(s.text(0).c_str()) : 0;
 }
 
+namespace {
+// The rebuild's generation, counted in meta: it names the rebuilt set's indexes.
+std::int64_t next_generation(sql::StatementCache& st) {
+  std::int64_t n = 1;
+  {
+    sql::Stmt s(st, "SELECT value FROM meta WHERE key = 'rebuild_generation'", "reading the rebuild generation");
+    if (s.step()) n = std::atoll(s.text(0).c_str()) + 1;
+  }
+  set_meta(st, "rebuild_generation", std::to_string(n));
+  return n;
+}
+}  // namespace
+
 ChunkSizer LogMaintenance::sizer() const {
   if (fixed_chunk_ > 0) return ChunkSizer::fixed(fixed_chunk_);
   return ChunkSizer(1000, 100, 200000);
@@ -175,14 +188,20 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
   LargerCache cache(store, kRebuildCacheKiB);
   std::int64_t cursor = checkpoint_event_id();
   std::int64_t replayed = 0;
+  // The rebuild tables get their indexes now, so the replay keeps them up in its chunks: an
+  // index built at the swap is one statement over every row (0.1 s at 100k work orders),
+  // holding the io thread. Their names carry a generation of their own (see create_indexes).
   store.transact([&](Store::Tx&) {
     sql::exec(store.db(), P::drop_tables(P::kRebuild).c_str(), "dropping an old rebuild");
-    sql::exec(store.db(), P::create_tables(P::kRebuild, false).c_str(), "creating rebuild tables");
+    sql::exec(store.db(), P::drop_tables(P::kRetired).c_str(), "dropping a set an earlier rebuild replaced");
+    const std::string generation = std::to_string(next_generation(st));
+    sql::exec(store.db(), (P::create_tables(P::kRebuild, false) + P::create_indexes(P::kRebuild, "_g" + generation)).c_str(),
+              "creating rebuild tables");
     P::copy(st, P::kCheckpoint, P::kRebuild);
   });
   auto fold = [&](std::int64_t limit) { return fold_log(st, P::kRebuild, cursor, INT64_MAX, limit); };
   // The longest the io thread was held at once: how long a request may have waited.
-  double longest_hold = 0;
+  double longest_hold = 0, longest_chunk = 0, catch_up = 0;
   auto held_since = [](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
   };
@@ -194,6 +213,7 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
     store.transact([&](Store::Tx&) { n = fold(limit); });
     const double held = held_since(chunk_start);
     longest_hold = std::max(longest_hold, held);
+    longest_chunk = std::max(longest_chunk, held);
     chunks.took(n, ChunkSizer::Seconds(held));
     replayed += n;
     if (n < limit) break;
@@ -208,7 +228,8 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
     const auto step_start = std::chrono::steady_clock::now();
     store.transact([&](Store::Tx&) { replayed += fold(INT64_MAX); });
     compared_at = cursor;
-    longest_hold = std::max(longest_hold, held_since(step_start));
+    catch_up = held_since(step_start);
+    longest_hold = std::max(longest_hold, catch_up);
   }
   std::int64_t diff = co_await compare_off_thread();
   json out;
@@ -216,10 +237,15 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
   journal_.commit([&](Store::Tx& tx) {
     // The rest (events appended while we compared) and the swap, with nothing in between.
     replayed += fold(INT64_MAX);
-    std::string swap = P::drop_tables(P::kLive);
+    // Renames only: dropping the old set frees its pages, which takes time in proportion
+    // to its size; that is done after, a table per step.
+    std::string swap;
+    for (const auto& t : P::table_names()) swap += "ALTER TABLE " + t + " RENAME TO " + P::kRetired + t + ";\n";
     for (const auto& t : P::table_names()) swap += "ALTER TABLE " + P::kRebuild + t + " RENAME TO " + t + ";\n";
-    swap += P::create_indexes(P::kLive);
-    sql::exec(store.db(), swap.c_str(), "swapping in the rebuilt projections");
+    // Legacy renames: nothing refers to a projection table (no view, trigger or foreign
+    // key), and the modern rename re-checks the whole schema for each of the 26.
+    sql::exec(store.db(), ("PRAGMA legacy_alter_table = ON;\n" + swap + "PRAGMA legacy_alter_table = OFF;").c_str(),
+              "swapping in the rebuilt projections");
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     out = {{"events_replayed", replayed},
            {"checkpoint_event_id", checkpoint_event_id()},
@@ -236,11 +262,22 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
            {"matched_live", diff == 0},
            {"seconds", seconds},
            // Up to the commit of this step (the commit's own fsync is not counted).
-           {"longest_hold_seconds", std::max(longest_hold, held_since(swap_start))}};
+           {"longest_hold_seconds", std::max(longest_hold, held_since(swap_start))},
+           // Where the io thread was held longest: a chunk, the catch-up before the
+           // comparison, or the swap.
+           {"holds", {{"longest_chunk_seconds", longest_chunk},
+                      {"catch_up_seconds", catch_up},
+                      {"swap_seconds", held_since(swap_start)}}}};
     tx.append({"projections.rebuilt", actor, std::nullopt, std::nullopt, out});
   });
   if (!out.value("matched_live", true))
     spdlog::warn("rebuild: the live projections differed from the log in {} rows; replaced", out.value("differences", 0));
+  for (const auto& t : P::table_names()) {
+    co_await asio::post(io_, asio::use_awaitable);
+    store.transact([&](Store::Tx&) {
+      sql::exec(store.db(), ("DROP TABLE IF EXISTS " + P::kRetired + t).c_str(), "dropping a replaced projection");
+    });
+  }
   co_return out;
 }
 

@@ -592,14 +592,14 @@ std::string create_temp_tables(const std::string& p) {
   return s;
 }
 
-std::string create_indexes(const std::string& p) {
-  return "CREATE INDEX " + p + "work_orders_status ON " + p + "work_orders(status, updated_at);\n"
-         "CREATE INDEX " + p + "work_orders_factory ON " + p + "work_orders(factory, status);\n"
-         "CREATE INDEX " + p + "alerts_open ON " + p + "alerts(type, subject) WHERE resolved_at IS NULL;\n"
-         "CREATE INDEX " + p + "messages_recipient ON " + p + "messages(recipient, state);\n"
-         "CREATE INDEX " + p + "runs_agent ON " + p + "runs(agent, last_at);\n"
-         "CREATE INDEX " + p + "runs_last ON " + p + "runs(last_at);\n"
-         "CREATE INDEX " + p + "runs_cost ON " + p + "runs(cost);\n";
+std::string create_indexes(const std::string& p, const std::string& x) {
+  return "CREATE INDEX " + p + "work_orders_status" + x + " ON " + p + "work_orders(status, updated_at);\n"
+         "CREATE INDEX " + p + "work_orders_factory" + x + " ON " + p + "work_orders(factory, status);\n"
+         "CREATE INDEX " + p + "alerts_open" + x + " ON " + p + "alerts(type, subject) WHERE resolved_at IS NULL;\n"
+         "CREATE INDEX " + p + "messages_recipient" + x + " ON " + p + "messages(recipient, state);\n"
+         "CREATE INDEX " + p + "runs_agent" + x + " ON " + p + "runs(agent, last_at);\n"
+         "CREATE INDEX " + p + "runs_last" + x + " ON " + p + "runs(last_at);\n"
+         "CREATE INDEX " + p + "runs_cost" + x + " ON " + p + "runs(cost);\n";
 }
 
 std::string drop_tables(const std::string& p) {

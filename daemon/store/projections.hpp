@@ -28,13 +28,15 @@ namespace vermas::projections {
 inline const std::string kLive;
 inline const std::string kCheckpoint = "checkpoint_";
 inline const std::string kRebuild = "rebuild_";
+inline const std::string kRetired = "retired_";  // the live set a rebuild replaced, until dropped
 
-// CREATE TABLE statements for one set; secondary indexes only where asked (a rebuild adds
-// them once, at the swap, instead of maintaining them row by row).
+// CREATE TABLE statements for one set; secondary indexes where asked.
 std::string create_tables(const std::string& prefix, bool with_indexes);
 // The same tables as TEMP ones: a scratch set on a read-only connection (db.verify's replay).
 std::string create_temp_tables(const std::string& prefix);
-std::string create_indexes(const std::string& prefix);
+// `suffix` makes the names unique: a rebuilt set keeps its index names once it is renamed
+// live, so the next rebuild's must differ.
+std::string create_indexes(const std::string& prefix, const std::string& suffix = "");
 std::string drop_tables(const std::string& prefix);
 // The tables of one set, for copies, comparisons and swaps.
 const std::vector<std::string>& table_names();

@@ -372,6 +372,17 @@ TEST_CASE("a rebuild while events keep arriving compares at one position and swa
   json again = b.run(maintenance.rebuild("operator"));
   CHECK(again["matched_live"] == true);
   CHECK(b.differences_from_snapshot() == 0);
+  // After two rebuilds the live set has its indexes (named by the second rebuild's
+  // generation), and nothing of a replaced or a scratch set is left.
+  auto count_of = [&](const std::string& query) {
+    vermas::sql::Stmt s(b.journal.store().statements(), query, "inspecting the schema");
+    s.step();
+    return s.int64(0);
+  };
+  CHECK(count_of("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'work_orders' "
+                 "AND name LIKE '%\\_g2' ESCAPE '\\'") == 2);
+  CHECK(count_of("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND (name LIKE 'retired\\_%' ESCAPE '\\' "
+                 "OR name LIKE 'rebuild\\_%' ESCAPE '\\')") == 0);
 }
 
 TEST_CASE("invalid UTF-8 in an event: the live projections fold what is stored, so replay agrees", "[work_orders]") {
