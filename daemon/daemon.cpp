@@ -1,6 +1,7 @@
 #include "daemon/daemon.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -296,6 +297,9 @@ boost::asio::awaitable<void> Daemon::start_agents() {
   co_await supervisor_->start();
   if (!stopping_) co_await dispatcher_->reconcile();
   if (!stopping_) retention_->start();
+  // Start-up (migrations, the feed's repair, loading and re-adopting every agent) leaves
+  // free chunks all over the heap; give their pages back once.
+  ::malloc_trim(0);
 }
 
 void Daemon::finish_stop() {
