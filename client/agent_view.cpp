@@ -44,6 +44,8 @@ std::string spend_text(const json& a) {
 
 }  // namespace
 
+const json& member(const json& obj, const char* key) { return get(obj, key); }
+
 std::string field(const json& obj, const char* key, const std::string& missing) {
   const json& v = get(obj, key);
   if (v.is_string()) return v.get<std::string>();

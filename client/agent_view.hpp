@@ -13,6 +13,8 @@ using json = nlohmann::json;
 
 // A field as text: strings as they are, numbers and booleans printed, null or missing "-".
 std::string field(const json& obj, const char* key, const std::string& missing = "-");
+// obj[key] without a copy (json::value() copies: a deep copy of 200 agents), null when absent.
+const json& member(const json& obj, const char* key);
 // A count such as restart_count; 0 when missing.
 long long count_of(const json& obj, const char* key);
 // "12s ago" for an RFC 3339 time, "-" for null or unreadable.

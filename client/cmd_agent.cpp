@@ -86,7 +86,7 @@ struct AgentListOptions {
 };
 
 int cmd_agent_list(Context& ctx, const AgentListOptions& opts) {
-  json params = json::object();
+  json params = {{"usage", true}};  // the CPU and memory columns
   if (opts.factory) {
     if (int rc = check_factory_name(ctx, *opts.factory); rc != kOk) return rc;
     params["factory"] = *opts.factory;
@@ -95,10 +95,13 @@ int cmd_agent_list(Context& ctx, const AgentListOptions& opts) {
   if (opts.status) params["status"] = *opts.status;
   if (opts.sort) params["sort"] = *opts.sort;
   ctx.set_not_found_hint("co factory list");
-  auto r = ctx.call("agent.list", params);
+  auto r = ctx.call_for_table("agent.list", params,
+                              {"id", "role", "status", "reason", "stale", "pid", "cpu_percent", "rss_bytes",
+                               "uptime_seconds", "restart_count", "last_heartbeat", "current_work_order",
+                               "today_spend", "daily_cap"});
   return ctx.print(r, [&](const json& j) {
     bool filtered = opts.factory || opts.role || opts.status;
-    print_agents(std::cout, j.value("agents", json::array()),
+    print_agents(std::cout, member(j, "agents"),
                  {Col::id, Col::role, Col::status, Col::pid, Col::cpu, Col::rss, Col::uptime, Col::restarts,
                   Col::heartbeat, Col::work_order, Col::spend},
                  "", filtered ? "no agents match" : "no agents (add a factory with: co factory add NAME URL)");

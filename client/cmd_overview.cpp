@@ -22,12 +22,14 @@ int cmd_ping(Context& ctx) {
 }
 
 int cmd_status(Context& ctx) {
-  auto r = ctx.call("status");
+  auto r = ctx.call_for_table("status", json::object(),
+                              {"id", "status", "reason", "stale", "pid", "uptime_seconds", "restart_count",
+                               "last_heartbeat"});
   return ctx.print(r, [](const json& s) {
     std::cout << "company " << s.value("company", "?") << "  (" << s.value("root", "") << ")\n"
               << "operations: pid " << s.value("pid", 0) << ", up " << age_of(s.value("uptime_seconds", json()))
               << ", version " << s.value("version", "?") << "\n";
-    const json& agents = s.value("agents", json::object());
+    const json& agents = member(s, "agents");
     std::cout << "agents: " << count_of(agents, "total");
     if (agents.contains("by_status") && agents["by_status"].is_object())
       for (const auto& [status, n] : agents["by_status"].items())
@@ -40,13 +42,13 @@ int cmd_status(Context& ctx) {
     std::cout << "\nmail: " << count_of(s, "unread_mail") << " unread   spend today: "
               << money(s.contains("today_spend") && s["today_spend"].is_number() ? s["today_spend"].get<double>() : 0.0)
               << "\n";
-    const json& factories = s.value("factories", json::array());
-    if (factories.empty()) {
+    const json& factories = member(s, "factories");
+    if (!factories.is_array() || factories.empty()) {
       std::cout << "factories: none (add one with: co factory add NAME URL)\n";
     }
     for (const auto& f : factories) {
       std::cout << "\nfactory " << field(f, "name", "?") << "  " << field(f, "url", "") << "\n";
-      print_agents(std::cout, f.value("agents", json::array()),
+      print_agents(std::cout, member(f, "agents"),
                    {Col::id, Col::status, Col::pid, Col::uptime, Col::restarts, Col::heartbeat}, "  ",
                    "no agents yet (the supervisor and QA start at the next patrol)");
     }

@@ -58,7 +58,7 @@ std::pair<json, std::int64_t> latest_events(Context& ctx) {
 TopSnapshot gather(Context& ctx, const json& events) {
   TopSnapshot s;
   s.company = ctx.paths().root.string();
-  s.agents = ctx.call("agent.list").value("agents", json::array());
+  s.agents = ctx.call("agent.list", {{"usage", true}}).value("agents", json::array());
   s.factories = ctx.call("factory.list").value("factories", json::array());
   s.alerts = ctx.call("alert.list", {{"resolved", false}}).value("alerts", json::array());
   s.events = events;

@@ -66,6 +66,21 @@ double Context::waiting_seconds(double at_least_seconds) const {
   return g_.timeout_given ? g_.timeout_seconds : std::max(g_.timeout_seconds, at_least_seconds);
 }
 
+json Context::call_for_table(const std::string& method, json params, std::initializer_list<const char*> fields) {
+  if (g_.json) return call(method, std::move(params));
+  json with = params;
+  with["fields"] = json::array();
+  for (const char* f : fields) with["fields"].push_back(f);
+  try {
+    return call(method, std::move(with));
+  } catch (const RpcFailure& e) {
+    if (e.code != rpc::code::invalid_params || !e.data.is_object() || e.data.value("field", "") != "fields" ||
+        e.data.contains("value"))
+      throw;
+  }
+  return call(method, std::move(params));
+}
+
 json Context::call_waiting(const std::string& method, json params, double at_least_seconds) {
   auto ms = std::chrono::milliseconds(static_cast<long>(waiting_seconds(at_least_seconds) * 1000));
   return rpc().call(method, std::move(params), ms);

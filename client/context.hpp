@@ -37,6 +37,9 @@ class Context {
   std::string command(const std::string& rest) const;
   RpcClient& rpc();  // connected lazily
   json call(const std::string& method, json params = json::object()) { return rpc().call(method, std::move(params)); }
+  // agent.list or status with `fields`, the agent members a table shows (all of them for
+  // --json); a daemon from before `fields` refuses the parameter and is asked again without.
+  json call_for_table(const std::string& method, json params, std::initializer_list<const char*> fields);
   // For methods that answer once an action is done (git clone, stopping an agent): waits
   // max(--timeout, at_least_seconds), or exactly --timeout when it was given.
   json call_waiting(const std::string& method, json params, double at_least_seconds);

@@ -58,10 +58,69 @@ json make_notification(const std::string& method, json params) {
   return json{{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}};
 }
 
+namespace {
+
+// A subtype nothing else uses: binary values never come from the wire (JSON has none).
+constexpr std::uint64_t kRawJsonSubtype = 0x6a73;  // "js"
+
+void dump_into(std::string& out, const json& v) { out += v.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// The members of a response in nlohmann's order (its objects are sorted maps), a raw
+// result spliced in; a batch element by element. Anything else as dump() writes it.
+void encode_into(std::string& out, const json& m) {
+  if (m.is_array()) {
+    out += '[';
+    for (std::size_t i = 0; i < m.size(); ++i) {
+      if (i) out += ',';
+      encode_into(out, m[i]);
+    }
+    out += ']';
+    return;
+  }
+  const auto raw = m.is_object() ? m.find("result") : m.end();
+  if (raw == m.end() || !is_raw_json(*raw)) {
+    dump_into(out, m);
+    return;
+  }
+  out.reserve(out.size() + raw->get_binary().size() + 128);  // one allocation for a large answer
+  out += '{';
+  bool first = true;
+  for (auto it = m.begin(); it != m.end(); ++it) {
+    if (!first) out += ',';
+    first = false;
+    dump_into(out, json(it.key()));
+    out += ':';
+    if (it == raw) {
+      const auto& bytes = it->get_binary();
+      out.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    } else {
+      dump_into(out, *it);
+    }
+  }
+  out += '}';
+}
+
+}  // namespace
+
 std::string encode(const json& message) {
-  std::string s = message.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string s;
+  encode_into(s, message);
   s.push_back('\n');
   return s;
+}
+
+json raw_json(const std::string& text) {
+  return json::binary(json::binary_t::container_type(text.begin(), text.end()), kRawJsonSubtype);
+}
+
+bool is_raw_json(const json& v) {
+  return v.is_binary() && v.get_binary().has_subtype() && v.get_binary().subtype() == kRawJsonSubtype;
+}
+
+json expand_raw(const json& v) {
+  if (!is_raw_json(v)) return v;
+  const auto& bytes = v.get_binary();
+  return json::parse(bytes.begin(), bytes.end());
 }
 
 const char* code_name(int c) {

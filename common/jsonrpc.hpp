@@ -72,8 +72,17 @@ json make_result(const json& id, json result);
 json make_error(const json& id, int code, const std::string& message, json data = nullptr);
 json make_request(std::int64_t id, const std::string& method, json params);
 json make_notification(const std::string& method, json params);
-// Compact JSON plus '\n'; invalid UTF-8 in strings is replaced rather than thrown.
+// Compact JSON plus '\n'; invalid UTF-8 in strings is replaced rather than thrown. A
+// response whose result is raw_json() gets that text as its result, as it is.
 std::string encode(const json& message);
+
+// A result written as JSON text already (json_text.hpp: the large answers, agent.list and
+// status): it travels through the router as a binary value of its own subtype, and
+// encode() splices the text in. `text` must be one valid JSON value.
+json raw_json(const std::string& text);
+bool is_raw_json(const json& v);
+// A raw_json() value parsed into a json (others as they are), for in-process readers.
+json expand_raw(const json& v);
 
 const char* code_name(int code);
 

@@ -174,4 +174,16 @@ SystemTime next_time_of_day(SystemTime from, TimeOfDay at) {
 
 std::string utc_date(SystemTime t) { return format_rfc3339_ms(t).substr(0, 10); }
 
+std::string utc_today() {
+  thread_local std::int64_t cached_day = INT64_MIN;
+  thread_local std::string cached;
+  const auto now = system_clock::now();
+  const std::int64_t day = floor<days>(now).time_since_epoch().count();
+  if (day != cached_day) {
+    cached = utc_date(now);
+    cached_day = day;
+  }
+  return cached;
+}
+
 }  // namespace vermas

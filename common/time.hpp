@@ -32,6 +32,9 @@ std::optional<TimeOfDay> parse_time_of_day(std::string_view text);
 SystemTime next_time_of_day(SystemTime from, TimeOfDay at);
 // `t`'s UTC date, "2026-11-22".
 std::string utc_date(SystemTime t);
+// Today's UTC date: formatted once a day (each thread caches it), so code that asks per agent
+// and per request (the spend totals, the day's waivers) does not format a time each time.
+std::string utc_today();
 
 // Compact age for tables: "4s", "12m", "3h", "2d".
 std::string format_age(std::chrono::duration<double> d);

@@ -72,7 +72,8 @@ class Daemon {
   ReloadOutcome reload_config(const std::string& actor, const std::string& trigger);
 
   nlohmann::json health();
-  nlohmann::json status();
+  // The company overview, as rpc::raw_json text (each factory's agents with `members`).
+  nlohmann::json status(AgentMembers members = kAllAgentMembers);
 
   boost::asio::io_context& io() { return io_; }
   const Config& config() const { return config_; }
@@ -152,6 +153,9 @@ struct DaemonMethod {
   DaemonHandler handler;
 };
 void add_methods(Router& router, Daemon& daemon, std::span<const DaemonMethod> table);
+// agent.list's and status's `fields`: the agent members to write (all when absent); an
+// unknown name is -32602 naming it.
+AgentMembers agent_fields(const Call& call);
 
 // The three tables: methods.cpp has ping, health, status, shutdown, config.*, events.*
 // (but archive) and rpc.methods

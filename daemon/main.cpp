@@ -1,4 +1,5 @@
 // vermas-operations: flags, configuration check, detaching, then Daemon::run().
+#include <malloc.h>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,6 +90,10 @@ int restore(const vermas::Paths& paths, const std::string& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // One malloc arena: the io thread does nearly all the work; the few short threads (backup,
+  // verify, the rebuild's comparison) would each keep an arena of their own resident after
+  // they end.
+  ::mallopt(M_ARENA_MAX, 1);
   CLI::App app{"vermas-operations: the VerMAS operations daemon (patrol, supervision, state, socket)"};
   std::optional<std::string> root_flag, config_flag, log_level;
   std::optional<std::string> restore_file;

@@ -1,8 +1,10 @@
 #include "daemon/agents/agent_record.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 
+#include "common/json_text.hpp"
 #include "common/time.hpp"
 #include "daemon/store/sqlite.hpp"
 
@@ -86,6 +88,83 @@ nlohmann::json to_json(const AgentView& v) {
     j["rss_bytes"] = opt_num(v.rss_bytes);
   }
   return j;
+}
+
+const std::vector<std::string_view> kAgentMembers = {
+    "activity",   "cpu_percent",   "current_work_order", "daily_cap",   "desired",   "error_streak",
+    "factory",    "id",            "last_activity",      "last_exit",   "last_heartbeat", "log",
+    "next_start_in_seconds", "over_cap", "pane",         "pid",         "reason",    "restart_count",
+    "role",       "rss_bytes",     "runner",             "session",     "slot",      "stale",
+    "started_at", "status",        "today_spend",        "uptime_seconds"};
+
+std::optional<AgentMembers> agent_members(const std::vector<std::string>& names, std::string* unknown) {
+  AgentMembers set = 0;
+  for (const auto& name : names) {
+    auto it = std::find(kAgentMembers.begin(), kAgentMembers.end(), name);
+    if (it == kAgentMembers.end()) {
+      if (unknown) *unknown = name;
+      return std::nullopt;
+    }
+    set |= AgentMembers{1} << (it - kAgentMembers.begin());
+  }
+  static const auto id_bit = AgentMembers{1} << (std::find(kAgentMembers.begin(), kAgentMembers.end(), "id") -
+                                                  kAgentMembers.begin());
+  return set | id_bit;
+}
+
+void append_json(std::string& out, const AgentView& v, AgentMembers members) {
+  namespace t = json_text;
+  const AgentRecord& r = v.record;
+  std::size_t index = 0;  // into kAgentMembers: each member below is the next name
+  bool first = true;
+  // Whether the next member is written; its key written when it is.
+  auto member = [&](bool present = true) {
+    const std::string_view name = kAgentMembers[index];
+    const bool wanted = present && (members >> index & 1);
+    ++index;
+    if (!wanted) return false;
+    t::key(out, name, first);
+    first = false;
+    return true;
+  };
+  auto null_or = [&](const auto& opt, auto write) {
+    if (opt) write(*opt);
+    else out += "null";
+  };
+  auto number = [&](auto x) { t::append_number(out, x); };
+  out += '{';
+  if (member()) t::append_opt(out, r.activity);
+  if (member(v.usage_read)) null_or(v.cpu_percent, [&](double x) { number(std::round(x * 10) / 10); });
+  if (member()) t::append_opt(out, r.current_work_order);
+  if (member()) number(v.daily_cap);
+  if (member()) out += r.want_running ? "\"running\"" : "\"stopped\"";
+  if (member()) number(r.error_streak);
+  if (member()) t::append_opt(out, r.factory);
+  if (member()) t::append_string(out, r.id);
+  if (member()) t::append_opt(out, r.last_activity);
+  if (member()) t::append_opt(out, r.last_exit);
+  if (member()) t::append_opt(out, r.last_heartbeat);
+  if (member()) t::append_string(out, v.log);
+  if (member()) null_or(v.next_start_in_seconds, number);
+  if (member()) {
+    if (v.over_cap.is_null()) out += "null";
+    else t::append_json(out, v.over_cap);
+  }
+  if (member(v.pane.has_value())) t::append_string(out, *v.pane);
+  if (member()) null_or(v.pid, [&](pid_t p) { number(static_cast<std::int64_t>(p)); });
+  if (member()) t::append_string(out, r.reason);
+  if (member()) number(r.restart_count);
+  if (member()) t::append_string(out, to_string(r.role));
+  if (member(v.usage_read)) null_or(v.rss_bytes, number);
+  if (member()) t::append_string(out, r.runner);
+  if (member()) t::append_string(out, r.session);
+  if (member()) null_or(r.slot, number);
+  if (member()) t::append_bool(out, v.stale);
+  if (member()) t::append_opt(out, r.started_at);
+  if (member()) t::append_string(out, to_string(r.status));
+  if (member()) number(v.today_spend);
+  if (member()) null_or(v.uptime_seconds, number);
+  out += '}';
 }
 
 namespace agent_table {

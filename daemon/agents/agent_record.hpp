@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -70,6 +71,19 @@ struct AgentView {
 };
 // The API's agent object (spec §6).
 nlohmann::json to_json(const AgentView& view);
+// Which members of the agent object to write: a bit per name of kAgentMembers.
+using AgentMembers = std::uint64_t;
+inline constexpr AgentMembers kAllAgentMembers = ~AgentMembers{0};
+// Every member name, in the order they are written (nlohmann's: sorted).
+extern const std::vector<std::string_view> kAgentMembers;
+// The set of `names` (agent.list's and status's `fields`), `id` always in it; nullopt and
+// the first unknown name in `unknown` when one is not a member.
+std::optional<AgentMembers> agent_members(const std::vector<std::string>& names, std::string* unknown = nullptr);
+
+// The same object as JSON text appended to `out`, byte for byte to_json(view).dump() (what
+// agent.list and status write for hundreds of agents; test_json_text.cpp holds them equal),
+// or only the members in `members`.
+void append_json(std::string& out, const AgentView& view, AgentMembers members = kAllAgentMembers);
 
 namespace agent_table {
 std::vector<AgentRecord> load_all(const Store& store);

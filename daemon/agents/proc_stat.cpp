@@ -36,7 +36,7 @@ std::optional<StatLine> parse_stat_line(std::string_view text) {
     if (field == 3) {
       if (value.size() != 1) return std::nullopt;
       s.state = value[0];
-    } else if (field == 4 || field == 5 || field == 6 || field == 14 || field == 15 || field == 22 || field == 24) {
+    } else if (field == 4 || field == 5 || field == 6 || field == 14 || field == 15 || field == 20 || field == 22 || field == 24) {
       long long n = 0;  // rss (24) is signed in proc(5); none is negative in practice
       if (!parse_stat_number(value, n) || n < 0) return std::nullopt;
       const auto u = static_cast<std::uint64_t>(n);
@@ -46,6 +46,7 @@ std::optional<StatLine> parse_stat_line(std::string_view text) {
         case 6: s.session = static_cast<pid_t>(n); break;
         case 14: s.utime = u; break;
         case 15: s.stime = u; break;
+        case 20: s.threads = u; break;
         case 22: s.start_time = u; break;
         default: s.rss_pages = u; break;
       }

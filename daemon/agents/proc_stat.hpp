@@ -22,6 +22,7 @@ struct StatLine {
   pid_t session = 0;           // 6
   std::uint64_t utime = 0;     // 14, clock ticks
   std::uint64_t stime = 0;     // 15, clock ticks
+  std::uint64_t threads = 0;   // 20, num_threads
   std::uint64_t start_time = 0;  // 22, clock ticks after boot
   std::uint64_t rss_pages = 0;   // 24, resident pages (statm's second field)
 };

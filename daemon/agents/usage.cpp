@@ -21,9 +21,15 @@ constexpr std::size_t kMaxTreeProcesses = 512;
 // A process not seen for this long is gone, or no longer anybody's: its track is dropped.
 constexpr double kForgetSeconds = 300;
 
+// /proc opened once: each read below is an openat() relative to it, one path lookup less.
+int proc_dir() {
+  static const int fd = ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  return fd;
+}
+
 // A /proc file whole (they are small); false when it cannot be read (the process is gone).
 bool read_proc_file(const char* path, std::string& out) {
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  int fd = ::openat(proc_dir(), path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   out.clear();
   char buf[4096];
@@ -32,15 +38,16 @@ bool read_proc_file(const char* path, std::string& out) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > (1u << 20)) break;
+    // A stat line or a children list fits one read: only a short read would need another.
+    if (static_cast<std::size_t>(n) < sizeof buf || out.size() > (1u << 20)) break;
   }
   ::close(fd);
   return true;
 }
 
 std::optional<proc::StatLine> stat_of(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  char path[48];
+  std::snprintf(path, sizeof path, "%d/stat", static_cast<int>(pid));
   std::string text;
   if (!read_proc_file(path, text)) return std::nullopt;
   return proc::parse_stat_line(text);
@@ -66,16 +73,29 @@ bool have_children_files() {
   return have;
 }
 
-// The children of every thread of `pid` (a thread's children are listed under it).
-std::vector<pid_t> children_of(pid_t pid) {
+// The children of every thread of `p` (a thread's children are listed under it). A
+// single-threaded process (most agents' processes) has one file to read, no directory.
+std::vector<pid_t> children_of(const proc::StatLine& p) {
   std::vector<pid_t> out;
-  const std::string task = "/proc/" + std::to_string(pid) + "/task";
-  DIR* dir = ::opendir(task.c_str());
-  if (!dir) return out;
   std::string text;
+  char path[64];
+  if (p.threads == 1) {
+    std::snprintf(path, sizeof path, "%d/task/%d/children", static_cast<int>(p.pid), static_cast<int>(p.pid));
+    if (read_proc_file(path, text)) out = proc::parse_pid_list(text);
+    return out;
+  }
+  std::snprintf(path, sizeof path, "%d/task", static_cast<int>(p.pid));
+  int dfd = ::openat(proc_dir(), path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR* dir = dfd < 0 ? nullptr : ::fdopendir(dfd);
+  if (!dir) {
+    if (dfd >= 0) ::close(dfd);
+    return out;
+  }
   while (const dirent* e = ::readdir(dir)) {
     if (!is_pid_name(e->d_name)) continue;
-    if (!read_proc_file((task + "/" + e->d_name + "/children").c_str(), text)) continue;
+    const int tid = std::atoi(e->d_name);  // a pid name: digits only
+    std::snprintf(path, sizeof path, "%d/task/%d/children", static_cast<int>(p.pid), tid);
+    if (!read_proc_file(path, text)) continue;
     for (pid_t child : proc::parse_pid_list(text)) out.push_back(child);
   }
   ::closedir(dir);
@@ -89,7 +109,7 @@ std::vector<proc::StatLine> processes_of(proc::StatLine leader) {
   out.push_back(std::move(leader));
   if (have_children_files()) {
     for (std::size_t i = 0; i < out.size() && out.size() < kMaxTreeProcesses; ++i)
-      for (pid_t child : children_of(out[i].pid)) {
+      for (pid_t child : children_of(out[i])) {
         if (out.size() >= kMaxTreeProcesses) break;
         if (auto s = stat_of(child)) out.push_back(std::move(*s));
       }
@@ -116,9 +136,13 @@ std::optional<ProcessUsage> UsageSampler::sample(const proc::ProcessIdentity& le
   static const long hz = ::sysconf(_SC_CLK_TCK);
   static const long page = ::sysconf(_SC_PAGESIZE);
   if (leader.pid <= 0) return std::nullopt;
+  const double now = boot_seconds();
+  // The caller knows the leader runs (its pidfd has not fired): recent figures stand.
+  if (auto it = recent_.find(leader.pid);
+      it != recent_.end() && it->second.start_time == leader.start_time && now - it->second.at < kReuseSeconds)
+    return it->second.usage;
   auto first = stat_of(leader.pid);
   if (!first || first->start_time != leader.start_time) return std::nullopt;
-  const double now = boot_seconds();
   ProcessUsage usage;
   for (const proc::StatLine& p : processes_of(std::move(*first))) {
     const proc::CpuSample s{p.start_time, p.utime + p.stime, now};
@@ -131,6 +155,7 @@ std::optional<ProcessUsage> UsageSampler::sample(const proc::ProcessIdentity& le
     usage.rss_bytes += p.rss_pages * static_cast<std::uint64_t>(page > 0 ? page : 4096);
     ++usage.processes;
   }
+  recent_[leader.pid] = Recent{leader.start_time, now, usage};
   forget_old(now);
   return usage;
 }
@@ -139,6 +164,7 @@ void UsageSampler::forget_old(double now) {
   if (now - last_sweep_ < 60) return;
   last_sweep_ = now;
   std::erase_if(tracks_, [&](const auto& entry) { return now - entry.second.last_seen > kForgetSeconds; });
+  std::erase_if(recent_, [&](const auto& entry) { return now - entry.second.at > kForgetSeconds; });
 }
 
 }  // namespace vermas

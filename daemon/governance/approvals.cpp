@@ -37,7 +37,7 @@ Approval read_approval(const sql::Stmt& s) {
 
 json opt_text_json(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
 
-std::string today() { return now_rfc3339_ms().substr(0, 10); }
+std::string today() { return utc_today(); }
 
 }  // namespace
 

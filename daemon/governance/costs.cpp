@@ -13,7 +13,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string utc_day() { return now_rfc3339_ms().substr(0, 10); }
+std::string utc_day() { return utc_today(); }
 
 json opt_json(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
 

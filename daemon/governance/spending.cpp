@@ -103,6 +103,8 @@ std::vector<caps::Level> Spending::levels(const std::string& agent, const std::o
 
 std::optional<caps::Crossing> Spending::holding(const std::string& agent,
                                                 const std::optional<std::string>& factory) const {
+  // Nothing spent today anywhere: no scope can be past a cap (agent.list asks per agent).
+  if (costs_.today_company() <= 0) return std::nullopt;
   return caps::holding(levels(agent, factory));
 }
 

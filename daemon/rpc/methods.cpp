@@ -48,7 +48,7 @@ json rpc_ping(Daemon&, Call&) {
 
 json rpc_health(Daemon& d, Call&) { return d.health(); }
 
-json rpc_status(Daemon& d, Call&) { return d.status(); }
+json rpc_status(Daemon& d, Call& c) { return d.status(agent_fields(c)); }
 
 json rpc_shutdown(Daemon& d, Call& c) {
   bool stop_agents = c.params.boolean("stop_agents").value_or(true);
@@ -131,7 +131,8 @@ void register_core_methods(Router& router, Daemon& d) {
   static const DaemonMethod kMethods[] = {
       {"ping", {}, anyone, "liveness: {pong, version}", rpc_ping},
       {"health", {}, anyone, "ok or degraded, with the database's and the agents' state", rpc_health},
-      {"status", {}, anyone, "company overview: factories and their agents, counts, alerts", rpc_status},
+      {"status", {"fields"}, anyone,
+       "company overview: factories and their agents (fields: only those members), counts, alerts", rpc_status},
       {"shutdown", {"stop_agents"}, operator_only, "stop the daemon, and its agents unless stop_agents is false",
        rpc_shutdown},
       {"config.get", {}, anyone, "the running configuration, every default filled in", rpc_config_get},

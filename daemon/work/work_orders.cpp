@@ -277,6 +277,14 @@ json WorkOrders::timeline(const std::string& id) const {
   return {{"id", id}, {"events", events}};
 }
 
+json WorkOrders::count_by_status() const {
+  sql::Stmt s(journal_.store().statements(), "SELECT status, count(*) FROM work_orders GROUP BY status",
+              "counting work orders");
+  json out = json::object();
+  while (s.step()) out[s.text(0)] = s.int64(1);
+  return out;
+}
+
 json WorkOrders::stats(const std::optional<std::string>& factory) const {
   auto& st = journal_.store().statements();
   auto group = [&](const char* column) {

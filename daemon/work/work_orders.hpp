@@ -80,6 +80,8 @@ class WorkOrders {
   // Every work order of a factory, by id (wo sync exports them all, past any list limit).
   std::vector<wo::WorkOrder> all_of(const std::string& factory) const;
   nlohmann::json timeline(const std::string& id) const;
+  // Counts by status alone, as `status` shows them: stats()'s first query, not its five.
+  nlohmann::json count_by_status() const;
   nlohmann::json stats(const std::optional<std::string>& factory) const;
   nlohmann::json eval(const std::string& since) const;  // report.eval
   nlohmann::json checks(const std::string& id) const;

@@ -221,11 +221,27 @@ TEST_CASE("agent.get and agent.list carry the CPU and memory of a live agent's p
   CHECK(qa["cpu_percent"].get<double>() >= 0);
   CHECK(qa["cpu_percent"].get<double>() < 50);
   CHECK(qa["rss_bytes"].get<std::uint64_t>() > 0);
-  const json listing = c.result("agent.list");  // kept: a range-for over a temporary's member dangles
+  const json listing = c.result("agent.list", {{"usage", true}});  // kept: a range-for over a temporary's member dangles
   for (const auto& listed : listing["agents"]) {
-    CHECK(listed.contains("cpu_percent"));
-    CHECK(listed.contains("rss_bytes"));
+    CHECK(listed["cpu_percent"].is_number());
+    CHECK(listed["rss_bytes"].is_number_unsigned());
   }
+  // Without usage, agent.list reads nothing from /proc: the figures are absent, not null.
+  const json plain = c.result("agent.list");
+  REQUIRE(plain["agents"].size() == 2);
+  for (const auto& listed : plain["agents"]) {
+    CHECK_FALSE(listed.contains("cpu_percent"));
+    CHECK_FALSE(listed.contains("rss_bytes"));
+  }
+  // co agent list asks for them: its CPU and RSS columns have figures.
+  const auto shown = c.root.co({"--json", "agent", "list"});
+  REQUIRE(shown.exit_code == 0);
+  const json shown_doc = parse_json(shown.out);
+  for (const auto& listed : shown_doc["agents"]) CHECK(listed["rss_bytes"].is_number_unsigned());
+  const auto table = c.root.co({"agent", "list"});
+  INFO(table.out);
+  CHECK(table.out.find("CPU") != std::string::npos);
+  CHECK(table.out.find("%") != std::string::npos);
 
   REQUIRE(c.root.co({"agent", "stop", "f/supervisor"}, 30s).exit_code == 0);
   const json stopped = c.agent("f/supervisor");
@@ -242,4 +258,49 @@ TEST_CASE("agent.get and agent.list carry the CPU and memory of a live agent's p
   CHECK(contains(list.out, "RSS"));
   CHECK(std::regex_search(list.out, std::regex(R"(f/qa +qa +running +[0-9]+ +[0-9]+\.[0-9]% +[0-9.]+[BKMG] )")));
   CHECK(std::regex_search(list.out, std::regex(R"(f/supervisor +supervisor +stopped \(operator\) +- +- +- )")));
+}
+
+TEST_CASE("agent.list and status with fields carry only those members of each agent", "[agent][fields]") {
+  Company c(Settings{});
+  c.start();
+  c.add_factory("f");
+  c.running_pid("f/supervisor");
+  c.running_pid("f/qa");
+
+  const json listed = c.result("agent.list", {{"fields", {"status", "pid"}}});
+  REQUIRE(listed["agents"].size() == 2);
+  for (const auto& a : listed["agents"]) {
+    INFO(a.dump());
+    CHECK(a.size() == 3);  // id always
+    CHECK(a["id"].is_string());
+    CHECK(a["status"] == "running");
+    CHECK(a["pid"].is_number_integer());
+  }
+  // The whole object otherwise, as before fields existed.
+  const json whole = c.result("agent.list");
+  CHECK(whole["agents"][0].contains("log"));
+  CHECK(whole["agents"][0].contains("today_spend"));
+
+  const json status = c.result("status", {{"fields", {"uptime_seconds"}}});
+  REQUIRE(status["factories"].size() == 1);
+  const json& f = status["factories"][0];
+  CHECK(f["name"] == "f");
+  REQUIRE(f["agents"].size() == 2);
+  for (const auto& a : f["agents"]) CHECK((a.size() == 2 && a["uptime_seconds"].is_number()));
+  CHECK(status["agents"]["total"] == 2);
+  const json full = c.result("status");
+  CHECK(full["factories"][0]["agents"][0].contains("restart_count"));
+
+  const json bad = c.call("agent.list", {{"fields", {"status", "colour"}}});
+  INFO(bad.dump());
+  REQUIRE(bad.contains("error"));
+  CHECK(bad["error"]["code"] == -32602);
+  CHECK(bad["error"]["data"]["value"] == "colour");
+
+  // co status shows its columns from the members it asks for.
+  const auto shown = c.root.co({"status"});
+  INFO(shown.out);
+  REQUIRE(shown.exit_code == 0);
+  CHECK(shown.out.find("f/supervisor") != std::string::npos);
+  CHECK(shown.out.find("running") != std::string::npos);
 }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "daemon/agents/proc_stat.hpp"
 #include "daemon/agents/process.hpp"
@@ -36,6 +37,7 @@ TEST_CASE("proc stat: the fields the daemon uses by their numbers in proc(5)", "
   CHECK(s->session == 15861);
   CHECK(s->utime == 7);
   CHECK(s->stime == 3);
+  CHECK(s->threads == 1);
   CHECK(s->start_time == 4981749);
   CHECK(s->rss_pages == 375);
 }
@@ -130,8 +132,9 @@ TEST_CASE("usage sampler: this process's memory and CPU and no process for a wro
   CHECK(u->rss_bytes > 0);
   CHECK(u->cpu_percent >= 0);
   CHECK(u->processes >= 1);
-  // Burn some CPU, then the second sample measures since the first.
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  // Burn some CPU past the reuse window, then the second sample measures since the first.
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::milliseconds(static_cast<int>(vermas::UsageSampler::kReuseSeconds * 1000) + 100);
   volatile unsigned long spin = 0;
   while (std::chrono::steady_clock::now() < until) spin = spin + 1;
   auto again = sampler.sample(*id);
@@ -139,4 +142,29 @@ TEST_CASE("usage sampler: this process's memory and CPU and no process for a wro
   CHECK(again->cpu_percent > 0);
   CHECK_FALSE(sampler.sample({id->pid, id->start_time + 1}));
   CHECK_FALSE(sampler.sample({0, 0}));
+}
+
+TEST_CASE("usage sampler: an agent's figures are reused for a second", "[proc_stat][usage]") {
+  const auto self = vermas::proc::identify(::getpid());
+  REQUIRE(self);
+  vermas::UsageSampler sampler;
+  const auto first = sampler.sample(*self);
+  REQUIRE(first);
+  CHECK(first->processes >= 1);
+  CHECK(first->rss_bytes > 0);
+  // Busy past the CPU window (0.2 s) and touching fresh memory: a new read would differ.
+  auto busy_until = [](std::chrono::steady_clock::time_point until) {
+    volatile std::uint64_t n = 0;
+    while (std::chrono::steady_clock::now() < until) n = n + 1;
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<char> touched(32 << 20, 1);
+  busy_until(t0 + std::chrono::milliseconds(300));
+  const auto again = sampler.sample(*self);
+  REQUIRE(again);
+  if (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(900)) {  // still within the second
+    CHECK(again->rss_bytes == first->rss_bytes);
+    CHECK(again->cpu_percent == first->cpu_percent);
+  }
+  CHECK(touched[touched.size() / 2] == 1);
 }

@@ -10,7 +10,7 @@ using namespace vermas;
 
 namespace {
 
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool in_text(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 standup::Standup sample() {
   standup::Standup r;
@@ -46,22 +46,22 @@ TEST_CASE("standup: Markdown has every section with its count, per factory, and 
   const std::string md = standup::markdown(sample());
   INFO(md);
   CHECK(md.rfind("# Standup: acme, 2026-11-22\n", 0) == 0);
-  CHECK(has(md, "Since 2026-11-21T09:00:00.000Z (UTC)"));
-  CHECK(has(md, "| f | 2 | 1 | 1 | 0 | 0 | 1 | 1 | 1 | $1.50 | 1 |"));
-  CHECK(has(md, "| g | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | $0.00 | 0 |"));
-  CHECK(has(md, "| **total** | 2 | 1 | 1 | 0 | 0 | 1 | 1 | 1 | $1.50 | 1 |"));
-  CHECK(has(md, "## Factory f\n"));
-  CHECK(has(md, "## Factory g\n"));
-  CHECK(has(md, "### Done (2)\n\n- `f-aaaaaa` Fix the \\*parser\\*, 2026-11-22T08:00:00.000Z\n"));
-  CHECK(has(md, "### In progress (1)\n\n- `f-cccccc` Review me (review, f/workers/slot0), "));
-  CHECK(has(md, "### Blocked (1)\n"));
-  CHECK(has(md, "### Needs approval (0)\n\nnone\n"));
-  CHECK(has(md, "### Failed (0)\n\nnone\n"));
-  CHECK(has(md, "### Agents needing attention (2)\n\n- `f/qa`: stuck (stuck\\_timeout), stale (heartbeats stopped), "
+  CHECK(in_text(md, "Since 2026-11-21T09:00:00.000Z (UTC)"));
+  CHECK(in_text(md, "| f | 2 | 1 | 1 | 0 | 0 | 1 | 1 | 1 | $1.50 | 1 |"));
+  CHECK(in_text(md, "| g | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | $0.00 | 0 |"));
+  CHECK(in_text(md, "| **total** | 2 | 1 | 1 | 0 | 0 | 1 | 1 | 1 | $1.50 | 1 |"));
+  CHECK(in_text(md, "## Factory f\n"));
+  CHECK(in_text(md, "## Factory g\n"));
+  CHECK(in_text(md, "### Done (2)\n\n- `f-aaaaaa` Fix the \\*parser\\*, 2026-11-22T08:00:00.000Z\n"));
+  CHECK(in_text(md, "### In progress (1)\n\n- `f-cccccc` Review me (review, f/workers/slot0), "));
+  CHECK(in_text(md, "### Blocked (1)\n"));
+  CHECK(in_text(md, "### Needs approval (0)\n\nnone\n"));
+  CHECK(in_text(md, "### Failed (0)\n\nnone\n"));
+  CHECK(in_text(md, "### Agents needing attention (2)\n\n- `f/qa`: stuck (stuck\\_timeout), stale (heartbeats stopped), "
                 "error streak 2"));
-  CHECK(has(md, "- `f/workers/slot1`: idle (idle\\_timeout)\n"));
-  CHECK(has(md, "today $1.50; since 2026-11-21 $2.25"));
-  CHECK(has(md, "### Open alerts (1)\n\n- #7 warning `heartbeat_missed` f/qa: f/qa has not heartbeated (3 times, "));
+  CHECK(in_text(md, "- `f/workers/slot1`: idle (idle\\_timeout)\n"));
+  CHECK(in_text(md, "today $1.50; since 2026-11-21 $2.25"));
+  CHECK(in_text(md, "### Open alerts (1)\n\n- #7 warning `heartbeat_missed` f/qa: f/qa has not heartbeated (3 times, "));
 }
 
 TEST_CASE("standup: long lists are capped and say how many more", "[standup]") {
@@ -70,8 +70,8 @@ TEST_CASE("standup: long lists are capped and say how many more", "[standup]") {
   done.count = 120;
   done.items.assign(standup::kMaxItems, {"f-eeeeee", "t", "done", "", "2026-11-22T08:00:00.000Z"});
   const std::string md = standup::markdown(r);
-  CHECK(has(md, "### Done (120)\n"));
-  CHECK(has(md, "- ... and 70 more\n"));
+  CHECK(in_text(md, "### Done (120)\n"));
+  CHECK(in_text(md, "- ... and 70 more\n"));
 }
 
 TEST_CASE("standup: the company's own part (no factory) and no factories at all", "[standup]") {
@@ -79,13 +79,13 @@ TEST_CASE("standup: the company's own part (no factory) and no factories at all"
   r.company = "acme";
   r.date = "2026-11-22";
   r.since = "2026-11-21T09:00:00.000Z";
-  CHECK(has(standup::markdown(r), "No factories yet"));
+  CHECK(in_text(standup::markdown(r), "No factories yet"));
   standup::FactoryPart company;
   company.agents = {{"ceo", "failed", "start_limit", false, 5, 5, ""}};
   r.factories.push_back(company);
   const std::string md = standup::markdown(r);
-  CHECK(has(md, "| (company) | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | $0.00 | 0 |"));
-  CHECK(has(md, "## The company (no factory)"));
+  CHECK(in_text(md, "| (company) | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | $0.00 | 0 |"));
+  CHECK(in_text(md, "## The company (no factory)"));
   CHECK(standup::to_json(r)["factories"][0]["factory"].is_null());
 }
 

@@ -144,4 +144,9 @@ TEST_CASE("next_time_of_day: today's while ahead or now, else tomorrow's") {
   CHECK(next_time_of_day(at(2026, 12, 31, 23, 0), nine) == at(2027, 1, 1, 9));
   CHECK(next_time_of_day(at(2026, 11, 22, 23, 59, 59), TimeOfDay{0, 0, 0}) == at(2026, 11, 23));
   CHECK(utc_date(at(2026, 2, 3, 23, 59, 59)) == "2026-02-03");
+  // The cached today is the formatted one (either side of it, should midnight pass).
+  const std::string before = utc_date(std::chrono::system_clock::now());
+  const std::string today = utc_today();
+  const std::string after = utc_date(std::chrono::system_clock::now());
+  CHECK((today == before || today == after));
 }
