@@ -525,7 +525,8 @@ class System {
   pid_t pid_ = -1;
 };
 
-std::string config_toml() {
+// max_agents: room for every agent of the workload (the company limit is the daemon's own).
+std::string config_toml(int agents) {
   std::string cmd;
   for (const auto& a : kAgentCommand) cmd += (cmd.empty() ? "\"" : ", \"") + a + "\"";
   std::string agent = "command = [" + cmd + "]\nrunner = \"direct\"\n";
@@ -533,7 +534,7 @@ std::string config_toml() {
          "[company]\nname = \"bench\"\n\n"
          "[operations]\n"
          "patrol_interval_seconds = 60\n"  // the default: the first patrol runs at start
-         "max_agents = 1000\n"
+         "max_agents = " + std::to_string(std::max(1000, agents)) + "\n"
          "spawn_rate_per_second = 10000\n"
          "stop_timeout_seconds = 10\n\n"
          "[restart]\n"
@@ -563,7 +564,7 @@ class Vermas final : public System {
     sp_.run({opts_.co, "init", "--company-root", root_});
     {
       std::ofstream out(root_ + "/.vermas/config.toml", std::ios::trunc);
-      out << config_toml();
+      out << config_toml(2 * factories_);
       if (!out) throw std::runtime_error("cannot write " + root_ + "/.vermas/config.toml");
     }
     const std::string git = find_in_path("git");
