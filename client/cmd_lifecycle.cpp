@@ -30,10 +30,15 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::optional<json> try_health(Context& ctx) {
+// `why`, when given, gets the reason the daemon could not be asked. The connection is
+// dropped: a daemon killed a moment ago can still accept (its last thread holds the socket
+// while it exits) and then reset it, and the next call must reach the daemon started since.
+std::optional<json> try_health(Context& ctx, std::string* why = nullptr) {
   try {
     return ctx.call("health");
-  } catch (const Unreachable&) {
+  } catch (const Unreachable& e) {
+    if (why) *why = e.what();
+    ctx.disconnect();
     return std::nullopt;
   }
 }
@@ -176,8 +181,10 @@ int cmd_operations_start(Context& ctx, const OperationsStartOptions& opts) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     return fail(ctx, kDaemonError, "vermas-operations did not start (see above, and " +
                                        ctx.paths().log_file().string() + ")");
-  auto h = try_health(ctx);
-  if (!h) return fail(ctx, kUnreachable, "vermas-operations started but does not answer on " + ctx.socket_path());
+  std::string why;
+  auto h = try_health(ctx, &why);
+  if (!h)
+    return fail(ctx, kUnreachable, "vermas-operations started but does not answer on " + ctx.socket_path() + ": " + why);
   json result{{"running", true}, {"already_running", false}, {"pid", (*h)["pid"]}, {"socket", ctx.socket_path()}};
   return ctx.print(result, [&](const json&) {
     std::cout << "vermas-operations started (pid " << (*h)["pid"].get<long>() << ") on " << ctx.socket_path() << "\n";

@@ -39,8 +39,9 @@ std::string Context::socket_path() const {
 RpcClient& Context::rpc() {
   if (!rpc_) {
     auto ms = std::chrono::milliseconds(static_cast<long>(g_.timeout_seconds * 1000));
-    rpc_ = std::make_unique<RpcClient>(socket_path(), ms);
-    rpc_->connect();
+    auto client = std::make_unique<RpcClient>(socket_path(), ms);
+    client->connect();  // a failed connect leaves no half-made client behind
+    rpc_ = std::move(client);
   }
   return *rpc_;
 }

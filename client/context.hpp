@@ -36,6 +36,9 @@ class Context {
   // when pasted.
   std::string command(const std::string& rest) const;
   RpcClient& rpc();  // connected lazily
+  // Forgets the connection: the next call connects again (after Unreachable, say: the
+  // daemon that was asked may be gone, and a new one serve the same path).
+  void disconnect() { rpc_.reset(); }
   json call(const std::string& method, json params = json::object()) { return rpc().call(method, std::move(params)); }
   // agent.list or status with `fields`, the agent members a table shows (all of them for
   // --json); a daemon from before `fields` refuses the parameter and is asked again without.
