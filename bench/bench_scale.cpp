@@ -79,12 +79,13 @@ Options parse_args(int argc, char** argv) {
   return o;
 }
 
-std::string config_toml() {
+// max_agents: room for every agent of the workload.
+std::string config_toml(int agents) {
   const std::string agent = "command = [\"/bin/sleep\", \"100000\"]\nrunner = \"direct\"\n";
   return "# bench_scale\n"
          "[company]\nname = \"bench\"\n\n"
          "[operations]\n"
-         "max_agents = 1000\n"
+         "max_agents = " + std::to_string(std::max(1000, agents)) + "\n"
          "spawn_rate_per_second = 10000\n\n"
          "[agents.supervisor]\n" + agent + "\n[agents.qa]\n" + agent + "\n[agents.worker]\n" + agent;
 }
@@ -109,7 +110,7 @@ void prepare(Company& company, Spawner& sp, int agents) {
   company.init();
   {
     std::ofstream out(company.root() + "/.vermas/config.toml", std::ios::trunc);
-    out << config_toml();
+    out << config_toml(agents);
     if (!out) throw std::runtime_error("cannot write the configuration");
   }
   const std::string src = company.root() + "/src.git";
