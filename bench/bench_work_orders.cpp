@@ -366,7 +366,11 @@ std::vector<std::int64_t> create_loop(const std::string& socket, double seconds,
 }
 
 CreateStats measure_create(const std::string& socket, double seconds, int connections) {
-  auto writes = [&] { return RawConnection(socket).call("health")["db_writes"]; };
+  // An older daemon (a before/after run with --daemon) has no db_writes: NaN per sync.
+  auto writes = [&] {
+    json w = RawConnection(socket).call("health").value("db_writes", json::object());
+    return w.is_object() ? w : json::object();
+  };
   const json before = writes();
   std::atomic<bool> go{false}, stop_all{false};
   std::vector<std::vector<std::int64_t>> per(static_cast<std::size_t>(connections));

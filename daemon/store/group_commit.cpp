@@ -40,6 +40,8 @@ void GroupCommit::after_durable(std::function<void(bool)> fn) {
   schedule();
 }
 
+bool GroupCommit::lone() const { return committed_ - durable_ == 1 && last_group_ == 1; }
+
 asio::awaitable<bool> GroupCommit::durable() {
   if (!pending()) co_return true;
   struct Outcome {
@@ -89,7 +91,11 @@ void GroupCommit::start_sync() {
   if (!pending() || syncing_) return;
   syncing_ = true;
   const std::uint64_t upto = committed_;
-  if (run_ == Run::inline_on_io) {
+  // A lone commit after a lone commit (one writer, nobody else around; the requests read in
+  // the same turn had their chance to join): synced here, as a store without group commit
+  // would, sparing the hand-off to the thread and back. A second writer makes the groups
+  // larger than one, and they go to the thread.
+  if (run_ == Run::inline_on_io || lone()) {
     synced(upto, sync_());
     return;
   }

@@ -11,8 +11,9 @@
 // sync is in flight. After a group of g commits the next sync waits until g commits are
 // pending again, or kGather at most: the clients just answered come back within a round
 // trip, and without the wait N closed-loop clients split into two cohorts that take turns,
-// halving the group. A lone client (g = 1) never waits. A sync that fails fails every waiter
-// it covered (ok = false).
+// halving the group. A lone client (g = 1) never waits, and a lone commit after a lone one
+// is synced on the io thread (no hand-off). A sync that fails fails every waiter it covered
+// (ok = false).
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -68,6 +69,7 @@ class GroupCommit {
  private:
   void schedule();
   void start_sync();
+  bool lone() const;
   void synced(std::uint64_t upto, std::error_code ec);
 
   boost::asio::io_context& io_;
