@@ -30,15 +30,13 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// `why`, when given, gets the reason the daemon could not be asked. The connection is
-// dropped: a daemon killed a moment ago can still accept (its last thread holds the socket
-// while it exits) and then reset it, and the next call must reach the daemon started since.
+// `why`, when given, gets the reason the daemon could not be asked (Context::call has
+// dropped the connection, so the next call reaches a daemon started since).
 std::optional<json> try_health(Context& ctx, std::string* why = nullptr) {
   try {
     return ctx.call("health");
   } catch (const Unreachable& e) {
     if (why) *why = e.what();
-    ctx.disconnect();
     return std::nullopt;
   }
 }

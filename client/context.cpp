@@ -82,9 +82,21 @@ json Context::call_for_table(const std::string& method, json params, std::initia
   return call(method, std::move(params));
 }
 
+// Unreachable forgets the connection (see call() in context.hpp).
+json Context::call_with_timeout(const std::string& method, json params, std::optional<std::chrono::milliseconds> timeout) {
+  try {
+    return timeout ? rpc().call(method, std::move(params), *timeout) : rpc().call(method, std::move(params));
+  } catch (const Unreachable&) {
+    rpc_.reset();
+    throw;
+  }
+}
+
+json Context::call(const std::string& method, json params) { return call_with_timeout(method, std::move(params), {}); }
+
 json Context::call_waiting(const std::string& method, json params, double at_least_seconds) {
-  auto ms = std::chrono::milliseconds(static_cast<long>(waiting_seconds(at_least_seconds) * 1000));
-  return rpc().call(method, std::move(params), ms);
+  return call_with_timeout(method, std::move(params),
+                           std::chrono::milliseconds(static_cast<long>(waiting_seconds(at_least_seconds) * 1000)));
 }
 
 void Context::print_json(const json& doc) const {

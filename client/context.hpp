@@ -36,10 +36,10 @@ class Context {
   // when pasted.
   std::string command(const std::string& rest) const;
   RpcClient& rpc();  // connected lazily
-  // Forgets the connection: the next call connects again (after Unreachable, say: the
-  // daemon that was asked may be gone, and a new one serve the same path).
-  void disconnect() { rpc_.reset(); }
-  json call(const std::string& method, json params = json::object()) { return rpc().call(method, std::move(params)); }
+  // A call that fails with Unreachable forgets the connection, so the next call connects
+  // again: the daemon that was asked may be gone and a new one serve the same path (a
+  // killed daemon's last thread can still accept, then reset).
+  json call(const std::string& method, json params = json::object());
   // agent.list or status with `fields`, the agent members a table shows (all of them for
   // --json); a daemon from before `fields` refuses the parameter and is asked again without.
   json call_for_table(const std::string& method, json params, std::initializer_list<const char*> fields);
@@ -66,6 +66,7 @@ class Context {
   void print_json(const json& doc) const;
 
  private:
+  json call_with_timeout(const std::string& method, json params, std::optional<std::chrono::milliseconds> timeout);
   Globals g_;
   Paths paths_;
   RootSource root_source_;
