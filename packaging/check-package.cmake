@@ -18,8 +18,8 @@ set(expected
   usr/share/man/man1/wo.1.gz
   usr/share/man/man5/vermas-config.5.gz
   usr/share/man/man8/vermas-operations.8.gz
-  usr/share/bash-completion/completions/co
   usr/share/bash-completion/completions/wo
+  etc/bash_completion.d/vermas-operations
   usr/share/zsh/vendor-completions/_co
   usr/share/doc/vermas-operations/copyright
   usr/share/doc/vermas-operations/changelog.Debian.gz
@@ -41,12 +41,12 @@ endif()
 # Nothing outside the layout, e.g. under /usr/local (a destination the prefix did not reach).
 file(GLOB_RECURSE all RELATIVE "${root}" LIST_DIRECTORIES false "${root}/*")
 foreach(f IN LISTS all)
-  if(NOT f MATCHES "^(usr/(bin|lib|share)|lib/systemd|etc/default)/")
+  if(NOT f MATCHES "^(usr/(bin|lib|share)|lib/systemd|etc/default|etc/bash_completion.d)/")
     message(FATAL_ERROR "check-package: /${f} is outside the package's layout")
   endif()
 endforeach()
 
-foreach(link usr/bin/wo usr/share/man/man1/wo.1.gz usr/share/bash-completion/completions/wo)
+foreach(link usr/bin/wo usr/share/man/man1/wo.1.gz)
   if(NOT IS_SYMLINK "${root}/${link}")
     message(FATAL_ERROR "check-package: /${link} should be a link")
   endif()

@@ -43,6 +43,9 @@ set(CPACK_STRIP_FILES ON)
 # hand only what is run, not linked: git and tmux for the agents, adduser for postinst.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, git, tmux")
+# RCS installs /usr/bin/co too, a different program under the same name (Debian policy 10.1):
+# the two cannot be installed together, and dpkg says so before unpacking anything.
+set(CPACK_DEBIAN_PACKAGE_CONFLICTS "rcs")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_CURRENT_LIST_DIR}/debian/postinst
     ${CMAKE_CURRENT_LIST_DIR}/debian/prerm

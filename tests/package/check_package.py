@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Builds the Debian package from this build tree and checks it as an operator gets it
-(ctest label package). No root privileges needed: the package is extracted, not installed.
+(ctest label package). Steps 1-7 need no root privileges: the package is extracted, not
+installed; step 8 installs it for real when run as root.
 
 1. cpack makes the .deb (from the tree the tests ran on: no second build);
 2. its contents (dpkg-deb -c): the layout of packaging/README.md, the links, the modes;
@@ -15,7 +16,13 @@
    the user made once, the unit enabled and never started, stopped on remove, nothing deleted
    on purge;
 7. lintian, when installed: no E: line, and every other tag it reports justified in
-   packaging/README.md.
+   packaging/README.md;
+8. as root, when the package is not installed already (VERMAS_PACKAGE_INSTALL=0 skips it):
+   the real thing on this machine. dpkg -i, the installed co, wo, man page and completion
+   from their system paths, the user, the state directory, the unit enabled and not started;
+   dpkg -i again (an upgrade in place); dpkg -r (the unit masked, the conffile kept); dpkg -P
+   (the conffile gone, the user and the state directory kept). What the test made that purge
+   rightly keeps is then removed, so the machine is left as it was.
 
 usage: check_package.py --build DIR --source DIR --cpack PATH --version X.Y.Z
 """
@@ -65,8 +72,8 @@ LAYOUT = {
     "usr/share/man/man1/wo.1.gz": "link:co.1.gz",
     "usr/share/man/man5/vermas-config.5.gz": "file",
     "usr/share/man/man8/vermas-operations.8.gz": "file",
-    "usr/share/bash-completion/completions/co": "file",
-    "usr/share/bash-completion/completions/wo": "link:co",
+    "usr/share/bash-completion/completions/wo": "file",
+    "etc/bash_completion.d/vermas-operations": "file",
     "usr/share/zsh/vendor-completions/_co": "file",
     "usr/share/doc/vermas-operations/copyright": "file",
     "usr/share/doc/vermas-operations/changelog.Debian.gz": "file",
@@ -126,7 +133,7 @@ def check_control(deb, work, version):
     step("control (dpkg-deb -f, -e)")
     fields = {}
     for name in ("Package", "Version", "Architecture", "Maintainer", "Section", "Priority", "Depends",
-                 "Installed-Size", "Description"):
+                 "Conflicts", "Installed-Size", "Description"):
         fields[name] = run(["dpkg-deb", "-f", deb, name]).stdout.rstrip("\n")
     check(fields["Package"] == "vermas-operations", f"Package: {fields['Package']}")
     check(fields["Version"] == f"{version}-1", f"Version: {fields['Version']}")
@@ -141,6 +148,8 @@ def check_control(deb, work, version):
     check(re.search(r"libc6 \(>= [0-9.]+\)", fields["Depends"]), f"Depends: libc6 without a version: {fields['Depends']}")
     for tool in ("adduser", "git", "tmux"):
         check(tool in depends, f"Depends lacks {tool}: {fields['Depends']}")
+    # RCS's /usr/bin/co: dpkg refuses the pair before unpacking, instead of failing half-way.
+    check(fields["Conflicts"] == "rcs", f"Conflicts: {fields['Conflicts']!r}, expected rcs")
     desc = fields["Description"].splitlines()
     check(len(desc) >= 5 and all(line.startswith(" ") for line in desc[1:]),
           f"Description is not extended (summary + indented paragraphs): {desc[:3]}")
@@ -149,7 +158,9 @@ def check_control(deb, work, version):
     control = os.path.join(work, "control")
     run(["dpkg-deb", "-e", deb, control])
     with open(os.path.join(control, "conffiles"), encoding="utf-8") as f:
-        check(f.read().split() == ["/etc/default/vermas-operations"], "conffiles is not /etc/default/vermas-operations")
+        conffiles = f.read().split()
+        check(conffiles == ["/etc/default/vermas-operations", "/etc/bash_completion.d/vermas-operations"],
+              f"conffiles: {conffiles}")
     for script in ("postinst", "prerm", "postrm"):
         path = os.path.join(control, script)
         if not check(os.path.exists(path), f"no {script} in the control archive"):
@@ -234,23 +245,33 @@ def check_man(root):
 
 def check_completion(root):
     step("completions")
+    loader = "/usr/share/bash-completion/bash_completion"
     share = os.path.join(root, "usr", "share")
     env = dict(os.environ, PATH=os.path.join(root, "usr", "bin") + ":" + os.environ.get("PATH", "/usr/bin:/bin"))
     expected = {"list", "show", "start", "stop", "restart", "logs"}
     bash = shutil.which("bash")
-    loader = "/usr/share/bash-completion/bash_completion"
-    for prog, words in (("co", "co agent ''"), ("wo", "wo li")):
+    completions = os.path.join(share, "bash-completion", "completions")
+    # co's registration at shell start, pointed at the extracted root instead of /usr/share.
+    stub = os.path.join(root, "etc", "bash_completion.d", "vermas-operations")
+    with open(stub, encoding="utf-8") as f:
+        stub_text = f.read()
+    check("/usr/share/bash-completion/completions/wo" in stub_text, f"{stub} does not read wo's completion file")
+    stub_copy = os.path.join(root, "..", "stub.bash")
+    with open(stub_copy, "w", encoding="utf-8") as f:
+        f.write(stub_text.replace("/usr/share/bash-completion/completions", completions))
+    for prog, words, cword in (("co", "co agent ''", 2), ("wo", "wo li", 1)):
         if os.path.exists(loader):
-            # bash-completion finds the file by the command's name in XDG_DATA_DIRS, as it will
-            # in /usr/share once installed.
-            script = (f"source {loader}; XDG_DATA_DIRS={share!r}; __load_completion {prog} || exit 3; "
-                      f"COMP_WORDS=({words}); COMP_CWORD=2; COMPREPLY=(); _co; printf '%s\\n' \"${{COMPREPLY[@]}}\"")
-            if prog == "wo":
-                script = script.replace("COMP_CWORD=2", "COMP_CWORD=1")
+            # bash-completion sources /etc/bash_completion.d at start-up (co) and finds wo's
+            # file by the command's name in XDG_DATA_DIRS, as it will in /usr/share once installed.
+            script = (f"source {loader}; source {stub_copy!r}; XDG_DATA_DIRS={share!r}; "
+                      f"if [ {prog} = wo ]; then __load_completion wo || exit 3; fi; "
+                      f"COMP_WORDS=({words}); COMP_CWORD={cword}; COMPREPLY=(); "
+                      f"$(complete -p {prog} | sed -n 's/^complete -F \\([^ ]*\\) .*/\\1/p') {prog} '' {prog}; "
+                      "printf '%s\\n' \"${COMPREPLY[@]}\"")
         else:
             print(f"(bash-completion is not installed: {prog}'s file sourced directly)")
-            script = (f"source {os.path.join(share, 'bash-completion', 'completions', prog)!r}; COMP_WORDS=({words}); "
-                      f"COMP_CWORD={2 if prog == 'co' else 1}; _co; printf '%s\\n' \"${{COMPREPLY[@]}}\"")
+            script = (f"source {os.path.join(completions, 'wo')!r}; COMP_WORDS=({words}); "
+                      f"COMP_CWORD={cword}; _co; printf '%s\\n' \"${{COMPREPLY[@]}}\"")
         r = run([bash, "--norc", "-c", script], env=env)
         got = set(r.stdout.split())
         if prog == "co":
@@ -356,6 +377,137 @@ def check_lintian(deb, source):
         check(f"`{tag}`" in readme, f"lintian tag {tag} is not justified in packaging/README.md")
 
 
+UNIT = "vermas-operations.service"
+WANTS_LINK = "/etc/systemd/system/multi-user.target.wants/" + UNIT
+MASK_LINK = "/etc/systemd/system/" + UNIT
+
+
+def installed_status():
+    """dpkg's state of the package: installed, config-files, half-installed ..., or "" when
+    dpkg knows nothing of it or only that it is not installed (after a failed dpkg -i)."""
+    r = run(["dpkg-query", "-W", "-f", "${db:Status-Status}", "vermas-operations"])
+    state = r.stdout.strip() if r.returncode == 0 else ""
+    return "" if state == "not-installed" else state
+
+
+def daemon_running():
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                exe = os.readlink(f"/proc/{pid}/exe")
+            except OSError:
+                continue
+            if exe.startswith("/usr/bin/vermas-operations"):
+                return True
+    return False
+
+
+def check_real_install(deb, version):
+    step("dpkg -i on this machine (root)")
+    if os.environ.get("VERMAS_PACKAGE_INSTALL") == "0":
+        print("VERMAS_PACKAGE_INSTALL=0: skipped")
+        return
+    if os.geteuid() != 0:
+        print("not root: skipped (the extracted root above stands in for it)")
+        return
+    if installed_status():
+        print(f"vermas-operations is installed here already ({installed_status()}): skipped, so as not to touch it")
+        return
+    import grp
+    import pwd
+    had_user = run(["getent", "passwd", "vermas"]).returncode == 0
+    had_group = run(["getent", "group", "vermas"]).returncode == 0
+    had_state = os.path.isdir("/var/lib/vermas-operations")
+    systemd_running = os.path.isdir("/run/systemd/system")
+    started = time.monotonic()
+    try:
+        r = run(["dpkg", "-i", deb], timeout=600)
+        if not check(r.returncode == 0, f"dpkg -i exited {r.returncode}:\n{r.stdout}{r.stderr}"):
+            return
+        check(installed_status() == "installed", f"after dpkg -i the package is {installed_status()!r}, not installed")
+        print(f"dpkg -i: {time.monotonic() - started:.1f} s", flush=True)
+
+        # The installed programs, from PATH as an operator's shell finds them.
+        env = dict(os.environ, PATH="/usr/local/bin:/usr/bin:/bin", MANPAGER="cat", PAGER="cat")
+        for k in ("MANPATH", "XDG_DATA_DIRS", "COMPANY_ROOT", "VERMAS_SOCKET", "VERMAS_OPERATIONS_BIN"):
+            env.pop(k, None)
+        r = run(["co", "--version"], env=env)
+        check(r.returncode == 0 and r.stdout.strip() == f"co {version}", f"installed co --version: {r.stdout!r} {r.stderr!r}")
+        check(shutil.which("co", path=env["PATH"]) == "/usr/bin/co", f"co in PATH is {shutil.which('co', path=env['PATH'])}")
+        r = run(["wo", "--help"], env=env)
+        check(r.returncode == 0 and "Usage: co wo" in r.stdout, f"installed wo --help: {r.returncode} {r.stderr!r}")
+        r = run(["man", "-w", "co"], env=env)
+        check(r.returncode == 0 and r.stdout.strip() == "/usr/share/man/man1/co.1.gz", f"man -w co: {r.stdout!r} {r.stderr!r}")
+        r = run(["man", "-w", "5", "vermas-config"], env=env)
+        check(r.returncode == 0 and r.stdout.strip().endswith("vermas-config.5.gz"), f"man -w 5 vermas-config: {r.stdout!r}")
+        loader = "/usr/share/bash-completion/bash_completion"
+        if os.path.exists(loader):
+            # As an interactive shell gets it: bash_completion sources /etc/bash_completion.d, whose
+            # registration for co must win over bash-completion's own file named co (RCS's).
+            script = (f"source {loader}; complete -p co; COMP_WORDS=(co agent ''); COMP_CWORD=2; COMPREPLY=(); "
+                      "$(complete -p co | sed -n 's/^complete -F \\([^ ]*\\) .*/\\1/p') co '' agent; "
+                      "printf '%s\\n' \"${COMPREPLY[@]}\"")
+            r = run(["bash", "--norc", "-c", script], env=env)
+            got = set(r.stdout.split())
+            check(r.returncode == 0 and {"list", "start", "stop"} <= got,
+                  f"installed bash completion: co agent <TAB> offered {sorted(got)} ({r.stderr.strip()})")
+        if shutil.which("zsh"):
+            # compinit keeps the first definition for a command in fpath order: the package's _co
+            # (vendor-completions) must come before zsh's own _rcs, which claims co too.
+            r = run(["zsh", "-f", "-c", "autoload -Uz compinit; compinit -u -D; print -r -- $_comps[co] $_comps[wo]"], env=env)
+            check(r.returncode == 0 and r.stdout.split() == ["_co", "_co"],
+                  f"installed zsh completion: co and wo complete with {r.stdout.strip()!r} ({r.stderr.strip()})")
+
+        # What postinst did for real.
+        try:
+            user = pwd.getpwnam("vermas")
+            check(user.pw_uid < 1000, f"vermas is not a system user (uid {user.pw_uid})")
+            check(user.pw_dir == "/var/lib/vermas-operations" or had_user, f"vermas's home is {user.pw_dir}")
+            check(grp.getgrgid(user.pw_gid).gr_name == "vermas", "vermas's primary group is not vermas")
+        except KeyError:
+            fail("dpkg -i made no vermas user")
+        if not had_state:
+            st = os.stat("/var/lib/vermas-operations")
+            check(stat.S_IMODE(st.st_mode) == 0o750 and pwd.getpwuid(st.st_uid).pw_name == "vermas",
+                  f"/var/lib/vermas-operations: mode {oct(stat.S_IMODE(st.st_mode))}, owner {st.st_uid}")
+        check(os.path.realpath(WANTS_LINK) in ("/lib/systemd/system/" + UNIT, "/usr/lib/systemd/system/" + UNIT),
+              f"the unit is not enabled: {WANTS_LINK} -> {os.path.realpath(WANTS_LINK) if os.path.lexists(WANTS_LINK) else 'missing'}")
+        check(not daemon_running(), "dpkg -i started the daemon")
+        r = run(["dpkg-query", "-W", "-f", "${Conffiles}", "vermas-operations"])
+        check("/etc/default/vermas-operations" in r.stdout, f"the conffile is not registered: {r.stdout!r}")
+
+        # The same version again: prerm upgrade, postinst configure with the old version.
+        r = run(["dpkg", "-i", deb], timeout=600)
+        check(r.returncode == 0 and installed_status() == "installed", f"dpkg -i again exited {r.returncode}: {r.stderr}")
+        check(os.path.lexists(WANTS_LINK), "an upgrade in place lost the unit's enablement")
+        check(not daemon_running(), "an upgrade in place started the daemon")
+
+        r = run(["dpkg", "-r", "vermas-operations"], timeout=600)
+        check(r.returncode == 0 and installed_status() == "config-files", f"dpkg -r exited {r.returncode} ({installed_status()}): {r.stderr}")
+        check(not os.path.exists("/usr/bin/co") and not os.path.lexists("/usr/bin/wo"), "dpkg -r left /usr/bin/co or wo")
+        check(os.path.exists("/etc/default/vermas-operations"), "dpkg -r removed the conffile (only purge may)")
+        check(os.path.realpath(MASK_LINK) == "/dev/null", f"dpkg -r did not mask the unit: {MASK_LINK}")
+
+        r = run(["dpkg", "-P", "vermas-operations"], timeout=600)
+        check(r.returncode == 0 and installed_status() == "", f"dpkg -P exited {r.returncode} ({installed_status()}): {r.stderr}")
+        check(not os.path.exists("/etc/default/vermas-operations"), "dpkg -P left the conffile")
+        check(not os.path.lexists(MASK_LINK) and not os.path.lexists(WANTS_LINK), "dpkg -P left the unit masked or enabled")
+        check(run(["getent", "passwd", "vermas"]).returncode == 0, "dpkg -P deleted the vermas user (it owns the company's data)")
+        check(os.path.isdir("/var/lib/vermas-operations"), "dpkg -P deleted /var/lib/vermas-operations")
+        print(f"installed, upgraded in place, removed and purged for real in {time.monotonic() - started:.1f} s"
+              f" (systemd {'running' if systemd_running else 'not running: no daemon-reload'})", flush=True)
+    finally:
+        if installed_status():  # a failure half-way: take the package off again
+            run(["dpkg", "-P", "vermas-operations"], timeout=600)
+        # What purge keeps on purpose (the data's owner and home) was made by this test only.
+        if not had_state:
+            shutil.rmtree("/var/lib/vermas-operations", ignore_errors=True)
+        if not had_user and run(["getent", "passwd", "vermas"]).returncode == 0:
+            run(["deluser", "--system", "--quiet", "vermas"])
+        if not had_group and run(["getent", "group", "vermas"]).returncode == 0:
+            run(["delgroup", "--system", "--quiet", "vermas"])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
@@ -379,6 +531,7 @@ def main():
             check_completion(root)
         check_maintainer_scripts(control, work)
         check_lintian(deb, a.source)
+        check_real_install(deb, a.version)
     print(f"check_package: {time.monotonic() - started:.1f} s", flush=True)
     if failures:
         print(f"check_package: {len(failures)} problem(s)")
