@@ -517,6 +517,18 @@ CREATE TABLE checkpoint_squad(
   actor TEXT NOT NULL
 );
 )sql",
+      // 13: the number of events of each type, kept by the log's own triggers (an append
+      // counts, an archive's delete uncounts), so events.stats reads a few dozen rows instead
+      // of counting an index entry per event (42 ms at 1M events and linear). A trigger rather
+      // than the journal's code: no write of the log can miss it, and the upgrade counts once.
+      R"sql(
+CREATE TABLE event_counts(event_type TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO event_counts SELECT event_type, count(*) FROM events GROUP BY event_type;
+CREATE TRIGGER events_counted AFTER INSERT ON events
+BEGIN INSERT INTO event_counts VALUES(new.event_type, 1) ON CONFLICT(event_type) DO UPDATE SET n = n + 1; END;
+CREATE TRIGGER events_uncounted AFTER DELETE ON events
+BEGIN UPDATE event_counts SET n = n - 1 WHERE event_type = old.event_type; END;
+)sql",
   };
   return migrations;
 }
@@ -780,28 +792,47 @@ std::int64_t scan_events(sql::StatementCache& statements, std::int64_t after_id,
 }
 
 EventStats Store::stats(const std::optional<std::string>& since) const {
-  // Walk the distinct types (a loose index scan: one seek per type) and count each type's
-  // entries: with since, its ts range in events_type_ts, so the cost grows with the matching
-  // events, not with the whole table; without, all of them in events_type, which is about a
-  // third cheaper than a GROUP BY over the same index (no comparison of every entry's type
-  // with the previous one's; bench/bench_work_orders: 58 -> 39 ms at 1M events).
-  static const std::string types =
-      "WITH RECURSIVE types(t) AS ("
-      " SELECT min(event_type) FROM events"
-      " UNION ALL SELECT (SELECT min(event_type) FROM events WHERE event_type > t)"
-      " FROM types WHERE t IS NOT NULL)";
-  sql::Stmt s(*statements_,
-         types + (since ? " SELECT t, (SELECT count(*) FROM events INDEXED BY events_type_ts"
-                          " WHERE event_type = t AND ts >= ?1) FROM types WHERE t IS NOT NULL ORDER BY t"
-                        : " SELECT t, (SELECT count(*) FROM events INDEXED BY events_type"
-                          " WHERE event_type = t) FROM types WHERE t IS NOT NULL ORDER BY t"),
-         "counting events");
-  if (since) s.bind(1, *since);
   EventStats st;
-  while (s.step()) {
-    if (s.int64(1) == 0) continue;  // a type with no event since `since`
-    st.by_type.emplace_back(s.text(0), s.int64(1));
-    st.total += s.int64(1);
+  auto add = [&st](std::string type, std::int64_t n) {
+    if (n <= 0) return;  // a type with no event (left) since `since`
+    st.by_type.emplace_back(std::move(type), n);
+    st.total += n;
+  };
+  // The whole log: event_counts, kept by the log's triggers (migration 13).
+  std::vector<std::pair<std::string, std::int64_t>> totals;
+  {
+    sql::Stmt s(*statements_, "SELECT event_type, n FROM event_counts WHERE n > 0 ORDER BY event_type",
+                "reading the event counts");
+    while (s.step()) totals.emplace_back(s.text(0), s.int64(1));
+  }
+  if (!since) {
+    for (auto& [type, n] : totals) add(std::move(type), n);
+    return st;
+  }
+  // Since a time: count each type's ts range in events_type_ts, one range count per type, on
+  // whichever side of `since` is smaller, the events after it or those before (then
+  // subtracted from the totals), so the cost grows with min(after, before), never the whole
+  // log. Which side is smaller is judged by ids: ts grows with id (a clock step back aside,
+  // which only makes the choice worse, never the count wrong).
+  std::int64_t first_after = 0;
+  {
+    sql::Stmt s(*statements_, "SELECT id FROM events WHERE ts >= ?1 ORDER BY ts LIMIT 1", "finding the stats point");
+    s.bind(1, *since);
+    if (!s.step()) return st;  // nothing since
+    first_after = s.int64(0);
+  }
+  const std::int64_t first = scalar_int(*statements_, "SELECT COALESCE(min(id), 0) FROM events", "reading the first id");
+  const std::int64_t last = scalar_int(*statements_, "SELECT COALESCE(max(id), 0) FROM events", "reading the last id");
+  const bool count_before = first_after - first < last - first_after;
+  const char* count_sql = count_before
+                              ? "SELECT count(*) FROM events INDEXED BY events_type_ts WHERE event_type = ?1 AND ts < ?2"
+                              : "SELECT count(*) FROM events INDEXED BY events_type_ts WHERE event_type = ?1 AND ts >= ?2";
+  for (auto& [type, n] : totals) {
+    sql::Stmt count(*statements_, count_sql, "counting events");
+    count.bind(1, type);
+    count.bind(2, *since);
+    const std::int64_t side = count.step() ? count.int64(0) : 0;
+    add(std::move(type), count_before ? n - side : side);
   }
   return st;
 }

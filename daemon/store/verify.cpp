@@ -64,6 +64,7 @@ void check_events(sql::StatementCache& st, std::int64_t checkpoint, Checker& c) 
   sql::Stmt s(st, "SELECT id, event_type, json_valid(data) AND json_type(data) = 'object' FROM events ORDER BY rowid",
               "reading event ids");
   std::int64_t previous = checkpoint, count = 0;
+  std::map<std::string, std::int64_t> by_type;
   while (s.step()) {
     const std::int64_t id = s.int64(0);
     ++count;
@@ -79,7 +80,20 @@ void check_events(sql::StatementCache& st, std::int64_t checkpoint, Checker& c) 
       c.add("event_data", "event " + std::to_string(id) + " (" + s.text(1) + "): data is not a JSON object",
             {{"event_id", id}});
     previous = std::max(previous, id);
+    ++by_type[s.text(1)];
   }
+  // event_counts (events.stats' source, kept by triggers) against the count just made.
+  sql::Stmt counts(st, "SELECT event_type, n FROM event_counts WHERE n <> 0", "reading the event counts");
+  std::map<std::string, std::int64_t> kept;
+  while (counts.step()) kept[counts.text(0)] = counts.int64(1);
+  for (const auto& [type, n] : by_type)
+    if (kept[type] != n)
+      c.add("event_counts", type + ": event_counts says " + std::to_string(kept[type]) + ", the log holds " + std::to_string(n),
+            {{"event_type", type}, {"counted", kept[type]}, {"events", n}});
+  for (const auto& [type, n] : kept)
+    if (!by_type.count(type))
+      c.add("event_counts", type + ": event_counts says " + std::to_string(n) + ", the log holds none",
+            {{"event_type", type}, {"counted", n}, {"events", 0}});
   c.report().checked["events"] = count;
   c.report().checked["highest_event_id"] = sequence;
   c.report().checked["checkpoint_event_id"] = checkpoint;

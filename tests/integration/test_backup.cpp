@@ -200,7 +200,7 @@ TEST_CASE("restore is refused while the daemon runs, and a tampered archive chan
   CHECK(read_file(c.root.db_file()) == db_before);
 }
 
-TEST_CASE("verify-db finds a changed projection row and an illegal transition", "[backup]") {
+TEST_CASE("verify-db finds a changed projection row, an illegal transition and drifted event counts", "[backup]") {
   REQUIRE(in_path("sqlite3"));
   Company c(Settings{});
   c.start();
@@ -234,6 +234,16 @@ TEST_CASE("verify-db finds a changed projection row and an illegal transition", 
     INFO(report.dump());
     CHECK(code == 1);
     CHECK(has_finding(report, "transition", b + " open -> done"));
+    // The event the sqlite3 shell inserted was counted by the log's trigger.
+    CHECK_FALSE(has_finding(report, "event_counts", ""));
+  }
+  // events.stats' counts drifting from the log (only a hand edit can do it).
+  sqlite(c, "UPDATE event_counts SET n = n + 5 WHERE event_type = 'wo.created'");
+  {
+    auto [report, code] = verify_db(c);
+    INFO(report.dump());
+    CHECK(code == 1);
+    CHECK(has_finding(report, "event_counts", "wo.created: event_counts says 7, the log holds 2"));
   }
   // The daemon's own db.verify sees it too.
   c.start();
@@ -242,6 +252,7 @@ TEST_CASE("verify-db finds a changed projection row and an illegal transition", 
   CHECK(code == 1);
   CHECK(report["daemon"] == "running");
   CHECK(has_finding(report, "transition", b + " open -> done"));
+  CHECK(has_finding(report, "event_counts", "wo.created"));
 }
 
 TEST_CASE("backups rotate: the newest [backup] keep stay in [backup] dir", "[backup]") {

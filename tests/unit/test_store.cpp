@@ -360,6 +360,39 @@ TEST_CASE("store: stats counts by type", "[store]") {
   auto none = store.stats(std::string("2027-01-01T00:00:00.000Z"));
   CHECK(none.total == 0);
   CHECK(none.by_type.empty());
+  CHECK(store.stats(std::string("2000-01-01T00:00:00.000Z")).by_type == all.by_type);
+  // Since a time with fewer events before it than after: those before are counted and taken
+  // from the totals (the other side of the same answer; bench_work_orders shows the choice).
+  CHECK(store.stats(std::string("2026-01-01T00:00:01.000Z")).by_type == P{{"agent.started", 2}, {"wo.created", 2}});
+  CHECK(store.stats(std::string("2026-01-01T00:00:00.500Z")).by_type == P{{"agent.started", 2}, {"wo.created", 2}});
+  // An archive's delete uncounts (only while 'archiving' is set; the log is append-only).
+  REQUIRE(exec_rc(store.db(), "INSERT INTO meta(key, value) VALUES('archiving', '1')") == SQLITE_OK);
+  REQUIRE(exec_rc(store.db(), "DELETE FROM events WHERE id <= 2") == SQLITE_OK);
+  CHECK(store.stats(std::nullopt).by_type == P{{"agent.started", 1}, {"wo.created", 2}});
+  CHECK(store.stats(std::string("2026-01-01T00:00:03.000Z")).by_type == P{{"agent.started", 1}, {"wo.created", 1}});
+  CHECK(store.stats(std::string("2026-01-01T00:00:02.000Z")).total == 3);
+}
+
+TEST_CASE("store: migration 13 counts the events a version-12 database holds", "[store]") {
+  TempDir dir;
+  const auto file = dir.path / "operations.db";
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+    for (int i = 0; i < 12; ++i) REQUIRE(exec_rc(db, vermas::store_migrations()[static_cast<std::size_t>(i)].c_str()) == SQLITE_OK);
+    REQUIRE(exec_rc(db, "PRAGMA user_version=12") == SQLITE_OK);
+    REQUIRE(exec_rc(db, R"sql(
+      INSERT INTO events(ts, event_type, actor, data) VALUES
+        ('2026-01-01T00:00:00.000Z', 'mail.sent', 'a', '{}'), ('2026-01-01T00:00:01.000Z', 'mail.sent', 'a', '{}'),
+        ('2026-01-01T00:00:02.000Z', 'cost.reported', 'a', '{}');
+    )sql") == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  Store store(file);
+  using P = std::vector<std::pair<std::string, std::int64_t>>;
+  CHECK(store.stats(std::nullopt).by_type == P{{"cost.reported", 1}, {"mail.sent", 2}});
+  store.append(draft("mail.sent"));
+  CHECK(store.stats(std::nullopt).by_type == P{{"cost.reported", 1}, {"mail.sent", 3}});
 }
 
 TEST_CASE("store: data round-trips, including unicode and invalid UTF-8", "[store]") {
