@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <cstdlib>
+
 #include <systemd/sd-daemon.h>
 
 namespace vermas {
@@ -48,8 +50,16 @@ void SystemdNotifier::status(const std::string& line) {
   notify("STATUS=" + line);
 }
 
+bool SystemdNotifier::under_systemd() {
+  const char* socket = std::getenv("NOTIFY_SOCKET");
+  return socket && *socket;
+}
+
 void SystemdNotifier::start(std::function<std::string()> summary) {
   summary_ = std::move(summary);
+  // Nobody to tell (a laptop, co operations start): no timer at all, so an idle daemon is
+  // not woken every 10 s for a status line no one reads.
+  if (!under_systemd()) return;
   const std::uint64_t usec = watchdog_usec();
   // Half the interval, as sd_watchdog_enabled(3) advises: one late tick is not a restart.
   every_ = usec ? std::chrono::microseconds(usec / 2) : std::chrono::seconds(10);

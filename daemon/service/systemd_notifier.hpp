@@ -27,8 +27,11 @@ class SystemdNotifier {
   void status(const std::string& line);  // sent only when it changed
 
   // From now on: WATCHDOG=1 at half the interval systemd asked for ($WATCHDOG_USEC), with
-  // `summary()` as the STATUS line each time; without a watchdog, the status alone every 10 s.
+  // `summary()` as the STATUS line each time; without a watchdog, the status alone every 10 s;
+  // without $NOTIFY_SOCKET, nothing (no timer).
   void start(std::function<std::string()> summary);
+  // $NOTIFY_SOCKET is set: a service manager listens.
+  static bool under_systemd();
   void stop();
 
   // The watchdog interval systemd set for this process, in microseconds (0: none).
