@@ -103,27 +103,27 @@ void append_json(std::string& out, const nlohmann::json& v) {
   out += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-void append_object_with(std::string& out, const nlohmann::json& rest, std::string_view k,
-                        const std::function<void(std::string&)>& write) {
+void append_object_with(std::string& out, const nlohmann::json& rest, const std::vector<TextMember>& members) {
   out += '{';
-  bool first = true, placed = false;
+  bool first = true;
+  std::size_t next = 0;  // the first member not yet placed
   auto place = [&] {
     if (!first) out += ',';
     first = false;
-    append_string(out, k);
+    append_string(out, members[next].key);
     out += ':';
-    write(out);
-    placed = true;
+    members[next].write(out);
+    ++next;
   };
   for (auto it = rest.begin(); it != rest.end(); ++it) {
-    if (!placed && std::string_view(it.key()) > k) place();
+    while (next < members.size() && members[next].key < std::string_view(it.key())) place();
     if (!first) out += ',';
     first = false;
     append_string(out, it.key());
     out += ':';
     append_json(out, *it);
   }
-  if (!placed) place();
+  while (next < members.size()) place();
   out += '}';
 }
 

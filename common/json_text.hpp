@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -26,10 +27,18 @@ inline void append_bool(std::string& out, bool v) { out += v ? "true" : "false";
 // Any value, through nlohmann (for the rare member that is a json already).
 void append_json(std::string& out, const nlohmann::json& v);
 
-// The object `rest` with one more member whose value `write` appends as JSON text, in
-// nlohmann's member order (sorted by key): the whole is what dump() would write with it.
-void append_object_with(std::string& out, const nlohmann::json& rest, std::string_view key,
-                        const std::function<void(std::string&)>& write);
+// A member of an object whose value is appended as JSON text by `write`.
+struct TextMember {
+  std::string_view key;
+  std::function<void(std::string&)> write;
+};
+// The object `rest` with more members written as text, in nlohmann's member order (sorted by
+// key): the whole is what dump() would write with them. `members` sorted by key.
+void append_object_with(std::string& out, const nlohmann::json& rest, const std::vector<TextMember>& members);
+inline void append_object_with(std::string& out, const nlohmann::json& rest, std::string_view key,
+                               std::function<void(std::string&)> write) {
+  append_object_with(out, rest, std::vector<TextMember>{{key, std::move(write)}});
+}
 
 // `"key":` after a ',' unless it is the object's first member.
 inline void key(std::string& out, std::string_view k, bool first = false) {

@@ -29,6 +29,7 @@
 #include "daemon/patrol/loops.hpp"
 #include "daemon/patrol/alert_notifier.hpp"
 #include "daemon/patrol/mail_reminders.hpp"
+#include "daemon/patrol/unread_mail.hpp"
 #include "daemon/pidfile.hpp"
 #include "daemon/reports/reports.hpp"
 #include "daemon/rpc/router.hpp"
@@ -129,6 +130,8 @@ class Daemon {
   std::unique_ptr<Backups> backups_;
   std::unique_ptr<AlertNotifier> alert_notifier_;
   std::unique_ptr<MailReminders> mail_reminders_;
+  std::unique_ptr<mail::UnreadCounts> unread_mail_;
+  std::string status_text_;  // status's answer text, its storage reused (status())
   std::unique_ptr<Reports> reports_;
   Router router_;
   std::unique_ptr<Server> server_;

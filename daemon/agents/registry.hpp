@@ -92,6 +92,8 @@ class AgentRegistry {
 
   // Views.
   AgentView view(const Agent& a) const;
+  // The same into an existing view, reusing its storage (status writes one agent at a time).
+  void view_into(const Agent& a, AgentView& v) const;
   AgentView view(const std::string& id) const;  // not_found when unknown
   std::vector<AgentView> list(const AgentFilter& filter) const;
   nlohmann::json counts(const std::optional<std::string>& factory) const;  // {total, by_status}

@@ -122,6 +122,8 @@ class Supervisor {
   int stale_count() const { return heartbeats_.stale_count(); }
   AgentView agent(const std::string& id) const { return registry_.view(id); }  // not_found when unknown
   std::vector<AgentView> list(const AgentFilter& filter) const { return registry_.list(filter); }
+  // Read-only, for answers written one agent at a time (status).
+  const AgentRegistry& registry() const { return registry_; }
   // The same with each live agent's CPU and memory, read from /proc now (usage.hpp):
   // agent.get and agent.list. Not const: the CPU samples are kept for the next request.
   AgentView agent_with_usage(const std::string& id);

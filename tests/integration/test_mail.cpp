@@ -38,6 +38,9 @@ exec sleep 300
   const json to_sup = c.co_json({"send", "f1/supervisor", "-s", "hello", "-m", "for the supervisor"});
   CHECK(to_sup["state"] == "queued");
   CHECK(to_sup["from"] == "operator");
+  // status keeps the unread counts until mail changes: this answer is cached, and the next
+  // send must make it count again (the 2 below).
+  CHECK(c.result("status")["unread_mail"] == 1);
   const json to_qa = c.co_json({"send", "f1/qa", "-s", "work", "-m", "for qa"});
   const long long qa_id = message_id(to_qa), sup_id = message_id(to_sup);
   REQUIRE(qa_id > sup_id);

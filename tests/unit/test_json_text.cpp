@@ -102,6 +102,17 @@ TEST_CASE("json_text: an object with one member already written keeps nlohmann's
   std::string last;
   jt::append_object_with(last, json::object(), "only", [](std::string& o) { o += '1'; });
   CHECK(last == "{\"only\":1}");
+  // Several members written as text: first, between, and after the others.
+  std::string several;
+  jt::append_object_with(several, rest,
+                         {{"a", [](std::string& o) { o += "true"; }},
+                          {"factories", [](std::string& o) { o += "[]"; }},
+                          {"zzz", [](std::string& o) { o += "{\"k\":1}"; }}});
+  json all = rest;
+  all["a"] = true;
+  all["factories"] = json::array();
+  all["zzz"] = {{"k", 1}};
+  CHECK(several == dumped(all));
 }
 
 TEST_CASE("agent objects: the text writer gives to_json(view).dump() byte for byte", "[json_text][agent]") {
