@@ -265,22 +265,34 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
     sql::exec(store.db(), (P::create_tables(P::kRebuild, false) + P::create_indexes(P::kRebuild, "_g" + generation)).c_str(),
               "creating rebuild tables");
   });
-  // The copy, a table at a time in chunks of rows in the scratch table's own order (nothing
-  // changes it meanwhile, so LIMIT/OFFSET walks it exactly once).
+  // The copy, a table at a time in chunks of rowid ranges of the scratch table (every
+  // scratch table has a rowid: create_temp_tables), each chunk's end found by a walk of its
+  // own rows, so no chunk pays for the rows before it.
   for (const auto& t : P::table_names()) {
-    const std::int64_t rows = count(st, kScratch + t);
-    std::int64_t offset = 0;
+    std::int64_t after = 0;  // the last rowid copied
     ChunkSizer chunks = sizer();
-    auto copy_rows = [&](std::int64_t limit) {
-      sql::Stmt ins(st, "INSERT INTO " + P::kRebuild + t + " SELECT * FROM " + kScratch + t + " LIMIT ?1 OFFSET ?2",
+    auto copy_rows = [&](std::int64_t limit) -> std::int64_t {
+      std::int64_t last = 0, n = 0;
+      {
+        sql::Stmt end(st, "SELECT max(rowid), count(*) FROM (SELECT rowid FROM " + kScratch + t +
+                              " WHERE rowid > ?1 ORDER BY rowid LIMIT ?2)",
+                      "finding a chunk of replayed rows");
+        end.bind(1, after).bind(2, limit);
+        if (end.step() && !end.is_null(0)) {
+          last = end.int64(0);
+          n = end.int64(1);
+        }
+      }
+      if (n == 0) return 0;
+      sql::Stmt ins(st, "INSERT INTO " + P::kRebuild + t + " SELECT * FROM " + kScratch + t +
+                            " WHERE rowid > ?1 AND rowid <= ?2 ORDER BY rowid",
                     "copying replayed rows");
-      ins.bind(1, limit).bind(2, offset);
+      ins.bind(1, after).bind(2, last);
       ins.run();
-      const std::int64_t n = std::min(limit, rows - offset);
-      offset += n;
+      after = last;
       return n;
     };
-    while (offset < rows && co_await step(chunks, copy_rows)) {
+    while (co_await step(chunks, copy_rows)) {
     }
   }
   store.transact([&](Store::Tx&) {

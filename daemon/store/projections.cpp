@@ -589,6 +589,11 @@ std::string create_temp_tables(const std::string& p) {
   const std::string plain = "CREATE TABLE ", temp = "CREATE TEMP TABLE ";
   for (auto at = s.find(plain); at != std::string::npos; at = s.find(plain, at + temp.size()))
     s.replace(at, plain.size(), temp);
+  // Every scratch table has a rowid, so that it can be read in chunks by rowid ranges (the
+  // rebuild's copy); the primary keys stay as unique constraints.
+  const std::string without = ") WITHOUT ROWID;";
+  for (auto at = s.find(without); at != std::string::npos; at = s.find(without, at))
+    s.replace(at, without.size(), ");");
   return s;
 }
 

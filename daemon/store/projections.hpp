@@ -32,7 +32,8 @@ inline const std::string kRetired = "retired_";  // the live set a rebuild repla
 
 // CREATE TABLE statements for one set; secondary indexes where asked.
 std::string create_tables(const std::string& prefix, bool with_indexes);
-// The same tables as TEMP ones: a scratch set on a read-only connection (db.verify's replay).
+// The same tables as TEMP ones, each with a rowid: a scratch set (db.verify's replay, on a
+// read-only connection; the rebuild's replay).
 std::string create_temp_tables(const std::string& prefix);
 // `suffix` makes the names unique: a rebuilt set keeps its index names once it is renamed
 // live, so the next rebuild's must differ.
