@@ -75,7 +75,7 @@ class Factories {
   // Parsed factory files by name, reused while the file's mtime and size are unchanged:
   // every agent start reads its factory's config, and TOML parsing is not free.
   struct CachedConfig {
-    std::filesystem::file_time_type mtime;
+    std::int64_t mtime_ns = 0;  // st_mtim
     std::uintmax_t size = 0;
     Loaded<FactoryConfig> loaded;
   };
