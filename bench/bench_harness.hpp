@@ -237,6 +237,14 @@ class Spawner {
   std::vector<char*> envp_;
 };
 
+// A local repository of one empty commit at `path`, for factory.add to clone: the benches'
+// factories all come from one.
+inline void one_commit_repository(Spawner& sp, const std::string& path, const std::string& git = "/usr/bin/git") {
+  sp.run({git, "init", "-q", path});
+  sp.run({git, "-C", path, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q",
+          "--allow-empty", "-m", "bench"});
+}
+
 // ---------------------------------------------------------------- files and /proc
 
 inline std::string read_file(const fs::path& p) {

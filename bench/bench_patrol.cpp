@@ -159,9 +159,7 @@ int main(int argc, char** argv) {
           << "[agents.supervisor]\n" << agent << "\n[agents.qa]\n" << agent << "\n[agents.worker]\n" << agent;
     }
     const std::string src = company.root() + "/src.git";
-    sp.run({"/usr/bin/git", "init", "-q", src});
-    sp.run({"/usr/bin/git", "-C", src, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q",
-            "--allow-empty", "-m", "bench"});
+    one_commit_repository(sp, src);
     company.start();
     {
       RawConnection c(company.socket());

@@ -114,9 +114,7 @@ void prepare(Company& company, Spawner& sp, int agents) {
     if (!out) throw std::runtime_error("cannot write the configuration");
   }
   const std::string src = company.root() + "/src.git";
-  sp.run({"/usr/bin/git", "init", "-q", src});
-  sp.run({"/usr/bin/git", "-C", src, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q",
-          "--allow-empty", "-m", "bench"});
+  one_commit_repository(sp, src);
   company.start();
   {
     RawConnection c(company.socket());

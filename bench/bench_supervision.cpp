@@ -570,9 +570,7 @@ class Vermas final : public System {
     const std::string git = find_in_path("git");
     if (git.empty()) throw std::runtime_error("git is not in PATH (factory.add clones a repository)");
     const std::string src = root_ + "/src.git";
-    sp_.run({git, "init", "-q", src});
-    sp_.run({git, "-C", src, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q",
-             "--allow-empty", "-m", "bench"});
+    one_commit_repository(sp_, src, git);
     launch();
     {
       Rpc c(socket_);

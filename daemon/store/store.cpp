@@ -821,9 +821,15 @@ EventStats Store::stats(const std::optional<std::string>& since) const {
     if (!s.step()) return st;  // nothing since
     first_after = s.int64(0);
   }
-  const std::int64_t first = scalar_int(*statements_, "SELECT COALESCE(min(id), 0) FROM events", "reading the first id");
-  const std::int64_t last = scalar_int(*statements_, "SELECT COALESCE(max(id), 0) FROM events", "reading the last id");
-  const bool count_before = first_after - first < last - first_after;
+  bool count_before = false;
+  {
+    // Two subqueries: SQLite answers a lone min() or max() from the end of the b-tree, but
+    // both in one SELECT would scan the whole table.
+    sql::Stmt ends(*statements_,
+                   "SELECT COALESCE((SELECT min(id) FROM events), 0), COALESCE((SELECT max(id) FROM events), 0)",
+                   "reading the id range");
+    if (ends.step()) count_before = first_after - ends.int64(0) < ends.int64(1) - first_after;
+  }
   const char* count_sql = count_before
                               ? "SELECT count(*) FROM events INDEXED BY events_type_ts WHERE event_type = ?1 AND ts < ?2"
                               : "SELECT count(*) FROM events INDEXED BY events_type_ts WHERE event_type = ?1 AND ts >= ?2";

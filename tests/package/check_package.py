@@ -243,13 +243,24 @@ def check_man(root):
             check("co agent stop" in r.stdout and "co wo transition" in r.stdout, "man co lacks its command reference")
 
 
+def bash_completes(setup, words, cword, env):
+    """What bash offers for `words` (a bash array literal) at word `cword` after `setup`, by
+    calling whatever function `complete -p` registered for the command, as bash does at <TAB>
+    (its arguments: the command, the current word, the previous word)."""
+    prog = words.split()[0]
+    script = (f"{setup}; COMP_WORDS=({words}); COMP_CWORD={cword}; COMPREPLY=(); "
+              f"$(complete -p {prog} | sed -n 's/^complete -F \\([^ ]*\\) .*/\\1/p') {prog} \"${{COMP_WORDS[COMP_CWORD]}}\" "
+              "\"${COMP_WORDS[COMP_CWORD-1]}\"; printf '%s\\n' \"${COMPREPLY[@]}\"")
+    r = run(["bash", "--norc", "-c", script], env=env)
+    return r, set(r.stdout.split())
+
+
 def check_completion(root):
     step("completions")
     loader = "/usr/share/bash-completion/bash_completion"
     share = os.path.join(root, "usr", "share")
     env = dict(os.environ, PATH=os.path.join(root, "usr", "bin") + ":" + os.environ.get("PATH", "/usr/bin:/bin"))
     expected = {"list", "show", "start", "stop", "restart", "logs"}
-    bash = shutil.which("bash")
     completions = os.path.join(share, "bash-completion", "completions")
     # co's registration at shell start, pointed at the extracted root instead of /usr/share.
     stub = os.path.join(root, "etc", "bash_completion.d", "vermas-operations")
@@ -263,17 +274,12 @@ def check_completion(root):
         if os.path.exists(loader):
             # bash-completion sources /etc/bash_completion.d at start-up (co) and finds wo's
             # file by the command's name in XDG_DATA_DIRS, as it will in /usr/share once installed.
-            script = (f"source {loader}; source {stub_copy!r}; XDG_DATA_DIRS={share!r}; "
-                      f"if [ {prog} = wo ]; then __load_completion wo || exit 3; fi; "
-                      f"COMP_WORDS=({words}); COMP_CWORD={cword}; COMPREPLY=(); "
-                      f"$(complete -p {prog} | sed -n 's/^complete -F \\([^ ]*\\) .*/\\1/p') {prog} '' {prog}; "
-                      "printf '%s\\n' \"${COMPREPLY[@]}\"")
+            setup = (f"source {loader}; source {stub_copy!r}; XDG_DATA_DIRS={share!r}; "
+                     f"if [ {prog} = wo ]; then __load_completion wo || exit 3; fi")
         else:
             print(f"(bash-completion is not installed: {prog}'s file sourced directly)")
-            script = (f"source {os.path.join(completions, 'wo')!r}; COMP_WORDS=({words}); "
-                      f"COMP_CWORD={cword}; _co; printf '%s\\n' \"${{COMPREPLY[@]}}\"")
-        r = run([bash, "--norc", "-c", script], env=env)
-        got = set(r.stdout.split())
+            setup = f"source {os.path.join(completions, 'wo')!r}"
+        r, got = bash_completes(setup, words, cword, env)
         if prog == "co":
             check(r.returncode == 0 and expected <= got, f"bash: co agent <TAB> offered {sorted(got)} ({r.stderr.strip()})")
         else:
@@ -444,11 +450,7 @@ def check_real_install(deb, version):
         if os.path.exists(loader):
             # As an interactive shell gets it: bash_completion sources /etc/bash_completion.d, whose
             # registration for co must win over bash-completion's own file named co (RCS's).
-            script = (f"source {loader}; complete -p co; COMP_WORDS=(co agent ''); COMP_CWORD=2; COMPREPLY=(); "
-                      "$(complete -p co | sed -n 's/^complete -F \\([^ ]*\\) .*/\\1/p') co '' agent; "
-                      "printf '%s\\n' \"${COMPREPLY[@]}\"")
-            r = run(["bash", "--norc", "-c", script], env=env)
-            got = set(r.stdout.split())
+            r, got = bash_completes(f"source {loader}", "co agent ''", 2, env)
             check(r.returncode == 0 and {"list", "start", "stop"} <= got,
                   f"installed bash completion: co agent <TAB> offered {sorted(got)} ({r.stderr.strip()})")
         if shutil.which("zsh"):
