@@ -96,12 +96,14 @@ void Daemon::start() {
                 config_.operations.log_max_mb, config_.operations.log_keep, options_.log_to_stderr);
   logging_ready_ = true;
 
-  // Group commit: commits only write the WAL; one sync on a thread of its own covers all
-  // that came together, and answers and the feed wait for it.
+  // Group commit: requests that come together share one transaction, commits only write
+  // the WAL; one sync on a thread of its own covers all that came together, and answers and
+  // the feed wait for it.
   store_ = std::make_unique<Store>(p.db_file(), Store::Durability::grouped);
   group_commit_ = std::make_unique<GroupCommit>(
       io_, [wal = std::make_shared<WalSync>(p.db_file())] { return (*wal)(); });
   store_->on_commit([gc = group_commit_.get()] { gc->committed(); });
+  share_transactions(*store_, *group_commit_);
   router_.set_group_commit(group_commit_.get());
   feed_ = std::make_unique<FeedWriter>(p.feed_file(), mb_to_bytes(config_.events.feed_max_mb),
                                        config_.events.feed_keep);
@@ -265,6 +267,7 @@ int Daemon::run() {
   // The last commits are synced and published (the feed gets them) before the journal goes.
   group_commit_->flush();
   store_->on_commit(nullptr);
+  store_->batch_with(nullptr, nullptr);
   router_.set_group_commit(nullptr);
   journal_->set_group_commit(nullptr);
   group_commit_.reset();
@@ -418,7 +421,9 @@ nlohmann::json Daemon::health() {
           {"services", {{"api", "ok"}, {"db", db_error ? "degraded" : "ok"}, {"agents", agents}}}};
   if (db_error) out["db_error"] = *db_error;
   const auto writes = group_commit_->stats();
-  out["db_writes"] = {{"commits", writes.commits}, {"syncs", writes.syncs}, {"sync_failures", writes.failures}};
+  out["db_writes"] = {{"transactions", writes.transactions}, {"commits", writes.commits},
+                      {"syncs", writes.syncs},               {"sync_failures", writes.failures},
+                      {"rolled_back", writes.rolled_back}};
   return out;
 }
 

@@ -33,6 +33,15 @@ void not_durable(rpc::json& responses) {
                         "in a power cut (see the daemon's log)");
   }
 }
+
+// The shared transaction these answers joined was rolled back: none of their changes stands.
+void rolled_back(rpc::json& responses, const std::string& why) {
+  for (auto& r : responses) {
+    if (!r.contains("result")) continue;
+    r = rpc::make_error(r.value("id", rpc::json()), rpc::code::unavailable,
+                        "the change was not saved: " + why + " (try again)");
+  }
+}
 }  // namespace
 
 Connection::Connection(Socket socket, PeerCred peer, std::uint64_t id, const Router& router,
@@ -228,8 +237,11 @@ awaitable<void> Connection::handle_line(std::string_view line) {
   if (responses.empty()) co_return;  // notifications only: nothing is answered
   // Group commit: an answer leaves only once everything committed before it is on disk,
   // its own writes and any it may have read. Later lines of this connection wait behind it.
-  if (auto* group = router_.group_commit(); group && group->pending() && !co_await group->durable())
-    not_durable(responses);
+  if (auto* group = router_.group_commit(); group && group->pending()) {
+    const auto outcome = co_await group->durable();
+    if (outcome == GroupCommit::Outcome::sync_failed) not_durable(responses);
+    if (outcome == GroupCommit::Outcome::rolled_back) rolled_back(responses, group->lost_because());
+  }
   send(rpc::encode(decoded.batch ? responses : responses.front()));
 }
 

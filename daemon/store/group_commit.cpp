@@ -1,9 +1,11 @@
 #include "daemon/store/group_commit.hpp"
+#include "daemon/store/store.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <boost/asio/as_tuple.hpp>
@@ -24,7 +26,59 @@ GroupCommit::~GroupCommit() {
   thread_.join();  // a sync in flight finishes; its completion finds alive_ false
 }
 
+void GroupCommit::joined(bool opened) {
+  if (opened) {
+    open_ = last_opened_ = committed_ + 1;
+    joined_ = 0;
+    ending_ = false;
+  }
+  ++joined_;
+  ++transactions_;
+  if (ending_) return;
+  if (joined_ >= last_batch_) {
+    end_soon();
+  } else if (opened) {
+    gather_.expires_after(kGather);
+    gather_.async_wait([this, alive = alive_, batch = open_](boost::system::error_code ec) {
+      if (!*alive || ec || open_ != batch || ending_) return;  // cancelled, or it ended already
+      end_soon();
+    });
+  }
+}
+
+// Posted: the requests already read in this loop turn join first.
+void GroupCommit::end_soon() {
+  ending_ = true;
+  gather_.cancel();
+  asio::post(io_, [this, alive = alive_, batch = open_] {
+    if (*alive && open_ == batch && end_) end_();
+  });
+}
+
+void GroupCommit::rolled_back(std::string why) {
+  const std::uint64_t batch = last_opened_;
+  open_ = 0;
+  ++rolled_back_;
+  lost_because_ = std::move(why);
+  // Its commit hook may have counted it already: the waiters are known by the number.
+  std::deque<Waiter> failed;
+  while (!waiting_.empty() && waiting_.back().upto >= batch) {
+    failed.push_front(std::move(waiting_.back()));
+    waiting_.pop_back();
+  }
+  spdlog::error("a shared transaction was rolled back ({}); the {} answer(s) waiting for it are errors",
+                lost_because_, failed.size());
+  for (auto& w : failed) w.fn(Outcome::rolled_back);
+}
+
 void GroupCommit::committed() {
+  if (open_ == committed_ + 1) {  // the shared transaction's commit
+    last_batch_ = std::max<std::uint64_t>(joined_, 1);
+    open_ = 0;
+    gather_.cancel();
+  } else {
+    ++transactions_;  // one of its own
+  }
   ++committed_;
   // Every commit is synced soon, also one nobody waits for (a patrol's own record): the
   // window in which a power cut can take a commit stays one sync long.
@@ -32,54 +86,43 @@ void GroupCommit::committed() {
 }
 
 void GroupCommit::after_durable(std::function<void(bool)> fn) {
+  after_settled([fn = std::move(fn)](Outcome o) { fn(o == Outcome::durable); });
+}
+
+void GroupCommit::after_settled(std::function<void(Outcome)> fn) {
   if (!pending()) {
-    fn(true);
+    fn(Outcome::durable);
     return;
   }
-  waiting_.push_back({committed_, std::move(fn)});
+  waiting_.push_back({open_ ? open_ : committed_, std::move(fn)});
   schedule();
 }
 
-bool GroupCommit::lone() const { return committed_ - durable_ == 1 && last_group_ == 1; }
+// A lone commit of one transaction after a sync of one such: nobody else is writing.
+bool GroupCommit::lone() const { return committed_ - durable_ == 1 && last_group_ == 1 && last_batch_ == 1; }
 
-asio::awaitable<bool> GroupCommit::durable() {
-  if (!pending()) co_return true;
-  struct Outcome {
+asio::awaitable<GroupCommit::Outcome> GroupCommit::durable() {
+  if (!pending()) co_return Outcome::durable;
+  struct Wait {
     bool done = false;
-    bool ok = false;
+    Outcome outcome = Outcome::durable;
     asio::steady_timer wake;
-    explicit Outcome(asio::io_context& io) : wake(io, asio::steady_timer::time_point::max()) {}
+    explicit Wait(asio::io_context& io) : wake(io, asio::steady_timer::time_point::max()) {}
   };
-  auto out = std::make_shared<Outcome>(io_);
-  after_durable([out](bool ok) {
+  auto out = std::make_shared<Wait>(io_);
+  after_settled([out](Outcome o) {
     out->done = true;
-    out->ok = ok;
+    out->outcome = o;
     out->wake.cancel();
   });
   if (!out->done) co_await out->wake.async_wait(asio::as_tuple(asio::use_awaitable));
-  co_return out->ok;
+  co_return out->outcome;
 }
 
 void GroupCommit::schedule() {
-  if (scheduled_ || syncing_) return;  // a sync in flight schedules the next when it ends
-  if (committed_ - durable_ < last_group_) {
-    if (gathering_) return;
-    gathering_ = true;
-    gather_.expires_after(kGather);
-    gather_.async_wait([this, alive = alive_](boost::system::error_code ec) {
-      if (!*alive || ec) return;  // cancelled: the group filled first
-      gathering_ = false;
-      if (scheduled_ || syncing_) return;
-      start_sync();
-    });
-    return;
-  }
-  if (gathering_) {
-    gathering_ = false;
-    gather_.cancel();
-  }
+  if (scheduled_ || syncing_ || durable_ >= committed_) return;  // a sync in flight schedules the next
   scheduled_ = true;
-  // Posted: the requests already read in this loop turn commit first and share the sync.
+  // Posted: the commit that called this returns first.
   asio::post(io_, [this, alive = alive_] {
     if (!*alive) return;
     scheduled_ = false;
@@ -88,13 +131,13 @@ void GroupCommit::schedule() {
 }
 
 void GroupCommit::start_sync() {
-  if (!pending() || syncing_) return;
+  if (durable_ >= committed_ || syncing_) return;
   syncing_ = true;
   const std::uint64_t upto = committed_;
   // A lone commit after a lone commit (one writer, nobody else around; the requests read in
   // the same turn had their chance to join): synced here, as a store without group commit
-  // would, sparing the hand-off to the thread and back. A second writer makes the groups
-  // larger than one, and they go to the thread.
+  // would, sparing the hand-off to the thread and back. A second writer makes the batches
+  // larger than one, and their syncs go to the thread.
   if (run_ == Run::inline_on_io || lone()) {
     synced(upto, sync_());
     return;
@@ -127,18 +170,24 @@ void GroupCommit::synced(std::uint64_t upto, std::error_code ec) {
     ready.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
   }
-  for (auto& w : ready) w.fn(!ec);
-  if (pending()) schedule();
+  for (auto& w : ready) w.fn(ec ? Outcome::sync_failed : Outcome::durable);
+  schedule();
 }
 
 void GroupCommit::flush() {
+  if (open_ && end_) end_();
   if (!pending() && waiting_.empty()) return;
   // WalSync is thread-safe, so a sync still running on the thread does no harm; its
   // completion, if it is ever run, covers nothing new.
   synced(committed_, sync_());
   scheduled_ = false;
-  gathering_ = false;
   gather_.cancel();
+}
+
+void share_transactions(Store& store, GroupCommit& group) {
+  group.end_batches_with([&store] { store.end_batch(); });
+  store.batch_with([&group](bool opened) { group.joined(opened); },
+                   [&group](const std::string& why) { group.rolled_back(why); });
 }
 
 WalSync::WalSync(std::filesystem::path db_file) : db_file_(std::move(db_file)) {

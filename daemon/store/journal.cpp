@@ -8,12 +8,15 @@
 
 namespace vermas {
 
-std::vector<Event> Journal::commit(const std::function<void(Store::Tx&)>& fn) {
-  auto events = store_.transact(fn);
+std::vector<Event> Journal::commit(const std::function<void(Store::Tx&)>& fn, Store::Share share) {
+  auto events = store_.transact(fn, share);
   // The callbacks run in order, so the feed and subscribers still see events in id order.
-  // A failed sync publishes too: the database holds the events, and the feed mirrors it.
+  // A failed sync publishes too: the database holds the events, and the feed mirrors it. A
+  // shared transaction rolled back does not: its events are gone.
   if (group_commit_ && group_commit_->pending())
-    group_commit_->after_durable([this, events](bool) { publish(events); });
+    group_commit_->after_settled([this, events](GroupCommit::Outcome o) {
+      if (o != GroupCommit::Outcome::rolled_back) publish(events);
+    });
   else
     publish(events);
   return events;

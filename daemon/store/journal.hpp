@@ -22,7 +22,7 @@ class Journal {
   Journal(Store& store, FeedWriter& feed) : store_(store), feed_(feed) {}
 
   // Returns the events at once; they are published once durable.
-  std::vector<Event> commit(const std::function<void(Store::Tx&)>& fn);
+  std::vector<Event> commit(const std::function<void(Store::Tx&)>& fn, Store::Share share = Store::Share::batch);
   Event record(EventDraft draft);
 
   // At start, before serving: the database is the truth, so the feed gets every event it

@@ -111,6 +111,7 @@ const std::string kScratch = "replay_";
 // and SQLite opens a new one when it needs one. Outside any transaction.
 void close_temp_schema(Store& store) noexcept {
   try {
+    store.end_batch();  // temp_store cannot change inside a transaction
     sql::exec(store.db(), "PRAGMA temp_store=FILE; PRAGMA temp_store=DEFAULT;", "closing the temp database");
   } catch (const std::exception& e) {
     spdlog::warn("rebuild: closing the temp database: {}", e.what());
@@ -226,7 +227,7 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
     sql::exec(store.db(), P::drop_tables(kScratch).c_str(), "dropping an old replay");
     sql::exec(store.db(), P::create_temp_tables(kScratch).c_str(), "creating the replay's tables");
     P::copy(st, P::kCheckpoint, kScratch);
-  });
+  }, Store::Share::own);
   // The longest the io thread was held at once: how long a request may have waited.
   double longest_hold = 0, longest_chunk = 0, catch_up = 0;
   auto held_since = [](std::chrono::steady_clock::time_point t) {
@@ -237,7 +238,7 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
     std::int64_t n = 0;
     const std::int64_t limit = chunks.next();
     const auto chunk_start = std::chrono::steady_clock::now();
-    store.transact([&](Store::Tx&) { n = work(limit); });
+    store.transact([&](Store::Tx&) { n = work(limit); }, Store::Share::own);
     const double held = held_since(chunk_start);
     longest_hold = std::max(longest_hold, held);
     longest_chunk = std::max(longest_chunk, held);
@@ -264,7 +265,7 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
     const std::string generation = std::to_string(next_generation(st));
     sql::exec(store.db(), (P::create_tables(P::kRebuild, false) + P::create_indexes(P::kRebuild, "_g" + generation)).c_str(),
               "creating rebuild tables");
-  });
+  }, Store::Share::own);
   // The copy, a table at a time in chunks of rowid ranges of the scratch table (every
   // scratch table has a rowid: create_temp_tables), each chunk's end found by a walk of its
   // own rows, so no chunk pays for the rows before it.
@@ -297,7 +298,7 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
   }
   store.transact([&](Store::Tx&) {
     sql::exec(store.db(), P::drop_tables(kScratch).c_str(), "dropping the replay's tables");
-  });
+  }, Store::Share::own);
   close_temp_schema(store);
   scratch_open = false;
   // From here on the events appended meanwhile are folded into the rebuild tables directly.
@@ -309,7 +310,7 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
   std::int64_t compared_at = 0;
   {
     const auto step_start = std::chrono::steady_clock::now();
-    store.transact([&](Store::Tx&) { replayed += fold(INT64_MAX); });
+    store.transact([&](Store::Tx&) { replayed += fold(INT64_MAX); }, Store::Share::own);
     compared_at = cursor;
     catch_up = held_since(step_start);
     longest_hold = std::max(longest_hold, catch_up);
@@ -352,14 +353,14 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
                       {"catch_up_seconds", catch_up},
                       {"swap_seconds", held_since(swap_start)}}}};
     tx.append({"projections.rebuilt", actor, std::nullopt, std::nullopt, out});
-  });
+  }, Store::Share::own);
   if (!out.value("matched_live", true))
     spdlog::warn("rebuild: the live projections differed from the log in {} rows; replaced", out.value("differences", 0));
   for (const auto& t : P::table_names()) {
     co_await asio::post(io_, asio::use_awaitable);
     store.transact([&](Store::Tx&) {
       sql::exec(store.db(), ("DROP TABLE IF EXISTS " + P::kRetired + t).c_str(), "dropping a replaced projection");
-    });
+    }, Store::Share::own);
   }
   co_return out;
 }
@@ -465,7 +466,7 @@ asio::awaitable<json> LogMaintenance::archive(std::string cutoff, bool partition
       del.run();
       set_meta(st, "archiving", "0");
       set_meta(st, "checkpoint_event_id", std::to_string(last));
-    });
+    }, Store::Share::own);
     archived += static_cast<std::int64_t>(chunk.size());
     chunks.took(static_cast<std::int64_t>(chunk.size()),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - chunk_start));

@@ -659,37 +659,85 @@ Event Store::Tx::append(EventDraft draft) {
 
 sql::StatementCache& Store::Tx::statements() const { return store_.statements(); }
 
-std::vector<Event> Store::transact(const std::function<void(Tx&)>& fn) {
-  // An open transaction means we are inside fn (or someone else's): SQLite has no nesting.
-  if (!sqlite3_get_autocommit(db_)) throw std::logic_error("Store::transact called inside a transaction");
-  sql::exec(db_, "BEGIN IMMEDIATE", "starting a transaction");
+std::vector<Event> Store::transact(const std::function<void(Tx&)>& fn, Share share) {
+  // SQLite has no nesting: a transact inside fn is a mistake of ours.
+  if (in_transact_ || (!batch_open_ && !sqlite3_get_autocommit(db_)))
+    throw std::logic_error("Store::transact called inside a transaction");
+  struct Inside {
+    bool& flag;
+    explicit Inside(bool& f) : flag(f) { flag = true; }
+    ~Inside() { flag = false; }
+  } inside(in_transact_);
+  const bool batched = on_batch_join_ && share == Share::batch;
+  if (!batched && batch_open_ && !end_batch()) throw Error(Errc::io, *write_failure_);
+  if (batched) {
+    const bool opens = !batch_open_;
+    if (opens) {
+      sql::exec(db_, "BEGIN IMMEDIATE", "starting a transaction");
+      batch_open_ = true;
+    }
+    on_batch_join_(opens);
+  }
+  sql::exec(db_, batched ? "SAVEPOINT tx" : "BEGIN IMMEDIATE", "starting a transaction");
   Tx tx(*this, db_);
   try {
     fn(tx);
-    sql::exec(db_, "COMMIT", "committing");
+    sql::exec(db_, batched ? "RELEASE tx" : "COMMIT", "committing");
   } catch (const Error& e) {
-    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    undo(batched);
     // A constraint is the caller's mistake; anything else means the database cannot write.
     if (e.code() != Errc::constraint) write_failure_ = e.what();
     throw;
   } catch (...) {
-    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    undo(batched);
     throw;
   }
   write_failure_.reset();
   return std::move(tx.appended_);
 }
 
+void Store::undo(bool batched) {
+  if (sqlite3_get_autocommit(db_)) {
+    if (batch_open_) lost_batch();  // SQLite rolled the whole batch back (an I/O error)
+    return;
+  }
+  if (batched)
+    sqlite3_exec(db_, "ROLLBACK TO tx; RELEASE tx", nullptr, nullptr, nullptr);
+  else
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+bool Store::end_batch() {
+  if (!batch_open_) return true;
+  try {
+    sql::exec(db_, "COMMIT", "committing");
+  } catch (const Error& e) {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    write_failure_ = e.what();
+    lost_batch();
+    return false;
+  }
+  batch_open_ = false;
+  return true;
+}
+
+void Store::lost_batch() {
+  batch_open_ = false;
+  if (on_batch_lost_) on_batch_lost_(write_failure_.value_or("the database failed"));
+}
+
 bool Store::probe_write() {
   try {
-    transact([&](Tx& tx) {
-      sql::Stmt s(tx.statements(),
-                  "INSERT INTO meta(key, value) VALUES('last_write_probe', ?) "
-                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                  "probing a write");
-      s.bind(1, now_rfc3339 ? now_rfc3339() : now_rfc3339_ms());
-      s.run();
-    });
+    transact(
+        [&](Tx& tx) {
+          sql::Stmt s(tx.statements(),
+                      "INSERT INTO meta(key, value) VALUES('last_write_probe', ?) "
+                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                      "probing a write");
+          s.bind(1, now_rfc3339 ? now_rfc3339() : now_rfc3339_ms());
+          s.run();
+        },
+        Share::own);
     return true;
   } catch (const Error&) {
     return false;

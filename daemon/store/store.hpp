@@ -95,9 +95,15 @@ class Store {
     std::vector<Event> appended_;
   };
 
-  // Runs `fn` in one transaction and commits. On any exception it rolls back and rethrows;
-  // nothing is written. Returns the events appended, valid only after the commit.
-  std::vector<Event> transact(const std::function<void(Tx&)>& fn);
+  // How a transaction meets the others of its loop turn (see batch_with).
+  enum class Share {
+    batch,  // joins the open shared transaction, if batching is on: committed at its end
+    own,    // commits before it returns (the open batch first): for work that reads its
+            // own writes from another connection, or must know the write reached the disk
+  };
+  // Runs `fn` in one transaction. On any exception it rolls back and rethrows; nothing of
+  // fn is written. Returns the events appended, valid only once committed.
+  std::vector<Event> transact(const std::function<void(Tx&)>& fn, Share share = Share::batch);
   Event append(EventDraft draft);  // one event in its own transaction
 
   std::vector<Event> query(const EventFilter& filter) const;
@@ -120,14 +126,32 @@ class Store {
   // Called at every COMMIT on this connection, whoever wrote (SQLite's commit hook), just
   // before the commit is written; empty: none.
   void on_commit(std::function<void()> fn) { on_commit_ = std::move(fn); }
+  // Shared transactions (grouped stores, see GroupCommit): transact() joins the open batch
+  // transaction, each caller in a SAVEPOINT of its own, and calls on_join(opened) so that
+  // the batch's end is scheduled; end_batch() commits it. on_lost(why) is called when
+  // SQLite rolled a batch back (its COMMIT, or a statement in it, failed with an I/O error
+  // or a full disk): every transaction in it is gone. Without: every transact() commits.
+  void batch_with(std::function<void(bool opened)> on_join, std::function<void(const std::string& why)> on_lost) {
+    on_batch_join_ = std::move(on_join);
+    on_batch_lost_ = std::move(on_lost);
+  }
+  bool batch_open() const { return batch_open_; }
+  // Commits the open batch, if any. False when the COMMIT failed (and on_lost was called).
+  bool end_batch();
   // Clock used for event timestamps; replaceable by tests.
   std::function<std::string()> now_rfc3339;
 
  private:
   void migrate();
+  void undo(bool batched);
+  void lost_batch();
   sqlite3* db_ = nullptr;
   std::optional<std::string> write_failure_;
   std::function<void()> on_commit_;
+  std::function<void(bool)> on_batch_join_;
+  std::function<void(const std::string&)> on_batch_lost_;
+  bool batch_open_ = false;
+  bool in_transact_ = false;
   std::unique_ptr<sql::StatementCache> statements_;  // before db_ closes, after it opens
 };
 

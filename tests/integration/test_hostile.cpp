@@ -540,12 +540,12 @@ TEST_CASE("kill -9 rounds under write load: nothing acknowledged lost, agents re
     const std::size_t more = 10 + rng() % 60;
     REQUIRE(eventually([&] { return acked_count() >= at_start + more; }, 20s));
     if (round == kRounds - 1) {
-      // The creates were grouped: fewer syncs than commits.
+      // The creates were grouped: fewer syncs than transactions.
       RawClient h(c.root.socket_path());
       const auto writes = h.call("health")["result"]["db_writes"];
       INFO(writes.dump());
       CHECK(writes["syncs"].get<long>() > 0);
-      CHECK(writes["commits"].get<long>() > writes["syncs"].get<long>());
+      CHECK(writes["transactions"].get<long>() > writes["syncs"].get<long>());
     }
     c.root.kill_daemon();
     c.start();

@@ -1,7 +1,10 @@
 // Group commit: what waits for a sync runs only after the sync that covers it, in order;
-// commits that come together share one sync; a failed sync fails what it covered. The
+// commits that come together share one sync; a failed sync fails what it covered; writes
+// of one loop turn share one transaction, a failed one undoes only its own, and a shared
+// transaction rolled back fails every waiter that joined it. The
 // syncs here are stand-ins that count, block or fail (the power-cut tests check the real
 // store's durability through the same class).
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,9 +18,11 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "daemon/error.hpp"
 #include "daemon/store/feed.hpp"
 #include "daemon/store/group_commit.hpp"
 #include "daemon/store/journal.hpp"
+#include "daemon/store/sqlite.hpp"
 #include "daemon/store/store.hpp"
 #include "tests/catch.hpp"
 #include "tests/unit/temp_dir.hpp"
@@ -209,4 +214,155 @@ TEST_CASE("group commit: WalSync syncs the store's WAL, and the database file wh
   CHECK_FALSE(sync());
   vermas::WalSync missing(dir.path / "absent" / "operations.db");
   CHECK(missing());  // neither file: an error, not a false success
+}
+
+namespace {
+
+// A grouped store wired as the daemon wires it (share_transactions), a journal over it, and
+// a second connection that sees only what is committed.
+struct SharedStore {
+  vermas::test::TempDir dir;
+  boost::asio::io_context io;
+  vermas::Store store{dir.path / "operations.db", vermas::Store::Durability::grouped};
+  std::atomic<int> syncs{0};
+  GroupCommit group{io, [this] {
+                      ++syncs;
+                      return std::error_code{};
+                    }};
+  vermas::FeedWriter feed{dir.path / "feed.jsonl", 0, 2};
+  vermas::Journal journal{store, feed};
+  std::vector<std::string> published;
+  sqlite3* other = nullptr;
+
+  SharedStore() {
+    store.on_commit([this] { group.committed(); });
+    vermas::share_transactions(store, group);
+    journal.set_group_commit(&group);
+    journal.subscribe([this](const vermas::Event& e) {
+      published.push_back(e.event_type);
+      return true;
+    });
+    REQUIRE(sqlite3_open((dir.path / "operations.db").c_str(), &other) == SQLITE_OK);
+  }
+  ~SharedStore() {
+    sqlite3_close(other);
+    store.batch_with(nullptr, nullptr);
+  }
+  // Events of `type` a second connection sees: the committed ones.
+  long committed(const std::string& type) {
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(other, "SELECT count(*) FROM events WHERE event_type = ?", -1, &s, nullptr);
+    sqlite3_bind_text(s, 1, type.c_str(), -1, SQLITE_TRANSIENT);
+    long n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_finalize(s);
+    return n;
+  }
+  vermas::Event record(const std::string& type) {
+    return journal.record({type, "operations", std::nullopt, std::nullopt, {}});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("group commit: writes of one loop turn share one transaction, one commit and one sync",
+          "[group_commit][journal]") {
+  SharedStore s;
+  std::vector<bool> answered;
+  for (int i = 0; i < 3; ++i) {
+    s.record("test.shared");
+    s.group.after_durable([&](bool ok) { answered.push_back(ok); });
+  }
+  CHECK(s.store.batch_open());
+  CHECK(s.store.last_event_id() == 3);     // this connection reads its own writes
+  CHECK(s.committed("test.shared") == 0);  // nobody else does before the commit
+  CHECK(s.published.empty());
+  CHECK(answered.empty());
+  REQUIRE(loop_until(s.io, [&] { return answered.size() == 3; }));
+  CHECK(answered == std::vector<bool>{true, true, true});
+  CHECK(s.committed("test.shared") == 3);
+  CHECK(s.published == std::vector<std::string>{"test.shared", "test.shared", "test.shared"});
+  const auto stats = s.group.stats();
+  CHECK(stats.transactions == 3);
+  CHECK(stats.commits == 1);
+  CHECK(stats.syncs == 1);
+  CHECK_FALSE(s.store.batch_open());
+  CHECK_FALSE(s.group.pending());
+}
+
+TEST_CASE("group commit: a write that fails in a shared transaction undoes only its own changes",
+          "[group_commit][journal]") {
+  SharedStore s;
+  s.record("test.before");
+  CHECK_THROWS_AS(s.journal.commit([](vermas::Store::Tx& tx) {
+    tx.append({"test.failed", "operations", std::nullopt, std::nullopt, {}});
+    throw vermas::Error(vermas::Errc::invalid_argument, "refused half-way");
+  }),
+                  vermas::Error);
+  s.record("test.after");
+  bool ok = false;
+  s.group.after_durable([&](bool r) { ok = r; });
+  REQUIRE(loop_until(s.io, [&] { return ok; }));
+  CHECK(s.committed("test.before") == 1);
+  CHECK(s.committed("test.failed") == 0);
+  CHECK(s.committed("test.after") == 1);
+  CHECK(s.published == std::vector<std::string>{"test.before", "test.after"});
+  CHECK(s.group.stats().commits == 1);
+}
+
+TEST_CASE("group commit: a shared transaction whose COMMIT fails is rolled back whole, its waiters fail",
+          "[group_commit][journal]") {
+  SharedStore s;
+  // A deferred foreign key is checked at COMMIT: the one way to make a COMMIT fail here
+  // without a failing disk (the disk-full integration test fails it for real).
+  vermas::sql::exec(s.store.db(),
+                    "CREATE TABLE t_parent(id INTEGER PRIMARY KEY);"
+                    "CREATE TABLE t_child(p INTEGER REFERENCES t_parent(id) DEFERRABLE INITIALLY DEFERRED);",
+                    "test tables");
+  s.record("test.earlier");
+  std::vector<GroupCommit::Outcome> outcomes;
+  s.group.after_settled([&](GroupCommit::Outcome o) { outcomes.push_back(o); });
+  REQUIRE(loop_until(s.io, [&] { return outcomes.size() == 1; }));
+  CHECK(outcomes[0] == GroupCommit::Outcome::durable);
+
+  s.record("test.neighbour");
+  s.group.after_settled([&](GroupCommit::Outcome o) { outcomes.push_back(o); });
+  s.journal.commit([](vermas::Store::Tx& tx) {
+    tx.append({"test.orphan", "operations", std::nullopt, std::nullopt, {}});
+    vermas::sql::exec(tx.db(), "INSERT INTO t_child VALUES(99)", "an orphan");
+  });
+  s.group.after_settled([&](GroupCommit::Outcome o) { outcomes.push_back(o); });
+  REQUIRE(loop_until(s.io, [&] { return outcomes.size() == 3; }));
+  CHECK(outcomes[1] == GroupCommit::Outcome::rolled_back);
+  CHECK(outcomes[2] == GroupCommit::Outcome::rolled_back);
+  CHECK(s.committed("test.neighbour") == 0);
+  CHECK(s.committed("test.orphan") == 0);
+  CHECK(s.published == std::vector<std::string>{"test.earlier"});  // nothing of the lost batch
+  CHECK(s.group.stats().rolled_back == 1);
+  CHECK(s.group.lost_because().find("FOREIGN KEY") != std::string::npos);
+  CHECK_FALSE(s.store.batch_open());
+  CHECK_FALSE(s.group.pending());
+
+  // The next writes open a new one and commit.
+  s.record("test.later");
+  bool ok = false;
+  s.group.after_durable([&](bool r) { ok = r; });
+  REQUIRE(loop_until(s.io, [&] { return ok; }));
+  CHECK(s.committed("test.later") == 1);
+}
+
+TEST_CASE("group commit: a transaction of its own commits the shared one first, then itself, before it returns",
+          "[group_commit]") {
+  SharedStore s;
+  s.record("test.shared");
+  REQUIRE(s.store.batch_open());
+  s.journal.commit([](vermas::Store::Tx& tx) { tx.append({"test.own", "operations", std::nullopt, std::nullopt, {}}); },
+                   vermas::Store::Share::own);
+  CHECK_FALSE(s.store.batch_open());
+  CHECK(s.committed("test.shared") == 1);
+  CHECK(s.committed("test.own") == 1);
+  CHECK(s.group.stats().commits == 2);
+  CHECK(s.group.stats().transactions == 2);
+  // Both published once synced.
+  REQUIRE(loop_until(s.io, [&] { return s.published.size() == 2; }));
+  CHECK(s.published == std::vector<std::string>{"test.shared", "test.own"});
 }

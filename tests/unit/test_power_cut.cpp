@@ -213,6 +213,7 @@ struct Durability {
   const char* synchronous = nullptr;  // a PRAGMA to run after opening, or none
   int group = 0;                      // > 0: group commit
   bool sync_does_nothing = false;     // group commit whose sync never reaches the disk
+  bool shared = false;                // the group's transactions share one (the daemon's way)
 };
 
 // The daemon's WalSync works on a descriptor of its own, which the shim cannot see; here the
@@ -234,6 +235,7 @@ Run run_workload(const fs::path& db, const Plan& plan, const Durability& how, Ex
         io, [&store, &how] { return how.sync_does_nothing ? std::error_code{} : sync_wal_through_vfs(store.db()); },
         GroupCommit::Run::inline_on_io);
     if (how.group) store.on_commit([&group] { group.committed(); });
+    if (how.shared) vermas::share_transactions(store, group);
     std::int64_t tick = 0;
     store.now_rfc3339 = [&tick] { return fake_ts(tick++); };
     if (how.synchronous) vermas::sql::exec(store.db(), how.synchronous, "setting synchronous");
@@ -553,6 +555,23 @@ TEST_CASE("power cut: group commit loses nothing it acknowledged", "[power_cut]"
   CHECK(s.failed == 0);
   CHECK(s.problems.empty());
   // Fewer syncs than transactions: the groups shared them (checkpoints add a few).
+  CHECK(s.syncs < static_cast<std::uint64_t>(kTransactions));
+}
+
+// The same with the group's transactions sharing one, as the daemon's requests do: a cut
+// before the shared COMMIT's frames are whole loses the whole group, never a part of it, and
+// never anything acknowledged.
+TEST_CASE("power cut: shared transactions lose nothing they acknowledged", "[power_cut]") {
+  const Sweep s = sweep(plan(), {nullptr, 5, false, true}, 100, 25);
+  WARN(s.summary("group commit, groups of 1..5 sharing a transaction"));
+  std::string problems;
+  for (const auto& p : s.problems) problems += p + "\n";
+  INFO(problems);
+  CHECK(s.io_calls == s.io_calls_again);
+  CHECK(s.transactions == kTransactions);
+  CHECK(s.not_cut == 0);
+  CHECK(s.failed == 0);
+  CHECK(s.problems.empty());
   CHECK(s.syncs < static_cast<std::uint64_t>(kTransactions));
 }
 
