@@ -39,7 +39,7 @@ set(CPACK_INSTALL_PREFIX "/usr")
 # Release binaries stripped (debug info dropped, not shipped: no -dbgsym package).
 set(CPACK_STRIP_FILES ON)
 # Depends computed by dpkg-shlibdeps from what the binaries link (libc6, libstdc++6,
-# libboost-filesystem, libspdlog, libfmt, libsqlite3, libsystemd0, libssl3 ...). Written by
+# libboost-filesystem, libspdlog, libfmt, libsqlite3 ...). Written by
 # hand only what is run, not linked: git and tmux for the agents, adduser for postinst.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, git, tmux")

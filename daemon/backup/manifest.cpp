@@ -1,17 +1,17 @@
 #include "daemon/backup/manifest.hpp"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <memory>
 #include <set>
 #include <stdexcept>
+#include <vector>
 
 #include "common/paths.hpp"
+#include "daemon/backup/sha256.hpp"
 
 namespace vermas::backup {
 
@@ -35,16 +35,6 @@ std::vector<std::string_view> manifest_split(std::string_view path) {
     if (slash == std::string_view::npos) return parts;
     start = slash + 1;
   }
-}
-
-std::string manifest_hex(const unsigned char* p, unsigned n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out += digits[p[i] >> 4];
-    out += digits[p[i] & 15];
-  }
-  return out;
 }
 
 }  // namespace
@@ -126,16 +116,10 @@ Manifest parse_manifest(const json& j) {
   return m;
 }
 
-// OpenSSL's libcrypto for the digest: SHA-256 is not in the project's other libraries, and
-// a hand-written one would be one more thing to get right.
 std::string sha256_file(const std::filesystem::path& file, std::uint64_t& bytes) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) throw std::runtime_error("reading " + file.string() + ": " + std::strerror(errno));
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
-    ::close(fd);
-    throw std::runtime_error("sha256: cannot initialise the digest");
-  }
+  Sha256 digest;
   std::vector<char> buf(1 << 20);
   bytes = 0;
   for (;;) {
@@ -147,14 +131,11 @@ std::string sha256_file(const std::filesystem::path& file, std::uint64_t& bytes)
       throw std::runtime_error("reading " + file.string() + ": " + why);
     }
     if (n == 0) break;
-    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(n));
+    digest.update(buf.data(), static_cast<std::size_t>(n));
     bytes += static_cast<std::uint64_t>(n);
   }
   ::close(fd);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &len);
-  return manifest_hex(digest, len);
+  return digest.hex();
 }
 
 std::string compact_stamp(std::string_view rfc3339) {

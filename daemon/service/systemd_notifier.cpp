@@ -1,16 +1,16 @@
 #include "daemon/service/systemd_notifier.hpp"
+#include "daemon/service/sd_notify.hpp"
 
 #include <time.h>
 
 #include <cstdlib>
 
-#include <systemd/sd-daemon.h>
 
 namespace vermas {
 
 namespace {
 
-void notify(const std::string& state) { sd_notify(0, state.c_str()); }
+void notify(const std::string& state) { sd::notify(state); }
 
 std::uint64_t monotonic_usec() {
   timespec ts{};
@@ -21,9 +21,8 @@ std::uint64_t monotonic_usec() {
 }  // namespace
 
 std::uint64_t SystemdNotifier::watchdog_usec() {
-  std::uint64_t usec = 0;
   // > 0 only when $WATCHDOG_USEC is set and $WATCHDOG_PID, if set, is this process.
-  return sd_watchdog_enabled(0, &usec) > 0 ? usec : 0;
+  return sd::watchdog_usec();
 }
 
 void SystemdNotifier::ready(const std::string& line) {
