@@ -8,6 +8,8 @@
 // (checkpoint + the events still in the database) always equals the live projections.
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 #include <thread>
 
 #include <boost/asio/awaitable.hpp>
@@ -40,7 +42,8 @@ class LogMaintenance {
   LogMaintenance(const LogMaintenance&) = delete;
   LogMaintenance& operator=(const LogMaintenance&) = delete;
 
-  // {events_replayed, work_orders, slots, checks, seconds, matched_live, differences}
+  // Replays the log into fresh tables and swaps in each table that differs from its replay.
+  // {events_replayed, work_orders, slots, checks, seconds, matched_live, differences, replaced}
   boost::asio::awaitable<nlohmann::json> rebuild(std::string actor);
   // Events older than `cutoff` (RFC 3339) to R/.work/archive/events-YYYY-MM-DD.jsonl (one
   // file per day of the events when partition_by_day, else events.jsonl), then out of the
@@ -53,9 +56,9 @@ class LogMaintenance {
   void set_chunk(std::int64_t n) { fixed_chunk_ = n; }
 
  private:
-  // Counts the rows in which the live and the rebuilt tables differ, on a read-only
+  // Counts the rows in which each live table and its rebuilt one differ, on a read-only
   // connection in a thread of its own, at the log position of this call.
-  boost::asio::awaitable<std::int64_t> compare_off_thread();
+  boost::asio::awaitable<std::vector<std::pair<std::string, std::int64_t>>> compare_off_thread();
   boost::asio::io_context& io_;
   Journal& journal_;
   Paths paths_;

@@ -689,8 +689,9 @@ std::optional<json> keyed_result(sql::StatementCache& st, const std::string& sco
   return r;
 }
 
-std::int64_t differences(sql::StatementCache& st, const std::string& a, const std::string& b) {
-  std::int64_t n = 0;
+std::vector<std::pair<std::string, std::int64_t>> differences_by_table(sql::StatementCache& st, const std::string& a,
+                                                                       const std::string& b) {
+  std::vector<std::pair<std::string, std::int64_t>> out;
   for (const auto& t : table_names()) {
     // |a - b| + |b - a| with one EXCEPT instead of two: every table has a primary key, so
     // no row appears twice in a set, and |b - a| = |b| - |a & b| = |b| - (|a| - |a - b|).
@@ -699,8 +700,14 @@ std::int64_t differences(sql::StatementCache& st, const std::string& a, const st
                 "SELECT 2 * (SELECT count(*) FROM (SELECT * FROM " + a + t + " EXCEPT SELECT * FROM " + b + t +
                     ")) + (SELECT count(*) FROM " + b + t + ") - (SELECT count(*) FROM " + a + t + ")",
                 "comparing projections");
-    if (s.step()) n += s.int64(0);
+    out.emplace_back(t, s.step() ? s.int64(0) : 0);
   }
+  return out;
+}
+
+std::int64_t differences(sql::StatementCache& st, const std::string& a, const std::string& b) {
+  std::int64_t n = 0;
+  for (const auto& [table, d] : differences_by_table(st, a, b)) n += d;
   return n;
 }
 

@@ -58,7 +58,10 @@ std::optional<wo::WorkOrder> work_order(sql::StatementCache& statements, const s
 std::optional<nlohmann::json> keyed_result(sql::StatementCache& statements, const std::string& scope,
                                            const std::string& key);
 
-// Rows present in one set and not the other, summed over every table (0: identical).
+// Rows present in one set and not the other, per table (table_names() order), and summed
+// over every table (0: identical).
+std::vector<std::pair<std::string, std::int64_t>> differences_by_table(sql::StatementCache& statements,
+                                                                       const std::string& a, const std::string& b);
 std::int64_t differences(sql::StatementCache& statements, const std::string& a, const std::string& b);
 // The keys (primary key columns joined by '/') of the rows of `table` that are in one set
 // and not the other, at most `limit`, sorted: what db.verify names.

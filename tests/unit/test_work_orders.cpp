@@ -265,7 +265,21 @@ TEST_CASE("replay equals the live projections after a random workload, across an
     json again = b.run(maintenance.rebuild("operator"));
     CHECK(again["matched_live"] == false);
     CHECK(again["differences"] == 2);  // the row as it is, and as it should be
+    CHECK(again["replaced"] == json::array({"work_orders"}));  // only the table that drifted
     CHECK(b.differences_from_snapshot() == 0);
+    auto count_of = [&](const std::string& query) {
+      vermas::sql::Stmt s(b.store.statements(), query, "inspecting the schema");
+      s.step();
+      return s.int64(0);
+    };
+    // The rebuilt table came with its indexes, named by the rebuild's generation; the
+    // others kept theirs; nothing of a rebuilt or replaced set is left.
+    CHECK(count_of("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'work_orders' "
+                   "AND name LIKE '%\\_g_' ESCAPE '\\'") == 2);
+    CHECK(count_of("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' "
+                   "AND name LIKE '%\\_g_' ESCAPE '\\'") == 0);
+    CHECK(count_of("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND (name LIKE 'retired\\_%' ESCAPE "
+                   "'\\' OR name LIKE 'rebuild\\_%' ESCAPE '\\')") == 0);
   }
 }
 
@@ -372,17 +386,19 @@ TEST_CASE("a rebuild while events keep arriving compares at one position and swa
   json again = b.run(maintenance.rebuild("operator"));
   CHECK(again["matched_live"] == true);
   CHECK(b.differences_from_snapshot() == 0);
-  // After two rebuilds the live set has its indexes (named by the second rebuild's
-  // generation), and nothing of a replaced or a scratch set is left.
+  // Nothing differed, so nothing was swapped: the live tables keep their own indexes, and
+  // nothing of a rebuilt, replaced or scratch set is left.
+  CHECK(r["replaced"] == json::array());
+  CHECK(again["replaced"] == json::array());
   auto count_of = [&](const std::string& query) {
     vermas::sql::Stmt s(b.journal.store().statements(), query, "inspecting the schema");
     s.step();
     return s.int64(0);
   };
   CHECK(count_of("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'work_orders' "
-                 "AND name LIKE '%\\_g2' ESCAPE '\\'") == 2);
+                 "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'") == 2);
   CHECK(count_of("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND (name LIKE 'retired\\_%' ESCAPE '\\' "
-                 "OR name LIKE 'rebuild\\_%' ESCAPE '\\')") == 0);
+                 "OR name LIKE 'rebuild\\_%' ESCAPE '\\' OR name LIKE 'replay\\_%' ESCAPE '\\')") == 0);
 }
 
 TEST_CASE("invalid UTF-8 in an event: the live projections fold what is stored, so replay agrees", "[work_orders]") {
