@@ -247,6 +247,10 @@ inline void one_commit_repository(Spawner& sp, const std::string& path, const st
 
 // ---------------------------------------------------------------- files and /proc
 
+// The company's max_agents for a workload of `agents`: room for all of them (the limit is
+// the daemon's own, not what the bench measures), and never below the default's scale.
+inline std::string max_agents_line(int agents) { return "max_agents = " + std::to_string(std::max(1000, agents)) + "\n"; }
+
 inline std::string read_file(const fs::path& p) {
   std::ifstream in(p);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

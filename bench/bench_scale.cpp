@@ -85,7 +85,7 @@ std::string config_toml(int agents) {
   return "# bench_scale\n"
          "[company]\nname = \"bench\"\n\n"
          "[operations]\n"
-         "max_agents = " + std::to_string(std::max(1000, agents)) + "\n"
+         + max_agents_line(agents) +
          "spawn_rate_per_second = 10000\n\n"
          "[agents.supervisor]\n" + agent + "\n[agents.qa]\n" + agent + "\n[agents.worker]\n" + agent;
 }

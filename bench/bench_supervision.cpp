@@ -534,7 +534,7 @@ std::string config_toml(int agents) {
          "[company]\nname = \"bench\"\n\n"
          "[operations]\n"
          "patrol_interval_seconds = 60\n"  // the default: the first patrol runs at start
-         "max_agents = " + std::to_string(std::max(1000, agents)) + "\n"
+         + max_agents_line(agents) +
          "spawn_rate_per_second = 10000\n"
          "stop_timeout_seconds = 10\n\n"
          "[restart]\n"

@@ -379,4 +379,25 @@ struct PrivateTmux {
   Env env;
 };
 
+// A company of one factory, f1, whose supervisor is a terminal program under a private
+// tmux that echoes whatever is typed into its pane: its output log shows what the daemon
+// typed (nudges, mail reminders). Started, the supervisor running.
+struct EchoingPane {
+  explicit EchoingPane(Settings s) : c(with_echoing_supervisor(std::move(s))), tmux(c.root) {
+    c.start(tmux.env);
+    c.add_factory("f1");
+    c.running_pid("f1/supervisor");
+  }
+  std::string pane_log() const { return c.root.path("logs/supervisor-f1/output.log"); }
+  Company c;
+  PrivateTmux tmux;
+
+ private:
+  static Settings with_echoing_supervisor(Settings s) {
+    s.supervisor = {"/bin/sh", "-c", "echo ready; exec cat"};
+    s.supervisor_runner = "tmux";
+    return s;
+  }
+};
+
 }  // namespace it

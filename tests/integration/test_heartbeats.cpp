@@ -122,16 +122,10 @@ TEST_CASE("a tmux agent's nudge is also typed into its pane, once", "[heartbeats
   }
   Settings s;
   s.idle_minutes = 0.006;
-  // A terminal program that echoes what is typed: the pane's output (its log) shows it.
-  s.supervisor = {"/bin/sh", "-c", "echo ready; exec cat"};
-  s.supervisor_runner = "tmux";
-  Company c(s);
-  PrivateTmux tmux(c.root);
-  c.start(tmux.env);
-  c.add_factory("f1");
-  c.running_pid("f1/supervisor");
+  EchoingPane pane(s);
+  Company& c = pane.c;
   REQUIRE(c.wait_status("f1/supervisor", "idle", 10s));
-  const std::string log = c.root.path("logs/supervisor-f1/output.log");
+  const std::string log = pane.pane_log();
   REQUIRE(eventually([&] { return contains(read_file(log), "NUDGE: no activity for"); }, 10s));
   // One nudge per idle spell: typing is not activity, so it stays idle, one NUDGE mail.
   CHECK(c.events("agent.idle", "f1/supervisor").size() == 1);

@@ -107,15 +107,9 @@ TEST_CASE("mail: a tmux agent with unread mail is told in its pane once per new 
   }
   Settings s;
   s.mail_poll = 0.2;
-  // A terminal program that echoes what is typed: the pane's output (its log) shows it.
-  s.supervisor = {"/bin/sh", "-c", "echo ready; exec cat"};
-  s.supervisor_runner = "tmux";
-  Company c(s);
-  PrivateTmux tmux(c.root);
-  c.start(tmux.env);
-  c.add_factory("f1");
-  c.running_pid("f1/supervisor");
-  const std::string log = c.root.path("logs/supervisor-f1/output.log");
+  EchoingPane pane(s);
+  Company& c = pane.c;
+  const std::string log = pane.pane_log();
 
   // Two messages, usually within one interval: a reminder that counts both (a slow machine
   // may tell of the first alone, then of the second).
