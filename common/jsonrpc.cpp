@@ -60,8 +60,10 @@ json make_notification(const std::string& method, json params) {
 
 namespace {
 
-// A subtype nothing else uses: binary values never come from the wire (JSON has none).
-constexpr std::uint64_t kRawJsonSubtype = 0x6a73;  // "js"
+// A key no handler writes (a control character first), so a raw_json() value is known by it.
+constexpr const char* kRawJsonKey = "\x01raw-json";
+
+const std::string& raw_text(const json& raw) { return raw.begin()->get_ref<const std::string&>(); }
 
 void dump_into(std::string& out, const json& v) { out += v.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -82,7 +84,7 @@ void encode_into(std::string& out, const json& m) {
     dump_into(out, m);
     return;
   }
-  out.reserve(out.size() + raw->get_binary().size() + 128);  // one allocation for a large answer
+  out.reserve(out.size() + raw_text(*raw).size() + 128);  // one allocation for a large answer
   out += '{';
   bool first = true;
   for (auto it = m.begin(); it != m.end(); ++it) {
@@ -91,8 +93,7 @@ void encode_into(std::string& out, const json& m) {
     dump_into(out, json(it.key()));
     out += ':';
     if (it == raw) {
-      const auto& bytes = it->get_binary();
-      out.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      out += raw_text(*it);
     } else {
       dump_into(out, *it);
     }
@@ -109,18 +110,47 @@ std::string encode(const json& message) {
   return s;
 }
 
-json raw_json(const std::string& text) {
-  return json::binary(json::binary_t::container_type(text.begin(), text.end()), kRawJsonSubtype);
+std::string encode(json&& message) {
+  const auto raw = message.is_object() ? message.find("result") : message.end();
+  if (raw == message.end() || !is_raw_json(*raw)) return encode(static_cast<const json&>(message));
+  // The members in encode_into's order (a sorted map's): those before "result" go in front
+  // of the text, those after it behind.
+  std::string before = "{", after;
+  bool in_front = true;
+  for (auto it = message.begin(); it != message.end(); ++it) {
+    if (it == raw) {
+      in_front = false;
+      continue;
+    }
+    std::string& to = in_front ? before : after;
+    if (!in_front || before.size() > 1) to += ',';
+    dump_into(to, json(it.key()));
+    to += ':';
+    dump_into(to, *it);
+  }
+  if (before.size() > 1) before += ',';
+  dump_into(before, json(raw.key()));
+  before += ':';
+  std::string line = std::move(raw->begin()->get_ref<std::string&>());
+  line.insert(0, before);  // within its capacity: a move of the text, no new buffer
+  line += after;
+  line += "}\n";
+  return line;
+}
+
+json raw_json(std::string text) {
+  json v(json::value_t::object);
+  v[kRawJsonKey] = std::move(text);
+  return v;
 }
 
 bool is_raw_json(const json& v) {
-  return v.is_binary() && v.get_binary().has_subtype() && v.get_binary().subtype() == kRawJsonSubtype;
+  return v.is_object() && v.size() == 1 && v.begin().key() == kRawJsonKey && v.begin()->is_string();
 }
 
 json expand_raw(const json& v) {
   if (!is_raw_json(v)) return v;
-  const auto& bytes = v.get_binary();
-  return json::parse(bytes.begin(), bytes.end());
+  return json::parse(raw_text(v));
 }
 
 const char* code_name(int c) {

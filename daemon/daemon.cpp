@@ -481,21 +481,16 @@ nlohmann::json Daemon::status(AgentMembers members) {
       {"squad", squad_->state()},
       {"connections", server_->connection_count()},
       {"last_event_id", store_->last_event_id()}};
-  // Written into a buffer kept between calls (raw_json copies it out): at 2,000 agents a new
-  // one is half a MiB of fresh pages, each a page fault, at every call.
-  std::string& out = status_text_;
-  out.clear();
+  // One buffer from here to the wire: raw_json takes it and encode(json&&) makes the
+  // response line in it (the reserve leaves room for the id in front).
+  std::string out;
   out.reserve(agents * (members == kAllAgentMembers ? 650 : 200) + factories_->all().size() * 200 +
               unread_mail_->by_recipient_json().size() + 1024);
   json_text::append_object_with(
       out, rest,
       {{"factories", write_factories},
        {"unread_mail_by_agent", [this](std::string& o) { o += unread_mail_->by_recipient_json(); }}});
-  auto answer = rpc::raw_json(out);
-  // Kept only while it is small: a status of every member at 2,000 agents (1.2 MB) would
-  // otherwise stay in the daemon's memory between calls.
-  if (out.capacity() > (1u << 20)) std::string().swap(out);
-  return answer;
+  return rpc::raw_json(std::move(out));
 }
 
 }  // namespace vermas

@@ -131,7 +131,6 @@ class Daemon {
   std::unique_ptr<AlertNotifier> alert_notifier_;
   std::unique_ptr<MailReminders> mail_reminders_;
   std::unique_ptr<mail::UnreadCounts> unread_mail_;
-  std::string status_text_;  // status's answer text, its storage reused (status())
   std::unique_ptr<Reports> reports_;
   Router router_;
   std::unique_ptr<Server> server_;

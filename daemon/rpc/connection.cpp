@@ -242,7 +242,8 @@ awaitable<void> Connection::handle_line(std::string_view line) {
     if (outcome == GroupCommit::Outcome::sync_failed) not_durable(responses);
     if (outcome == GroupCommit::Outcome::rolled_back) rolled_back(responses, group->lost_because());
   }
-  send(rpc::encode(decoded.batch ? responses : responses.front()));
+  // A single answer is moved into its line (a large raw result is not copied again).
+  send(decoded.batch ? rpc::encode(responses) : rpc::encode(std::move(responses.front())));
 }
 
 awaitable<void> Connection::write_loop() {

@@ -179,13 +179,13 @@ json rpc_agent_list(Daemon& d, Call& c) {
   const std::vector<AgentView> views =
       c.params.boolean("usage").value_or(false) ? d.supervisor().list_with_usage(f) : d.supervisor().list(f);
   std::string out = "{\"agents\":[";
-  out.reserve(views.size() * (members == kAllAgentMembers ? 700 : 200) + 16);
+  out.reserve(views.size() * (members == kAllAgentMembers ? 700 : 200) + 128);  // + the response's head
   for (std::size_t i = 0; i < views.size(); ++i) {
     if (i) out += ',';
     append_json(out, views[i], members);
   }
   out += "]}";
-  return rpc::raw_json(out);
+  return rpc::raw_json(std::move(out));
 }
 
 json rpc_agent_get(Daemon& d, Call& c) { return to_json(d.supervisor().agent_with_usage(required_id(c))); }

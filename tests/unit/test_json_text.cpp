@@ -149,8 +149,31 @@ TEST_CASE("raw_json: encode splices the text into the response, batches too", "[
         json::array({make_result(json(7), json{{"agents", {1, 2}}}), make_result(json(8), json{{"pong", true}})}));
   CHECK(expand_raw(r["result"]) == json{{"agents", {1, 2}}});
   CHECK(expand_raw(json(3)) == json(3));
-  // A binary value of another subtype is no raw text.
+  // Handlers' objects are no raw text, nor is a binary value.
+  CHECK_FALSE(is_raw_json(json{{"agents", "[1,2]"}}));
   CHECK_FALSE(is_raw_json(json::binary({1, 2}, 1)));
+}
+
+TEST_CASE("raw_json: a single answer's text becomes its line, in the same buffer", "[jsonrpc]") {
+  using namespace vermas::rpc;
+  std::string text = "{\"agents\":[";
+  for (int i = 0; i < 10000; ++i) text += (i ? "," : "") + std::to_string(i);
+  text += "]}";
+  const std::string original = text;
+  text.reserve(text.size() + 128);
+  const char* buffer = text.data();
+  const std::string line = encode(make_result(json(7), raw_json(std::move(text))));
+  CHECK(line.data() == buffer);  // moved all the way: no second copy of 59 KB
+  CHECK(line == encode(make_result(json(7), json::parse(original))));
+  // Members after "result" too (encode's order is the object's, a sorted map's).
+  json odd = {{"id", 1}, {"zeta", {{"z", true}}}, {"alpha", "a"}};
+  odd["result"] = raw_json("[1,2]");
+  const std::string expected = encode(static_cast<const json&>(odd));
+  CHECK(expected == "{\"alpha\":\"a\",\"id\":1,\"result\":[1,2],\"zeta\":{\"z\":true}}\n");
+  CHECK(encode(std::move(odd)) == expected);
+  json only = json::object();
+  only["result"] = raw_json("3");
+  CHECK(encode(std::move(only)) == "{\"result\":3}\n");
 }
 
 TEST_CASE("agent objects: fields picks members, id always, an unknown name is refused", "[json_text][agent]") {
