@@ -68,8 +68,9 @@ const std::string& raw_text(const json& raw) { return raw.begin()->get_ref<const
 void dump_into(std::string& out, const json& v) { out += v.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // The members of a response in nlohmann's order (its objects are sorted maps), a raw
-// result spliced in; a batch element by element. Anything else as dump() writes it.
-void encode_into(std::string& out, const json& m) {
+// result spliced in (`raw_at`: where); a batch element by element. Anything else as dump()
+// writes it.
+void encode_into(std::string& out, const json& m, std::size_t* raw_at = nullptr) {
   if (m.is_array()) {
     out += '[';
     for (std::size_t i = 0; i < m.size(); ++i) {
@@ -93,6 +94,7 @@ void encode_into(std::string& out, const json& m) {
     dump_into(out, json(it.key()));
     out += ':';
     if (it == raw) {
+      if (raw_at) *raw_at = out.size();
       out += raw_text(*it);
     } else {
       dump_into(out, *it);
@@ -113,28 +115,17 @@ std::string encode(const json& message) {
 std::string encode(json&& message) {
   const auto raw = message.is_object() ? message.find("result") : message.end();
   if (raw == message.end() || !is_raw_json(*raw)) return encode(static_cast<const json&>(message));
-  // The members in encode_into's order (a sorted map's): those before "result" go in front
-  // of the text, those after it behind.
-  std::string before = "{", after;
-  bool in_front = true;
-  for (auto it = message.begin(); it != message.end(); ++it) {
-    if (it == raw) {
-      in_front = false;
-      continue;
-    }
-    std::string& to = in_front ? before : after;
-    if (!in_front || before.size() > 1) to += ',';
-    dump_into(to, json(it.key()));
-    to += ':';
-    dump_into(to, *it);
-  }
-  if (before.size() > 1) before += ',';
-  dump_into(before, json(raw.key()));
-  before += ':';
-  std::string line = std::move(raw->begin()->get_ref<std::string&>());
-  line.insert(0, before);  // within its capacity: a move of the text, no new buffer
-  line += after;
-  line += "}\n";
+  // The text taken out, the rest encoded around where it was; then the rest put around the
+  // text, within its capacity: a move of the text, no new buffer.
+  std::string& text = raw->begin()->get_ref<std::string&>();
+  std::string line = std::move(text);
+  text.clear();  // moved from: now certainly empty
+  std::string rest;
+  std::size_t at = 0;
+  encode_into(rest, message, &at);
+  line.insert(0, rest, 0, at);
+  line.append(rest, at);
+  line += '\n';
   return line;
 }
 

@@ -23,6 +23,11 @@ bool parse_decimal(const char* s, T& out) {
 
 }  // namespace
 
+bool notify_socket_set() {
+  const char* name = std::getenv("NOTIFY_SOCKET");
+  return name && *name;
+}
+
 bool notify(std::string_view state) {
   const char* name = std::getenv("NOTIFY_SOCKET");
   if (!name || (name[0] != '/' && name[0] != '@')) return false;

@@ -11,6 +11,9 @@
 
 namespace vermas::sd {
 
+// $NOTIFY_SOCKET is set: a service manager listens for notifications.
+bool notify_socket_set();
+
 // Sends `state` to $NOTIFY_SOCKET (a path, or '@' for an abstract name). False when it is
 // unset, not such an address, or the send failed: nobody is told, as with libsystemd.
 bool notify(std::string_view state);

@@ -3,14 +3,9 @@
 
 #include <time.h>
 
-#include <cstdlib>
-
-
 namespace vermas {
 
 namespace {
-
-void notify(const std::string& state) { sd::notify(state); }
 
 std::uint64_t monotonic_usec() {
   timespec ts{};
@@ -20,46 +15,38 @@ std::uint64_t monotonic_usec() {
 
 }  // namespace
 
-std::uint64_t SystemdNotifier::watchdog_usec() {
-  // > 0 only when $WATCHDOG_USEC is set and $WATCHDOG_PID, if set, is this process.
-  return sd::watchdog_usec();
-}
-
 void SystemdNotifier::ready(const std::string& line) {
   last_status_ = line;
-  notify("READY=1\nSTATUS=" + line);
+  sd::notify("READY=1\nSTATUS=" + line);
 }
 
 void SystemdNotifier::reloading() {
   // MONOTONIC_USEC lets systemd tell this reload from an earlier one (systemd >= 253 needs
   // it for Type=notify-reload; older ones ignore it).
-  notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_usec()));
+  sd::notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_usec()));
 }
 
-void SystemdNotifier::reloaded() { notify("READY=1"); }
+void SystemdNotifier::reloaded() { sd::notify("READY=1"); }
 
 void SystemdNotifier::stopping(const std::string& line) {
   last_status_ = line;
-  notify("STOPPING=1\nSTATUS=" + line);
+  sd::notify("STOPPING=1\nSTATUS=" + line);
 }
 
 void SystemdNotifier::status(const std::string& line) {
   if (line == last_status_) return;
   last_status_ = line;
-  notify("STATUS=" + line);
-}
-
-bool SystemdNotifier::under_systemd() {
-  const char* socket = std::getenv("NOTIFY_SOCKET");
-  return socket && *socket;
+  sd::notify("STATUS=" + line);
 }
 
 void SystemdNotifier::start(std::function<std::string()> summary) {
   summary_ = std::move(summary);
   // Nobody to tell (a laptop, co operations start): no timer at all, so an idle daemon is
   // not woken every 10 s for a status line no one reads.
-  if (!under_systemd()) return;
-  const std::uint64_t usec = watchdog_usec();
+  if (!sd::notify_socket_set()) return;
+  // > 0 only when $WATCHDOG_USEC is set and $WATCHDOG_PID, if set, is this process.
+  const std::uint64_t usec = sd::watchdog_usec();
+  watchdog_ = usec > 0;
   // Half the interval, as sd_watchdog_enabled(3) advises: one late tick is not a restart.
   every_ = usec ? std::chrono::microseconds(usec / 2) : std::chrono::seconds(10);
   tick();
@@ -73,11 +60,11 @@ void SystemdNotifier::stop() {
 void SystemdNotifier::tick() {
   if (stopped_) return;
   std::string line = summary_ ? summary_() : std::string();
-  if (watchdog_usec()) {
+  if (watchdog_) {
     std::string msg = "WATCHDOG=1";
     if (!line.empty() && line != last_status_) msg += "\nSTATUS=" + line;
     if (!line.empty()) last_status_ = line;
-    notify(msg);
+    sd::notify(msg);
   } else if (!line.empty()) {
     status(line);
   }

@@ -30,12 +30,7 @@ class SystemdNotifier {
   // `summary()` as the STATUS line each time; without a watchdog, the status alone every 10 s;
   // without $NOTIFY_SOCKET, nothing (no timer).
   void start(std::function<std::string()> summary);
-  // $NOTIFY_SOCKET is set: a service manager listens.
-  static bool under_systemd();
   void stop();
-
-  // The watchdog interval systemd set for this process, in microseconds (0: none).
-  static std::uint64_t watchdog_usec();
 
  private:
   void tick();
@@ -43,6 +38,7 @@ class SystemdNotifier {
   boost::asio::steady_timer timer_;
   std::function<std::string()> summary_;
   std::chrono::microseconds every_{0};
+  bool watchdog_ = false;  // systemd asked for WATCHDOG=1 ($WATCHDOG_USEC, read once at start)
   std::string last_status_;
   bool stopped_ = false;
 };

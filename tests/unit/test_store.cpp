@@ -58,6 +58,17 @@ std::string pragma_text(sqlite3* db, const char* sql) {
 
 int exec_rc(sqlite3* db, const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr); }
 
+// A database as a build of schema `version` left it: the first `version` migrations run and
+// user_version set, nothing else. The caller fills it and closes it.
+sqlite3* open_at_version(const fs::path& file, int version) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+  for (int i = 0; i < version; ++i)
+    REQUIRE(exec_rc(db, vermas::store_migrations()[static_cast<std::size_t>(i)].c_str()) == SQLITE_OK);
+  REQUIRE(exec_rc(db, ("PRAGMA user_version=" + std::to_string(version)).c_str()) == SQLITE_OK);
+  return db;
+}
+
 }  // namespace
 
 TEST_CASE("store: open creates a WAL database at the newest schema", "[store]") {
@@ -377,10 +388,7 @@ TEST_CASE("store: migration 13 counts the events a version-12 database holds", "
   TempDir dir;
   const auto file = dir.path / "operations.db";
   {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
-    for (int i = 0; i < 12; ++i) REQUIRE(exec_rc(db, vermas::store_migrations()[static_cast<std::size_t>(i)].c_str()) == SQLITE_OK);
-    REQUIRE(exec_rc(db, "PRAGMA user_version=12") == SQLITE_OK);
+    sqlite3* db = open_at_version(file, 12);
     REQUIRE(exec_rc(db, R"sql(
       INSERT INTO events(ts, event_type, actor, data) VALUES
         ('2026-01-01T00:00:00.000Z', 'mail.sent', 'a', '{}'), ('2026-01-01T00:00:01.000Z', 'mail.sent', 'a', '{}'),
@@ -465,10 +473,7 @@ TEST_CASE("store: migration 5 makes factories, teams and alerts projections that
   TempDir dir;
   const auto file = dir.path / "operations.db";
   {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
-    for (int i = 0; i < 4; ++i) REQUIRE(exec_rc(db, vermas::store_migrations()[static_cast<std::size_t>(i)].c_str()) == SQLITE_OK);
-    REQUIRE(exec_rc(db, "PRAGMA user_version=4") == SQLITE_OK);
+    sqlite3* db = open_at_version(file, 4);
     const char* rows = R"sql(
       INSERT INTO events(id, ts, event_type, actor, factory, subject, data) VALUES
         (10, '2026-01-02T00:00:00.010Z', 'factory.added', 'operator', 'b', 'b', '{"url":"u","prefix":"B","path":"/r/b"}'),
