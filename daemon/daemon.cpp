@@ -104,6 +104,9 @@ void Daemon::start() {
       io_, [wal = std::make_shared<WalSync>(p.db_file())] { return (*wal)(); });
   store_->on_commit([gc = group_commit_.get()] { gc->committed(); });
   share_transactions(*store_, *group_commit_);
+  // The WAL is checkpointed on a thread of its own, not inside a request's COMMIT.
+  checkpointer_ = std::make_unique<Checkpointer>(p.db_file());
+  store_->on_wal([c = checkpointer_.get()](sqlite3* db, int pages) { c->wal_pages(db, pages); });
   router_.set_group_commit(group_commit_.get());
   feed_ = std::make_unique<FeedWriter>(p.feed_file(), mb_to_bytes(config_.events.feed_max_mb),
                                        config_.events.feed_keep);
@@ -268,6 +271,8 @@ int Daemon::run() {
   group_commit_->flush();
   store_->on_commit(nullptr);
   store_->batch_with(nullptr, nullptr);
+  store_->on_wal(nullptr);
+  checkpointer_.reset();
   router_.set_group_commit(nullptr);
   journal_->set_group_commit(nullptr);
   group_commit_.reset();
@@ -424,6 +429,9 @@ nlohmann::json Daemon::health() {
   out["db_writes"] = {{"transactions", writes.transactions}, {"commits", writes.commits},
                       {"syncs", writes.syncs},               {"sync_failures", writes.failures},
                       {"rolled_back", writes.rolled_back}};
+  const auto checkpoints = checkpointer_->stats();
+  out["db_writes"]["checkpoints"] = checkpoints.checkpoints + checkpoints.finished;
+  out["db_writes"]["checkpoint_failures"] = checkpoints.failures;
   return out;
 }
 

@@ -19,6 +19,7 @@
 #include "daemon/work/dispatcher.hpp"
 #include "daemon/factories.hpp"
 #include "daemon/store/feed.hpp"
+#include "daemon/store/checkpointer.hpp"
 #include "daemon/store/group_commit.hpp"
 #include "daemon/store/journal.hpp"
 #include "daemon/store/log_maintenance.hpp"
@@ -115,6 +116,7 @@ class Daemon {
   std::optional<PidFile> pid_file_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<GroupCommit> group_commit_;
+  std::unique_ptr<Checkpointer> checkpointer_;
   std::unique_ptr<FeedWriter> feed_;
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<Factories> factories_;

@@ -71,16 +71,32 @@ bool FeedWriter::rotate() {
 }
 
 bool FeedWriter::append(const nlohmann::json& event_json) {
-  std::string line;
+  return add(event_json) && flush();
+}
+
+bool FeedWriter::add(const nlohmann::json& event_json) {
+  const std::size_t before = pending_.size();
   try {
-    line = event_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    pending_ += event_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    pending_ += '\n';
   } catch (const std::exception& e) {  // bad_alloc and the like: still never throw
+    pending_.resize(before);
     last_error_ = std::string("feed: serialising an event: ") + e.what();
     return false;
   }
-  line += '\n';
+  ++lines_;
+  return true;
+}
 
-  // One stat per append: gone or replaced (logrotate, rm) means reopen; it also gives the size.
+bool FeedWriter::flush(std::size_t* written) {
+  if (written) *written = 0;
+  if (lines_ == 0) return true;
+  std::string out;
+  out.swap(pending_);
+  const std::size_t lines = lines_;
+  lines_ = 0;
+
+  // One stat per write: gone or replaced (logrotate, rm) means reopen; it also gives the size.
   struct stat st {};
   bool same = fd_ >= 0 && ::stat(file_.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_;
   if (!same) {
@@ -89,19 +105,22 @@ bool FeedWriter::append(const nlohmann::json& event_json) {
   }
   auto size = static_cast<std::uint64_t>(st.st_size);
   // An empty file is never rotated, so a line longer than max_bytes is still written.
-  if (max_bytes_ > 0 && size > 0 && size + line.size() > max_bytes_ && !rotate()) return false;
+  if (max_bytes_ > 0 && size > 0 && size + out.size() > max_bytes_ && !rotate()) return false;
 
   ssize_t n;
-  do n = ::write(fd_, line.data(), line.size());
+  do n = ::write(fd_, out.data(), out.size());
   while (n < 0 && errno == EINTR);
   if (n < 0) return error("write", errno);
-  if (static_cast<std::size_t>(n) != line.size()) {
+  if (static_cast<std::size_t>(n) != out.size()) {
     // Short write (disk full): end the fragment so the next line still parses on its own.
-    [[maybe_unused]] ssize_t ignored = ::write(fd_, "\n", 1);
+    const std::size_t whole = static_cast<std::size_t>(std::count(out.begin(), out.begin() + n, '\n'));
+    if (n > 0 && out[static_cast<std::size_t>(n) - 1] != '\n') [[maybe_unused]] ssize_t ignored = ::write(fd_, "\n", 1);
+    if (written) *written = whole;
     last_error_ = "feed " + file_.string() + ": short write (" + std::to_string(n) + " of " +
-                  std::to_string(line.size()) + " bytes)";
+                  std::to_string(out.size()) + " bytes)";
     return false;
   }
+  if (written) *written = lines;
   return true;
 }
 

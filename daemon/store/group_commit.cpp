@@ -171,6 +171,7 @@ void GroupCommit::synced(std::uint64_t upto, std::error_code ec) {
     waiting_.pop_front();
   }
   for (auto& w : ready) w.fn(ec ? Outcome::sync_failed : Outcome::durable);
+  if (round_end_) round_end_();
   schedule();
 }
 

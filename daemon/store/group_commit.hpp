@@ -73,7 +73,9 @@ class GroupCommit {
   void after_durable(std::function<void(bool ok)> fn);
   // The same, told why it was not.
   void after_settled(std::function<void(Outcome)> fn);
-  // For coroutines (a connection's answer), once settled.
+  // fn() after each sync's waiters have run (the journal writes the feed lines they gathered).
+  void on_round_end(std::function<void()> fn) { round_end_ = std::move(fn); }
+  // For coroutines (a connection's answer), once settled: it resumes after the round ends.
   boost::asio::awaitable<Outcome> durable();
   // Syncs on the calling thread and runs every waiter: the daemon's last step.
   void flush();
@@ -109,6 +111,7 @@ class GroupCommit {
   std::uint64_t rolled_back_ = 0;
   std::optional<std::string> failing_;
   std::function<void()> end_;
+  std::function<void()> round_end_;
   std::uint64_t open_ = 0;         // the commit the open shared transaction will be; 0: none
   std::uint64_t last_opened_ = 0;  // the last one opened: the one a rollback is about
   std::uint64_t joined_ = 0;       // transactions in the open one

@@ -13,12 +13,16 @@ std::vector<Event> Journal::commit(const std::function<void(Store::Tx&)>& fn, St
   // The callbacks run in order, so the feed and subscribers still see events in id order.
   // A failed sync publishes too: the database holds the events, and the feed mirrors it. A
   // shared transaction rolled back does not: its events are gone.
-  if (group_commit_ && group_commit_->pending())
+  // Under group commit the feed lines of one sync are gathered and written together when its
+  // waiters have run (set_group_commit), before any answer: those resume afterwards.
+  if (group_commit_ && group_commit_->pending()) {
     group_commit_->after_settled([this, events](GroupCommit::Outcome o) {
       if (o != GroupCommit::Outcome::rolled_back) publish(events);
     });
-  else
+  } else {
     publish(events);
+    flush_feed();
+  }
   return events;
 }
 
@@ -71,14 +75,34 @@ bool Journal::fill_feed(std::int64_t after_id, std::int64_t up_to, std::int64_t*
   return true;
 }
 
+void Journal::set_group_commit(GroupCommit* group_commit) {
+  if (group_commit_) group_commit_->on_round_end(nullptr);
+  group_commit_ = group_commit;
+  if (group_commit_) group_commit_->on_round_end([this] { flush_feed(); });
+}
+
 void Journal::mirror(const Event& e) {
   if (feed_missing_from_) {
+    // Nothing is gathered now: a failed flush dropped what was (the database has it).
     if (!fill_feed(*feed_missing_from_ - 1, e.id - 1)) return;
     spdlog::info("feed {} writable again; the events it lacked from id {} were appended", feed_.path().string(),
                  *feed_missing_from_);
     feed_missing_from_.reset();
   }
-  if (!feed_.append(to_json(e))) feed_failed(e.id);
+  if (feed_.add(to_json(e))) {
+    gathered_.push_back(e.id);
+  } else if (flush_feed()) {  // what came before it goes in; the feed resumes at it
+    feed_failed(e.id);
+  }
+}
+
+bool Journal::flush_feed() {
+  if (gathered_.empty()) return true;
+  std::size_t written = 0;
+  const bool ok = feed_.flush(&written);
+  if (!ok) feed_failed(gathered_[std::min(written, gathered_.size() - 1)]);
+  gathered_.clear();
+  return ok;
 }
 
 std::int64_t Journal::repair_feed() {

@@ -37,7 +37,7 @@ class Journal {
   std::size_t subscriber_count() const { return subscribers_.size(); }
 
   // The store is opened `grouped`: publish after this group commit's sync.
-  void set_group_commit(GroupCommit* group_commit) { group_commit_ = group_commit; }
+  void set_group_commit(GroupCommit* group_commit);
 
   Store& store() { return store_; }
   FeedWriter& feed() { return feed_; }
@@ -46,6 +46,8 @@ class Journal {
   void publish(const std::vector<Event>& events);
   void mirror(const Event& e);
   bool fill_feed(std::int64_t after_id, std::int64_t up_to, std::int64_t* appended = nullptr);
+  // Writes the gathered lines; false (and the feed marked failed) if it could not.
+  bool flush_feed();
   void feed_failed(std::int64_t id);
 
   Store& store_;
@@ -56,6 +58,7 @@ class Journal {
   // The first event the feed lacks after a failed append (disk full): later events wait
   // behind it, so the feed stays every event in id order, with no holes.
   std::optional<std::int64_t> feed_missing_from_;
+  std::vector<std::int64_t> gathered_;  // ids of the lines gathered in the feed, in order
 };
 
 }  // namespace vermas

@@ -543,7 +543,22 @@ Json to_json(const Event& event) {
               {"data", event.data}};
 }
 
+namespace {
+// A request's SAVEPOINT journals the pages it changes; past SQLite's default of 64 KiB that
+// sub-journal spilled to a temp file (a stat of the temp directory, open, unlink, writes,
+// close): a wo.create that split a page did, ~a third of them. -1 keeps statement journals
+// in memory, in 1 KiB chunks freed when the savepoint is released (a positive threshold
+// would take one chunk of its own size per request: past our mmap threshold, an mmap and
+// munmap each). Process-wide, so only before SQLite initialises: the first Store of the
+// process sets it (a no-op, SQLITE_MISUSE, if SQLite already runs).
+void keep_statement_journals_in_memory() {
+  static const int rc = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1);
+  (void)rc;
+}
+}  // namespace
+
 Store::Store(const std::filesystem::path& db_file, Durability durability) : now_rfc3339([] { return now_rfc3339_ms(); }) {
+  keep_statement_journals_in_memory();
   if (db_file.has_parent_path()) {
     std::error_code ec;
     std::filesystem::create_directories(db_file.parent_path(), ec);
@@ -590,6 +605,22 @@ Store::Store(const std::filesystem::path& db_file, Durability durability) : now_
     db_ = nullptr;
     throw;
   }
+}
+
+void Store::on_wal(std::function<void(sqlite3*, int)> fn) {
+  on_wal_ = std::move(fn);
+  if (!on_wal_) {
+    sqlite3_wal_autocheckpoint(db_, 1000);  // SQLite's own hook again
+    return;
+  }
+  sqlite3_wal_hook(
+      db_,
+      [](void* self, sqlite3* db, const char*, int pages) {
+        auto& store = *static_cast<Store*>(self);
+        if (store.on_wal_) store.on_wal_(db, pages);
+        return SQLITE_OK;
+      },
+      this);
 }
 
 Store::~Store() {

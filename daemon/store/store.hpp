@@ -126,6 +126,9 @@ class Store {
   // Called at every COMMIT on this connection, whoever wrote (SQLite's commit hook), just
   // before the commit is written; empty: none.
   void on_commit(std::function<void()> fn) { on_commit_ = std::move(fn); }
+  // Called after every commit with the WAL's size in pages (SQLite's WAL hook). Set, SQLite
+  // no longer checkpoints on its own (see Checkpointer); empty: it does again, at 1,000 pages.
+  void on_wal(std::function<void(sqlite3* db, int pages)> fn);
   // Shared transactions (grouped stores, see GroupCommit): transact() joins the open batch
   // transaction, each caller in a SAVEPOINT of its own, and calls on_join(opened) so that
   // the batch's end is scheduled; end_batch() commits it. on_lost(why) is called when
@@ -148,6 +151,7 @@ class Store {
   sqlite3* db_ = nullptr;
   std::optional<std::string> write_failure_;
   std::function<void()> on_commit_;
+  std::function<void(sqlite3*, int)> on_wal_;
   std::function<void(bool)> on_batch_join_;
   std::function<void(const std::string&)> on_batch_lost_;
   bool batch_open_ = false;

@@ -546,6 +546,9 @@ TEST_CASE("kill -9 rounds under write load: nothing acknowledged lost, agents re
       INFO(writes.dump());
       CHECK(writes["syncs"].get<long>() > 0);
       CHECK(writes["transactions"].get<long>() > writes["syncs"].get<long>());
+      // Checkpoints run beside the writes (and are killed with the daemon, too).
+      CHECK(writes.contains("checkpoints"));
+      CHECK(writes["checkpoint_failures"].get<long>() == 0);
     }
     c.root.kill_daemon();
     c.start();

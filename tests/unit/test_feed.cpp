@@ -53,6 +53,32 @@ TEST_CASE("feed: appends one compact line per event", "[feed]") {
   CHECK((st.st_mode & 0777 & ~0644) == 0);
 }
 
+TEST_CASE("feed: gathered lines go out together at flush, in order, and a failed flush keeps none", "[feed]") {
+  TempDir dir;
+  auto file = dir.path / "feed.jsonl";
+  FeedWriter feed(file, 0, 3);
+  std::size_t written = 99;
+  CHECK(feed.flush(&written));  // nothing gathered: nothing to do
+  CHECK(written == 0);
+  for (int id = 1; id <= 3; ++id) REQUIRE(feed.add(event(id)));
+  CHECK(feed.gathered());
+  CHECK(!fs::exists(file));  // nothing written yet
+  CHECK(feed.flush(&written));
+  CHECK(written == 3);
+  CHECK(!feed.gathered());
+  CHECK(read_lines(file) == std::vector<nlohmann::json>{event(1), event(2), event(3)});
+
+  // A full disk: the write fails, whole lines written 0, and the gathered lines are dropped
+  // (the journal takes them from the database again).
+  fs::remove(file);
+  fs::create_symlink("/dev/full", file);
+  REQUIRE(feed.add(event(4)));
+  CHECK_FALSE(feed.flush(&written));
+  CHECK(written == 0);
+  CHECK(!feed.gathered());
+  CHECK(feed.last_error().find("write") != std::string::npos);
+}
+
 TEST_CASE("feed: rotates by size and keeps N files", "[feed]") {
   TempDir dir;
   auto file = dir.path / "feed.jsonl";

@@ -13,10 +13,14 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
 
 #include "daemon/error.hpp"
 #include "daemon/store/feed.hpp"
@@ -287,6 +291,91 @@ TEST_CASE("group commit: writes of one loop turn share one transaction, one comm
   CHECK(stats.syncs == 1);
   CHECK_FALSE(s.store.batch_open());
   CHECK_FALSE(s.group.pending());
+}
+
+// The lines of the feed file, each parsed; the ids.
+std::vector<std::int64_t> feed_line_ids(const std::filesystem::path& file) {
+  std::vector<std::int64_t> out;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    out.push_back(j.is_object() && j.contains("id") ? j["id"].get<std::int64_t>() : -1);
+  }
+  return out;
+}
+
+TEST_CASE("group commit: the feed lines of one sync are written together, after its waiters, before an answer resumes",
+          "[group_commit][journal]") {
+  SharedStore s;
+  const auto file = s.dir.path / "feed.jsonl";
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(s.record("test.fed").id);
+  // A waiter queued after the three events' publications runs in the same round: the lines
+  // are gathered, not yet written.
+  std::optional<std::size_t> lines_in_round;
+  s.group.after_durable([&](bool) { lines_in_round = feed_line_ids(file).size(); });
+  // An answer: a coroutine resumed once durable, as a connection's is.
+  std::optional<std::vector<std::int64_t>> at_answer;
+  boost::asio::co_spawn(
+      s.io,
+      [&]() -> boost::asio::awaitable<void> {
+        co_await s.group.durable();
+        at_answer = feed_line_ids(file);
+      },
+      boost::asio::detached);
+  REQUIRE(loop_until(s.io, [&] { return at_answer.has_value(); }));
+  CHECK(s.published.size() == 3);
+  REQUIRE(lines_in_round);
+  CHECK(*lines_in_round == 0);
+  CHECK(*at_answer == ids);
+  CHECK(s.group.stats().syncs == 1);
+}
+
+TEST_CASE("group commit: a feed write that fails for a gathered round leaves no gap and no duplicate",
+          "[group_commit][journal]") {
+  SharedStore s;
+  const auto file = s.dir.path / "feed.jsonl";
+  // The feed file is /dev/full: every write fails (ENOSPC), for the feed only.
+  std::filesystem::create_symlink("/dev/full", file);
+  for (int i = 0; i < 3; ++i) s.record("test.lost");
+  REQUIRE(loop_until(s.io, [&] { return !s.group.pending() && s.published.size() == 3; }));
+  // Space again: the next round's flush reopens the feed, and the three it lacked come first.
+  std::filesystem::remove(file);
+  for (int i = 0; i < 2; ++i) s.record("test.after");
+  REQUIRE(loop_until(s.io, [&] { return !s.group.pending() && s.published.size() == 5; }));
+  CHECK(feed_line_ids(file) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
+}
+
+// Whether the process holds one of SQLite's temp files (etilqs_*, unlinked once opened).
+bool sqlite_temp_file_open() {
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(fd.path(), ec).string().find("etilqs_") != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST_CASE("group commit: a request's savepoint journal stays in memory however many pages it changes",
+          "[group_commit]") {
+  SharedStore s;
+  s.store.transact(
+      [&](vermas::Store::Tx&) {
+        vermas::sql::exec(s.store.db(),
+                          "CREATE TABLE big(v TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                          "WHERE i < 2000) INSERT INTO big SELECT printf('%0200d', i) FROM n;",
+                          "filling ~100 pages");
+      },
+      vermas::Store::Share::own);
+  // A request in the shared transaction changes every one of those pages: its savepoint
+  // journals ~400 KiB, past SQLite's default spill threshold (64 KiB).
+  bool temp_file = true;
+  s.store.transact([&](vermas::Store::Tx&) {
+    vermas::sql::exec(s.store.db(), "UPDATE big SET v = v || 'x'", "changing every page");
+    temp_file = sqlite_temp_file_open();
+  });
+  CHECK(s.store.batch_open());
+  CHECK_FALSE(temp_file);
+  REQUIRE(loop_until(s.io, [&] { return !s.group.pending(); }));
 }
 
 TEST_CASE("group commit: a write that fails in a shared transaction undoes only its own changes",
