@@ -53,7 +53,7 @@ struct Resolved {
   std::optional<std::string> unknown;
 };
 
-Resolved resolve_words(const std::vector<std::string>& args, const std::map<std::string, CLI::App*>& node,
+Resolved resolve_words(const std::vector<std::string>& args, const std::set<std::string>& paths,
                        const std::set<std::string>& groups) {
   static const std::set<std::string> kValueFlags = {"--socket", "--timeout", "--company-root"};
   Resolved r;
@@ -66,7 +66,7 @@ Resolved resolve_words(const std::vector<std::string>& args, const std::map<std:
     }
     if (!r.path.empty() && !groups.count(r.path)) break;  // a command's own arguments
     const std::string next = r.path.empty() ? word : r.path + " " + word;
-    if (!node.count(next)) {
+    if (!paths.count(next)) {
       r.unknown = word;
       break;
     }
@@ -137,22 +137,43 @@ int main(int argc, char** argv) {
 
   int rc = 0;
   std::unique_ptr<Context> ctx;
-  std::map<std::string, CLI::App*> node{{"", &app}};  // by path
-  std::set<std::string> groups{""};                      // paths that only hold subcommands
-  for (const Command& c : command_table()) {
-    auto space = c.path.rfind(' ');
-    std::string parent_path = space == std::string::npos ? "" : c.path.substr(0, space);
-    std::string name = space == std::string::npos ? c.path : c.path.substr(space + 1);
-    auto parent = node.find(parent_path);
+  // Only the subcommands this run can reach are made: every one of the table as a CLI11 App
+  // with its options was a fifth of a `co` process's time (perf), and agents run `co` for
+  // each heartbeat. Made: the named command and its ancestors, and the children of a group
+  // that is named last (its help and its "needs a subcommand" list them).
+  const std::vector<Command> table = command_table();
+  auto parent_of = [](const std::string& path) {
+    const auto space = path.rfind(' ');
+    return space == std::string::npos ? std::string() : path.substr(0, space);
+  };
+  std::set<std::string> paths{""};   // every command's path
+  std::set<std::string> groups{""};  // paths that only hold subcommands
+  for (const Command& c : table) {
     // A bug in the table: every run fails on it, so any test shows it at once.
-    if (parent == node.end()) throw std::logic_error("command table: " + c.path + " comes before its parent");
-    CLI::App* cmd = parent->second->add_subcommand(name, c.summary);
+    if (!groups.count(parent_of(c.path))) throw std::logic_error("command table: " + c.path + " comes before its parent group");
+    paths.insert(c.path);
+    if (!c.bind) groups.insert(c.path);
+  }
+  // Before CLI11 sees them: --json may come after the error, and --help after a typo.
+  const bool json_out = std::find(args.begin(), args.end(), "--json") != args.end();
+  const Resolved words = resolve_words(args, paths, groups);
+  auto wanted = [&](const std::string& path) {
+    const std::string parent = parent_of(path);
+    if (parent == words.path && groups.count(words.path)) return true;  // a child of the group named
+    return words.path == path || words.path.rfind(path + " ", 0) == 0;  // the command or an ancestor
+  };
+  std::map<std::string, CLI::App*> node{{"", &app}};  // by path
+  for (const Command& c : table) {
+    if (!wanted(c.path)) continue;
+    const std::string parent_path = parent_of(c.path);
+    const std::string name = parent_path.empty() ? c.path : c.path.substr(parent_path.size() + 1);
+    CLI::App* cmd = node.at(parent_path)->add_subcommand(name, c.summary);
     node[c.path] = cmd;
     if (!c.bind) {
-      groups.insert(c.path);
       cmd->require_subcommand(1);
       continue;
     }
+    if (c.path != words.path) continue;  // listed in a group's help, never run
     Args declared;
     Run body = c.bind(declared);
     std::map<std::string, CLI::Option*> options;
@@ -164,9 +185,6 @@ int main(int argc, char** argv) {
     });
   }
 
-  // Before CLI11 sees them: --json may come after the error, and --help after a typo.
-  const bool json_out = std::find(args.begin(), args.end(), "--json") != args.end();
-  const Resolved words = resolve_words(args, node, groups);
   if (words.unknown) {
     const std::string here = "co" + (words.path.empty() ? std::string() : " " + words.path);
     return fail(json_out, kUsage,
