@@ -286,7 +286,8 @@ RunResult TempRoot::start() const {
 
 RunResult TempRoot::stop() const {
   auto r = co({"operations", "stop"});
-  INFO("co operations stop: exit " << r.exit_code << "\nstdout: " << r.out << "\nstderr: " << r.err);
+  INFO("co operations stop: exit " << r.exit_code << "\nstdout: " << r.out << "\nstderr: " << r.err
+                                   << "\nlog: " << read_file(log_file()));
   REQUIRE(r.exit_code == 0);
   return r;
 }
