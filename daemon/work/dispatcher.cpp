@@ -104,7 +104,7 @@ int Dispatcher::lowest_free_slot(const std::string& factory) const {
   const int slots = slot_count(factory);
   int slot = -1;
   for (int n = 0; n < slots && slot < 0; ++n)
-    if (!reserved_.count({factory, n}) && !slot_of(factory, n) &&
+    if (!reserved_->count({factory, n}) && !slot_of(factory, n) &&
         !supervisor_.is_live(agent_id_for(factory, AgentRole::worker, n)) &&
         !supervisor_.is_quarantined(agent_id_for(factory, AgentRole::worker, n)))  // held out of work
       slot = n;
@@ -128,7 +128,7 @@ std::optional<int> Dispatcher::idle_worker_slot(const std::string& factory) cons
     const AgentRecord& r = v.record;
     if (!v.pid || !r.slot || r.current_work_order || !r.want_running) continue;
     if (r.status != AgentStatus::running && r.status != AgentStatus::idle) continue;
-    if (reserved_.count({factory, *r.slot}) || slot_of(factory, *r.slot)) continue;
+    if (reserved_->count({factory, *r.slot}) || slot_of(factory, *r.slot)) continue;
     if (!best || *r.slot < *best) best = *r.slot;
   }
   return best;
@@ -157,7 +157,7 @@ asio::awaitable<AgentView> Dispatcher::spawn_worker(std::string factory, std::st
 
 void Dispatcher::release_soon(const std::string& factory, int slot, std::string reason, WoActor actor,
                               bool return_work) {
-  if (reserved_.count({factory, slot})) return;  // a dispatch or release is already at it
+  if (reserved_->count({factory, slot})) return;  // a dispatch or release is already at it
   asio::co_spawn(io_, free_slot(factory, slot, std::move(reason), std::move(actor), false, return_work),
                  [factory, slot](std::exception_ptr ep, const json&) {
                    if (!ep) return;
@@ -383,7 +383,7 @@ void Dispatcher::return_to_pool(const std::string& id, const std::string& reason
 
 asio::awaitable<json> Dispatcher::release(std::string factory, int slot, std::string reason, WoActor actor, bool kill) {
   factories_.require(factory);
-  if (reserved_.count({factory, slot}))
+  if (reserved_->count({factory, slot}))
     throw Error(Errc::conflict, "slot " + std::to_string(slot) + " of " + factory + " is busy (being dispatched or freed)");
   json out = co_await free_slot(std::move(factory), slot, std::move(reason), std::move(actor), kill, true);
   co_return out;
@@ -391,7 +391,7 @@ asio::awaitable<json> Dispatcher::release(std::string factory, int slot, std::st
 
 asio::awaitable<json> Dispatcher::free_slot(std::string factory, int slot, std::string reason, WoActor actor, bool kill,
                                             bool return_work) {
-  if (reserved_.count({factory, slot})) co_return json{{"busy", true}};
+  if (reserved_->count({factory, slot})) co_return json{{"busy", true}};
   Reservation reservation(reserved_, {factory, slot});
   const auto row = slot_of(factory, slot);
   const std::string agent = agent_id_for(factory, AgentRole::worker, slot);
@@ -530,7 +530,7 @@ asio::awaitable<void> Dispatcher::reconcile() {
       const std::string n = entry.path().filename().string();
       if (n.rfind("slot", 0) != 0 || n.size() == 4 || n.find_first_not_of("0123456789", 4) != std::string::npos) continue;
       const int slot = std::stoi(n.substr(4));
-      if (!slot_of(name, slot) && !reserved_.count({name, slot}) &&
+      if (!slot_of(name, slot) && !reserved_->count({name, slot}) &&
           !supervisor_.is_live(agent_id_for(name, AgentRole::worker, slot)))
         orphans.push_back(slot);
     }

@@ -10,6 +10,7 @@
 // Slots are a projection (the `slots` table, from slot.assigned / slot.freed events);
 // `reserved_` only covers the git work of a dispatch or a release in flight.
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -21,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.hpp"
+#include "daemon/work/slot_reservation.hpp"
 #include "common/paths.hpp"
 #include "daemon/factories.hpp"
 #include "daemon/store/journal.hpp"
@@ -113,7 +115,8 @@ class Dispatcher {
   Factories& factories_;
   Supervisor& supervisor_;
   WorkOrders& work_orders_;
-  std::set<std::pair<std::string, int>> reserved_;   // dispatching into, or releasing
+  // Shared only so that a Reservation outliving the dispatcher finds it gone.
+  std::shared_ptr<ReservedSlots> reserved_ = std::make_shared<ReservedSlots>();  // dispatching into, or releasing
   std::uint64_t subscription_ = 0;
   bool stopping_ = false;
   bool ready_ = false;

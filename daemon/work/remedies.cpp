@@ -54,7 +54,7 @@ asio::awaitable<void> Dispatcher::unstick(Remedy r) {
 }
 
 asio::awaitable<void> Dispatcher::restart_stuck(Remedy r, SlotRow row) {
-  if (reserved_.count({row.factory, row.slot})) co_return;
+  if (reserved_->count({row.factory, row.slot})) co_return;
   Reservation reservation(reserved_, {row.factory, row.slot});
   std::vector<std::string> refs;
   auto saved = co_await save(row.factory, row.slot, row.worktree, "stuck_timeout", row.work_order, std::nullopt, &refs);

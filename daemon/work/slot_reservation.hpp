@@ -1,28 +1,37 @@
 #pragma once
 // The slot a dispatch, a release or a remedy works on is reserved until its coroutine ends,
 // however it ends: no second one starts on it meanwhile.
+//
+// The reservation holds its set weakly: a coroutine still suspended when the daemon stops is
+// destroyed with the io_context, after the dispatcher that owned the set. Erasing from the
+// freed set then walked a corrupt tree forever (seen in CI: a daemon at 100 % CPU in its
+// destructor, 33 minutes on). Once the set is gone there is nothing to release.
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
 
 namespace vermas {
 
+using ReservedSlots = std::set<std::pair<std::string, int>>;
+
 class Reservation {
  public:
-  Reservation(std::set<std::pair<std::string, int>>& set, std::pair<std::string, int> key)
+  Reservation(const std::shared_ptr<ReservedSlots>& set, std::pair<std::string, int> key)
       : set_(set), key_(std::move(key)) {
-    set_.insert(key_);
+    set->insert(key_);
   }
   ~Reservation() { release(); }
   void release() {
-    if (held_) set_.erase(key_);
+    if (!held_) return;
     held_ = false;
+    if (auto set = set_.lock()) set->erase(key_);
   }
   Reservation(const Reservation&) = delete;
   Reservation& operator=(const Reservation&) = delete;
 
  private:
-  std::set<std::pair<std::string, int>>& set_;
+  std::weak_ptr<ReservedSlots> set_;
   std::pair<std::string, int> key_;
   bool held_ = true;
 };

@@ -14,6 +14,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 
 #include "common/jsonrpc.hpp"
 #include "common/work_order.hpp"
@@ -23,6 +25,7 @@
 #include "daemon/store/log_maintenance.hpp"
 #include "daemon/store/projections.hpp"
 #include "daemon/store/sqlite.hpp"
+#include "daemon/work/slot_reservation.hpp"
 #include "daemon/work/wo_sync.hpp"
 #include "daemon/work/work_orders.hpp"
 #include "tests/catch.hpp"
@@ -415,4 +418,28 @@ TEST_CASE("invalid UTF-8 in an event: the live projections fold what is stored, 
   CHECK(r["matched_live"] == true);
   CHECK(r["differences"] == 0);
   CHECK(b.differences_from_snapshot() == 0);
+}
+
+TEST_CASE("a slot reservation whose set is gone (a coroutine destroyed with the io_context) releases nothing",
+          "[work_orders]") {
+  // The daemon's shape at shutdown: the dispatcher (owner of the set) is destroyed first, then
+  // the io_context destroys a coroutine still suspended with a reservation in its frame. Under
+  // ASan the old reference to the set is a use after free; in CI it hung the daemon.
+  std::weak_ptr<vermas::ReservedSlots> watch;
+  {
+    boost::asio::io_context io;
+    auto set = std::make_shared<vermas::ReservedSlots>();
+    watch = set;
+    auto hold = [](std::weak_ptr<vermas::ReservedSlots> slots) -> boost::asio::awaitable<void> {
+      vermas::Reservation reservation(slots.lock(), {"f", 0});
+      boost::asio::steady_timer never(co_await boost::asio::this_coro::executor, std::chrono::hours(1));
+      co_await never.async_wait(boost::asio::use_awaitable);
+    };
+    boost::asio::co_spawn(io, hold(set), boost::asio::detached);
+    io.run_for(std::chrono::milliseconds(20));
+    CHECK(set->count({"f", 0}) == 1);  // reserved while the coroutine is suspended
+    set.reset();                       // the dispatcher goes first
+    CHECK(watch.expired());
+  }  // the io_context destroys the suspended coroutine, and its reservation with it
+  CHECK(watch.expired());
 }
