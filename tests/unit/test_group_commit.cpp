@@ -29,6 +29,7 @@
 #include "daemon/store/sqlite.hpp"
 #include "daemon/store/store.hpp"
 #include "tests/catch.hpp"
+#include "tests/unit/helpers.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 using vermas::GroupCommit;
@@ -293,17 +294,6 @@ TEST_CASE("group commit: writes of one loop turn share one transaction, one comm
   CHECK_FALSE(s.group.pending());
 }
 
-// The lines of the feed file, each parsed; the ids.
-std::vector<std::int64_t> feed_line_ids(const std::filesystem::path& file) {
-  std::vector<std::int64_t> out;
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    out.push_back(j.is_object() && j.contains("id") ? j["id"].get<std::int64_t>() : -1);
-  }
-  return out;
-}
-
 TEST_CASE("group commit: the feed lines of one sync are written together, after its waiters, before an answer resumes",
           "[group_commit][journal]") {
   SharedStore s;
@@ -313,14 +303,14 @@ TEST_CASE("group commit: the feed lines of one sync are written together, after 
   // A waiter queued after the three events' publications runs in the same round: the lines
   // are gathered, not yet written.
   std::optional<std::size_t> lines_in_round;
-  s.group.after_durable([&](bool) { lines_in_round = feed_line_ids(file).size(); });
+  s.group.after_durable([&](bool) { lines_in_round = vermas::test::feed_ids(file).size(); });
   // An answer: a coroutine resumed once durable, as a connection's is.
   std::optional<std::vector<std::int64_t>> at_answer;
   boost::asio::co_spawn(
       s.io,
       [&]() -> boost::asio::awaitable<void> {
         co_await s.group.durable();
-        at_answer = feed_line_ids(file);
+        at_answer = vermas::test::feed_ids(file);
       },
       boost::asio::detached);
   REQUIRE(loop_until(s.io, [&] { return at_answer.has_value(); }));
@@ -343,7 +333,7 @@ TEST_CASE("group commit: a feed write that fails for a gathered round leaves no 
   std::filesystem::remove(file);
   for (int i = 0; i < 2; ++i) s.record("test.after");
   REQUIRE(loop_until(s.io, [&] { return !s.group.pending() && s.published.size() == 5; }));
-  CHECK(feed_line_ids(file) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
+  CHECK(vermas::test::feed_ids(file) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
 }
 
 // Whether the process holds one of SQLite's temp files (etilqs_*, unlinked once opened).

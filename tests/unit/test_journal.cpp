@@ -11,6 +11,7 @@
 #include "daemon/store/journal.hpp"
 #include "daemon/store/store.hpp"
 #include "tests/catch.hpp"
+#include "tests/unit/helpers.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 using vermas::FeedWriter;
@@ -20,16 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The ids of the feed's lines that parse, in file order.
-std::vector<std::int64_t> feed_ids(const fs::path& file) {
-  std::vector<std::int64_t> out;
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_object() && j.contains("id")) out.push_back(j["id"].get<std::int64_t>());
-  }
-  return out;
-}
+using vermas::test::feed_ids;
 
 std::vector<std::int64_t> one_to(std::int64_t n) {
   std::vector<std::int64_t> out;
