@@ -59,7 +59,7 @@ void narrow_modes(const std::filesystem::path& dir, mode_t mask) {
 Daemon::Daemon(DaemonOptions options, Config config)
     : options_(std::move(options)), config_(std::move(config)) {}
 
-Daemon::~Daemon() = default;
+Daemon::~Daemon() { tear_down(); }
 
 double Daemon::uptime_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
@@ -242,6 +242,8 @@ int Daemon::run() {
   });
 
   io_.run();
+  // What the loop left suspended goes now, while everything it refers to still lives.
+  io_.destroy_pending();
 
   server_->close_all_now();
   try {
@@ -251,6 +253,12 @@ int Daemon::run() {
     spdlog::error("recording operations.stopped: {}", e.what());
   }
   spdlog::info("vermas-operations stopped ({})", stop_reason_);
+  tear_down();
+  return 0;
+}
+
+void Daemon::tear_down() {
+  io_.destroy_pending();
   server_.reset();
   backups_.reset();  // stops a backup still running, and waits for its thread
   reports_.reset();
@@ -268,18 +276,19 @@ int Daemon::run() {
   supervisor_.reset();
   factories_.reset();
   // The last commits are synced and published (the feed gets them) before the journal goes.
-  group_commit_->flush();
-  store_->on_commit(nullptr);
-  store_->batch_with(nullptr, nullptr);
-  store_->on_wal(nullptr);
+  if (group_commit_) group_commit_->flush();
+  if (store_) {
+    store_->on_commit(nullptr);
+    store_->batch_with(nullptr, nullptr);
+    store_->on_wal(nullptr);
+  }
   checkpointer_.reset();
   router_.set_group_commit(nullptr);
-  journal_->set_group_commit(nullptr);
+  if (journal_) journal_->set_group_commit(nullptr);
   group_commit_.reset();
   journal_.reset();
   store_.reset();
   pid_file_.reset();
-  return 0;
 }
 
 void Daemon::request_stop(const std::string& reason, bool stop_agents) {

@@ -18,6 +18,7 @@
 #include "daemon/backup/backups.hpp"
 #include "daemon/work/dispatcher.hpp"
 #include "daemon/factories.hpp"
+#include "daemon/io_loop.hpp"
 #include "daemon/store/feed.hpp"
 #include "daemon/store/checkpointer.hpp"
 #include "daemon/store/group_commit.hpp"
@@ -105,11 +106,15 @@ class Daemon {
   void watch_signals();
   std::string service_status();
   void finish_stop();
+  // Pending handlers and suspended coroutines first, then the components, users before
+  // what they use. Run by run() after the loop and by the destructor (harnesses that
+  // never run()); a second call finds nothing left.
+  void tear_down();
   std::optional<std::string> identify_caller(Connection& conn);
 
   DaemonOptions options_;
   Config config_;
-  boost::asio::io_context io_{1};  // concurrency hint 1: one thread owns all state
+  IoLoop io_;
   boost::asio::signal_set signals_{io_};
   SystemdNotifier systemd_{io_};
   boost::asio::steady_timer stop_deadline_{io_};

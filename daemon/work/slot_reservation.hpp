@@ -2,10 +2,11 @@
 // The slot a dispatch, a release or a remedy works on is reserved until its coroutine ends,
 // however it ends: no second one starts on it meanwhile.
 //
-// The reservation holds its set weakly: a coroutine still suspended when the daemon stops is
-// destroyed with the io_context, after the dispatcher that owned the set. Erasing from the
-// freed set then walked a corrupt tree forever (seen in CI: a daemon at 100 % CPU in its
-// destructor, 33 minutes on). Once the set is gone there is nothing to release.
+// The reservation holds its set weakly: a coroutine still suspended when its io_context is
+// destroyed after the dispatcher (a harness's loop; the daemon itself now destroys pending
+// frames first, IoLoop::destroy_pending) would erase from a freed set. That walked a corrupt
+// tree forever once (CI: a stopping daemon at 100 % CPU, 33 minutes on). Once the set is
+// gone there is nothing to release.
 #include <memory>
 #include <set>
 #include <string>
