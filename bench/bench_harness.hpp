@@ -481,11 +481,18 @@ class Company {
     } catch (const std::exception& e) {
       std::fprintf(stderr, "%s: cleanup: %s\n", g_program, e.what());
     }
+    if (keep_) {
+      std::fprintf(stderr, "%s: kept %s (daemon stopped)\n", g_program, root_.c_str());
+      root_.clear();
+      return;
+    }
     std::error_code ec;
     fs::remove_all(root_, ec);
     if (ec) std::fprintf(stderr, "%s: cannot remove %s: %s\n", g_program, root_.c_str(), ec.message().c_str());
     root_.clear();
   }
+  // The root stays after the run, for another look (a profile of one step, say).
+  void keep() { keep_ = true; }
 
  private:
   // True when `co operations stop` worked and the daemon went.
@@ -539,6 +546,7 @@ class Company {
   std::string socket_;
   pid_t pid_ = -1;
   bool started_ = false;
+  bool keep_ = false;
 };
 
 // ---------------------------------------------------------------- statistics

@@ -64,6 +64,7 @@ struct Options {
   int rounds = 3;
   int stats_calls = 7;
   bool enforce = false;
+  bool keep = false;
   std::string co = VERMAS_CO_BIN;
   std::string daemon = VERMAS_DAEMON_BIN;
 };
@@ -71,12 +72,13 @@ struct Options {
 [[noreturn]] void usage(int rc) {
   std::fprintf(rc ? stderr : stdout,
                "usage: bench_work_orders [--events N] [--create-seconds S] [--rounds N] [--stats-calls N]\n"
-               "                         [--enforce] [--co PATH] [--daemon PATH]\n"
+               "                         [--enforce] [--keep] [--co PATH] [--daemon PATH]\n"
                "  --events N          events appended to the log before the timed parts (default 1000000)\n"
                "  --create-seconds S  seconds of wo.create per round, on 1 and on 8 connections (default 3)\n"
                "  --rounds N          rounds; the summary is the median of the per-round figures (default 3)\n"
                "  --stats-calls N     events.stats calls per round and variant; their median counts (default 7)\n"
-               "  --enforce           exit 1 when a target is missed\n");
+               "  --enforce           exit 1 when a target is missed\n"
+               "  --keep              keep the company root (its daemon stopped), to look at again\n");
   std::exit(rc);
 }
 
@@ -90,6 +92,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--rounds") o.rounds = static_cast<int>(args.number(1));
     else if (a == "--stats-calls") o.stats_calls = static_cast<int>(args.number(1));
     else if (a == "--enforce") o.enforce = true;
+    else if (a == "--keep") o.keep = true;
     else if (a == "--co") o.co = args.value();
     else if (a == "--daemon") o.daemon = args.value();
     else if (a == "-h" || a == "--help") usage(0);
@@ -620,6 +623,7 @@ int main(int argc, char** argv) {
   try {
     Company company(opts.co, opts.daemon, sp, {.command = std::chrono::seconds(60), .gone = std::chrono::seconds(5)});
     company.init();
+    if (opts.keep) company.keep();
     company.start();  // the daemon makes and migrates the database, and logs its start
     company.stop();
 

@@ -221,6 +221,11 @@ asio::awaitable<json> LogMaintenance::rebuild(std::string actor) {
   } close_scratch{store, scratch_open};
   std::int64_t cursor = checkpoint_event_id();
   std::int64_t replayed = 0;
+  // The scratch tables need no rollback journal: a rebuild that fails drops them, so a chunk
+  // is never undone. Journaled, each chunk kept a copy of every page it touched, in memory,
+  // freed at its commit. (Outside any transaction; closing the temp database ends it.)
+  store.end_batch();
+  sql::exec(store.db(), "PRAGMA temp.journal_mode = OFF", "turning the replay's journal off");
   store.transact([&](Store::Tx&) {
     sql::exec(store.db(), P::drop_tables(P::kRebuild).c_str(), "dropping an old rebuild");
     sql::exec(store.db(), P::drop_tables(P::kRetired).c_str(), "dropping a set an earlier rebuild replaced");
