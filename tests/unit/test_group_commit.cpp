@@ -73,17 +73,6 @@ class GatedSync {
   std::atomic<bool> fail_next_{false};
 };
 
-// Runs the loop until `done` or 5 s.
-template <class Pred>
-bool loop_until(boost::asio::io_context& io, Pred done) {
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  while (!done() && std::chrono::steady_clock::now() < until) {
-    io.restart();
-    io.run_for(5ms);
-  }
-  return done();
-}
-
 }  // namespace
 
 TEST_CASE("group commit: commits that come together share one sync, and their waiters run after it, in order",
@@ -102,7 +91,7 @@ TEST_CASE("group commit: commits that come together share one sync, and their wa
     group.after_durable([&, i](bool ok) { order.push_back(ok ? i : -i); });
   }
   REQUIRE(group.pending());
-  REQUIRE(loop_until(io, [&] { return gate->started() == 1; }));
+  REQUIRE(vermas::test::run_until(io, [&] { return gate->started() == 1; }));
   CHECK(order.size() == 1);  // nothing runs before the sync ends
 
   // While that sync runs, a second group gathers behind it.
@@ -113,11 +102,11 @@ TEST_CASE("group commit: commits that come together share one sync, and their wa
   CHECK(gate->started() == 1);  // one sync at a time
 
   gate->open_once();
-  REQUIRE(loop_until(io, [&] { return order.size() == 6; }));
+  REQUIRE(vermas::test::run_until(io, [&] { return order.size() == 6; }));
   CHECK(order == std::vector<int>{0, 1, 2, 3, 4, 5});
-  REQUIRE(loop_until(io, [&] { return gate->started() == 2; }));
+  REQUIRE(vermas::test::run_until(io, [&] { return gate->started() == 2; }));
   gate->open_once();
-  REQUIRE(loop_until(io, [&] { return order.size() == 7; }));
+  REQUIRE(vermas::test::run_until(io, [&] { return order.size() == 7; }));
   CHECK(order.back() == 6);
   CHECK_FALSE(group.pending());
   CHECK(group.stats().commits == 6);
@@ -135,14 +124,14 @@ TEST_CASE("group commit: a failed sync fails what it covered, and the next one s
   gate->fail_next();
   group.committed();
   group.after_durable([&](bool ok) { results.push_back(ok); });
-  REQUIRE(loop_until(io, [&] { return results.size() == 1; }));
+  REQUIRE(vermas::test::run_until(io, [&] { return results.size() == 1; }));
   CHECK(results[0] == false);
   CHECK(group.failing().has_value());
   CHECK(group.stats().failures == 1);
 
   group.committed();
   group.after_durable([&](bool ok) { results.push_back(ok); });
-  REQUIRE(loop_until(io, [&] { return results.size() == 2; }));
+  REQUIRE(vermas::test::run_until(io, [&] { return results.size() == 2; }));
   CHECK(results[1] == true);
   CHECK_FALSE(group.failing().has_value());
 }
@@ -154,7 +143,7 @@ TEST_CASE("group commit: a commit nobody waits for is synced too, and flush sync
   gate->open_all();
   GroupCommit group(io, [gate] { return (*gate)(); });
   group.committed();
-  REQUIRE(loop_until(io, [&] { return !group.pending(); }));
+  REQUIRE(vermas::test::run_until(io, [&] { return !group.pending(); }));
   CHECK(gate->started() == 1);
 
   // flush: no loop turn needed (the daemon's last step, after its loop has ended).
@@ -194,7 +183,7 @@ TEST_CASE("group commit: the journal publishes an event only after its sync", "[
   const auto e = journal.record({"test.event", "operations", std::nullopt, std::nullopt, {}});
   CHECK(e.id == store.last_event_id());  // committed: readable at once
   CHECK(seen.empty());                   // not yet published
-  REQUIRE(loop_until(io, [&] { return seen.size() == 1; }));
+  REQUIRE(vermas::test::run_until(io, [&] { return seen.size() == 1; }));
   CHECK(syncs == 1);
   CHECK(seen_at_sync == 0);
   CHECK(feed_empty_at_sync);
@@ -282,7 +271,7 @@ TEST_CASE("group commit: writes of one loop turn share one transaction, one comm
   CHECK(s.committed("test.shared") == 0);  // nobody else does before the commit
   CHECK(s.published.empty());
   CHECK(answered.empty());
-  REQUIRE(loop_until(s.io, [&] { return answered.size() == 3; }));
+  REQUIRE(vermas::test::run_until(s.io, [&] { return answered.size() == 3; }));
   CHECK(answered == std::vector<bool>{true, true, true});
   CHECK(s.committed("test.shared") == 3);
   CHECK(s.published == std::vector<std::string>{"test.shared", "test.shared", "test.shared"});
@@ -313,7 +302,7 @@ TEST_CASE("group commit: the feed lines of one sync are written together, after 
         at_answer = vermas::test::feed_ids(file);
       },
       boost::asio::detached);
-  REQUIRE(loop_until(s.io, [&] { return at_answer.has_value(); }));
+  REQUIRE(vermas::test::run_until(s.io, [&] { return at_answer.has_value(); }));
   CHECK(s.published.size() == 3);
   REQUIRE(lines_in_round);
   CHECK(*lines_in_round == 0);
@@ -328,11 +317,11 @@ TEST_CASE("group commit: a feed write that fails for a gathered round leaves no 
   // The feed file is /dev/full: every write fails (ENOSPC), for the feed only.
   std::filesystem::create_symlink("/dev/full", file);
   for (int i = 0; i < 3; ++i) s.record("test.lost");
-  REQUIRE(loop_until(s.io, [&] { return !s.group.pending() && s.published.size() == 3; }));
+  REQUIRE(vermas::test::run_until(s.io, [&] { return !s.group.pending() && s.published.size() == 3; }));
   // Space again: the next round's flush reopens the feed, and the three it lacked come first.
   std::filesystem::remove(file);
   for (int i = 0; i < 2; ++i) s.record("test.after");
-  REQUIRE(loop_until(s.io, [&] { return !s.group.pending() && s.published.size() == 5; }));
+  REQUIRE(vermas::test::run_until(s.io, [&] { return !s.group.pending() && s.published.size() == 5; }));
   CHECK(vermas::test::feed_ids(file) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
 }
 
@@ -365,7 +354,7 @@ TEST_CASE("group commit: a request's savepoint journal stays in memory however m
   });
   CHECK(s.store.batch_open());
   CHECK_FALSE(temp_file);
-  REQUIRE(loop_until(s.io, [&] { return !s.group.pending(); }));
+  REQUIRE(vermas::test::run_until(s.io, [&] { return !s.group.pending(); }));
 }
 
 TEST_CASE("group commit: a write that fails in a shared transaction undoes only its own changes",
@@ -380,7 +369,7 @@ TEST_CASE("group commit: a write that fails in a shared transaction undoes only 
   s.record("test.after");
   bool ok = false;
   s.group.after_durable([&](bool r) { ok = r; });
-  REQUIRE(loop_until(s.io, [&] { return ok; }));
+  REQUIRE(vermas::test::run_until(s.io, [&] { return ok; }));
   CHECK(s.committed("test.before") == 1);
   CHECK(s.committed("test.failed") == 0);
   CHECK(s.committed("test.after") == 1);
@@ -400,7 +389,7 @@ TEST_CASE("group commit: a shared transaction whose COMMIT fails is rolled back 
   s.record("test.earlier");
   std::vector<GroupCommit::Outcome> outcomes;
   s.group.after_settled([&](GroupCommit::Outcome o) { outcomes.push_back(o); });
-  REQUIRE(loop_until(s.io, [&] { return outcomes.size() == 1; }));
+  REQUIRE(vermas::test::run_until(s.io, [&] { return outcomes.size() == 1; }));
   CHECK(outcomes[0] == GroupCommit::Outcome::durable);
 
   s.record("test.neighbour");
@@ -410,7 +399,7 @@ TEST_CASE("group commit: a shared transaction whose COMMIT fails is rolled back 
     vermas::sql::exec(tx.db(), "INSERT INTO t_child VALUES(99)", "an orphan");
   });
   s.group.after_settled([&](GroupCommit::Outcome o) { outcomes.push_back(o); });
-  REQUIRE(loop_until(s.io, [&] { return outcomes.size() == 3; }));
+  REQUIRE(vermas::test::run_until(s.io, [&] { return outcomes.size() == 3; }));
   CHECK(outcomes[1] == GroupCommit::Outcome::rolled_back);
   CHECK(outcomes[2] == GroupCommit::Outcome::rolled_back);
   CHECK(s.committed("test.neighbour") == 0);
@@ -425,7 +414,7 @@ TEST_CASE("group commit: a shared transaction whose COMMIT fails is rolled back 
   s.record("test.later");
   bool ok = false;
   s.group.after_durable([&](bool r) { ok = r; });
-  REQUIRE(loop_until(s.io, [&] { return ok; }));
+  REQUIRE(vermas::test::run_until(s.io, [&] { return ok; }));
   CHECK(s.committed("test.later") == 1);
 }
 
@@ -442,6 +431,6 @@ TEST_CASE("group commit: a transaction of its own commits the shared one first, 
   CHECK(s.group.stats().commits == 2);
   CHECK(s.group.stats().transactions == 2);
   // Both published once synced.
-  REQUIRE(loop_until(s.io, [&] { return s.published.size() == 2; }));
+  REQUIRE(vermas::test::run_until(s.io, [&] { return s.published.size() == 2; }));
   CHECK(s.published == std::vector<std::string>{"test.shared", "test.own"});
 }
