@@ -262,6 +262,14 @@ AgentView AgentRegistry::view(const std::string& id) const {
 }
 
 std::vector<AgentView> AgentRegistry::list(const AgentFilter& f) const {
+  std::vector<AgentView> out;
+  const auto picked = pick(f);
+  out.reserve(picked.size());
+  for (auto a : picked) out.push_back(view(*a));
+  return out;
+}
+
+std::vector<const Agent*> AgentRegistry::pick(const AgentFilter& f) const {
   std::vector<const Agent*> picked;
   for (const auto& [id, a] : agents_) {
     if (f.factory && a->rec.factory != f.factory) continue;
@@ -281,10 +289,7 @@ std::vector<AgentView> AgentRegistry::list(const AgentFilter& f) const {
   else if (f.sort == "last_heartbeat") by([](const Agent* a) { return a->rec.last_heartbeat.value_or(""); });
   else if (f.sort == "today_spend" && money_.spend)  // descending: the biggest spender first
     by([this](const Agent* a) { return -money_.spend(a->rec.id); });
-  std::vector<AgentView> out;
-  out.reserve(picked.size());
-  for (auto a : picked) out.push_back(view(*a));
-  return out;
+  return picked;
 }
 
 json AgentRegistry::counts(const std::optional<std::string>& factory) const {

@@ -146,10 +146,13 @@ AgentView Supervisor::agent_with_usage(const std::string& id) {
   return v;
 }
 
-std::vector<AgentView> Supervisor::list_with_usage(const AgentFilter& filter) {
-  std::vector<AgentView> views = registry_.list(filter);
-  for (AgentView& v : views) add_usage(v);
-  return views;
+void Supervisor::each_view(const AgentFilter& filter, bool usage, const std::function<void(const AgentView&)>& fn) {
+  AgentView view;
+  for (const Agent* a : registry_.pick(filter)) {
+    registry_.view_into(*a, view);
+    if (usage) add_usage(view);
+    fn(view);
+  }
 }
 
 void Supervisor::add_usage(AgentView& v) {

@@ -127,7 +127,9 @@ class Supervisor {
   // The same with each live agent's CPU and memory, read from /proc now (usage.hpp):
   // agent.get and agent.list. Not const: the CPU samples are kept for the next request.
   AgentView agent_with_usage(const std::string& id);
-  std::vector<AgentView> list_with_usage(const AgentFilter& filter);
+  // Each agent `filter` selects, in its order, as one view reused from agent to agent (its
+  // strings keep their storage), with its CPU and memory when `usage`.
+  void each_view(const AgentFilter& filter, bool usage, const std::function<void(const AgentView&)>& fn);
   std::optional<std::string> log_file(const std::string& id) const { return registry_.log_file(id); }
   // {total, by_status}, for status, health and factory listings.
   nlohmann::json counts(const std::optional<std::string>& factory = std::nullopt) const {

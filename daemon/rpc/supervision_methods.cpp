@@ -176,14 +176,14 @@ json rpc_agent_list(Daemon& d, Call& c) {
                      json{{"field", "sort"}});
   const AgentMembers members = agent_fields(c);
   // Written as text: at hundreds of agents an nlohmann value took milliseconds (json_text.hpp).
-  const std::vector<AgentView> views =
-      c.params.boolean("usage").value_or(false) ? d.supervisor().list_with_usage(f) : d.supervisor().list(f);
   std::string out = "{\"agents\":[";
-  out.reserve(views.size() * (members == kAllAgentMembers ? 700 : 200) + 128);  // + the response's head
-  for (std::size_t i = 0; i < views.size(); ++i) {
-    if (i) out += ',';
-    append_json(out, views[i], members);
-  }
+  out.reserve(d.supervisor().registry().all().size() * (members == kAllAgentMembers ? 700 : 200) + 128);
+  bool first = true;
+  d.supervisor().each_view(f, c.params.boolean("usage").value_or(false), [&](const AgentView& v) {
+    if (!first) out += ',';
+    first = false;
+    append_json(out, v, members);
+  });
   out += "]}";
   return rpc::raw_json(std::move(out));
 }
