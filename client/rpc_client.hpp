@@ -1,6 +1,8 @@
 #pragma once
 // A blocking JSON-RPC client over the Unix socket: plain POSIX sockets and poll(), which
 // keeps `co` small and quick to start (a status call is mostly process start-up).
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -64,6 +66,7 @@ class RpcClient {
 
  private:
   std::optional<std::string> read_line(std::optional<std::chrono::milliseconds> timeout);
+  ssize_t receive(int flags);  // recv(2) appended to buffer_
   void write_all(const std::string& data);
   std::string path_;
   std::chrono::milliseconds timeout_;
