@@ -9,7 +9,9 @@ namespace {
 
 void forget_old_starts(const Config::Restart& r, RestartHistory& h, SteadyTime now) {
   auto window = std::chrono::duration_cast<SteadyTime::duration>(std::chrono::duration<double>(r.start_limit_interval_seconds));
-  while (!h.starts.empty() && now - h.starts.front() > window) h.starts.pop_front();
+  // In start order: the expired ones are a prefix.
+  const auto first_kept = std::find_if(h.starts.begin(), h.starts.end(), [&](SteadyTime t) { return now - t <= window; });
+  h.starts.erase(h.starts.begin(), first_kept);
 }
 
 }  // namespace

@@ -145,3 +145,16 @@ TEST_CASE("starts older than the window no longer count") {
   CHECK(!admit_start(r, h, t + 2s));
   CHECK(admit_start(r, h, t + 12s));
 }
+
+TEST_CASE("only the starts older than the window are forgotten, the newer ones still count") {
+  Config::Restart r;
+  r.start_limit_burst = 2;
+  r.start_limit_interval_seconds = 10;
+  RestartHistory h;
+  auto t = std::chrono::steady_clock::now();
+  REQUIRE(admit_start(r, h, t));
+  REQUIRE(admit_start(r, h, t + 5s));
+  CHECK(admit_start(r, h, t + 11s));   // the first is 11 s old: forgotten; the second counts
+  CHECK(!admit_start(r, h, t + 12s));  // t+5 s and t+11 s are both inside the window
+  CHECK(h.starts.size() == 2);
+}
