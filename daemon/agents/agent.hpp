@@ -37,7 +37,6 @@ struct Agent {
   ExitIntent intent = ExitIntent::none;  // what the coming exit was asked for
   std::string intent_reason;             // ... why (operator, idle_timeout, stuck_timeout ...)
   std::string intent_actor;              // ... and by whom (operator, operations, an agent)
-  std::string log;
   std::vector<std::shared_ptr<boost::asio::steady_timer>> waiters;
   std::vector<EventDraft> pending;  // events of a change signalled but not yet committed
 

@@ -103,7 +103,7 @@ LaunchRequest Launcher::launch_request(const Agent& a, std::string& error) const
   std::string p = path ? path : "/usr/local/bin:/usr/bin:/bin";
   if (!bin_dir_.empty()) p = bin_dir_ + ":" + p;
   req.env["PATH"] = p;
-  req.output_log = a.log;
+  req.output_log = registry_.log_path(a);
   std::error_code ec;
   fs::create_directories(req.output_log.parent_path(), ec);
   if (ec) error = "creating " + req.output_log.parent_path().string() + ": " + ec.message();

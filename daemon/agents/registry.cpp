@@ -27,14 +27,9 @@ Error no_such_agent(const std::string& id) {
 
 }  // namespace
 
-std::string AgentRegistry::log_path(const std::string& session) const {
-  return (paths_.session_log_dir(session) / "output.log").string();
-}
-
 void AgentRegistry::load() {
   for (auto& rec : agent_table::load_all(journal_.store())) {
     auto a = std::make_unique<Agent>();
-    a->log = log_path(rec.session);
     a->rec = std::move(rec);
     std::string id = a->rec.id;
     agents_[id] = std::move(a);
@@ -75,7 +70,6 @@ Agent& AgentRegistry::ensure(const std::string& factory, AgentRole role, int slo
   a->rec.runner = runner;
   a->rec.status = AgentStatus::stopped;
   a->rec.reason = "new";
-  a->log = log_path(a->rec.session);
   Agent& ref = *a;
   agents_[id] = std::move(a);
   commit(ref, {event(ref, "agent.created", {{"role", to_string(role)}, {"runner", ref.rec.runner}})});
@@ -248,7 +242,10 @@ void AgentRegistry::view_into(const Agent& a, AgentView& v) const {
   v.today_spend = money_.spend ? money_.spend(a.rec.id) : 0.0;
   v.daily_cap = money_.cap ? money_.cap(a.rec) : config_.budgets.agent_daily_cap;
   v.over_cap = money_.over_cap ? money_.over_cap(a.rec) : nlohmann::json(nullptr);
-  v.log = a.log;
+  // Assigned in place: the view's string keeps its storage from agent to agent.
+  v.log.assign(logs_prefix_);
+  v.log += a.rec.session;
+  v.log += "/output.log";
   v.stale = a.stale;
   v.usage_read = false;
   v.cpu_percent.reset();
@@ -317,7 +314,7 @@ int AgentRegistry::failed_count() const {
 std::optional<std::string> AgentRegistry::log_file(const std::string& id) const {
   auto a = find(id);
   if (!a) return std::nullopt;
-  return a->log;
+  return log_path(*a);
 }
 
 void AgentRegistry::note_activity(const std::string& id) {

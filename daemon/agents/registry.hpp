@@ -90,6 +90,9 @@ class AgentRegistry {
   std::optional<std::string> agent_for_pid(pid_t pid) const;
   int live_process_count() const;  // running or being launched
 
+  // R/logs/<session>/output.log: made when asked, not kept per agent (80 bytes each).
+  std::string log_path(const Agent& a) const { return logs_prefix_ + a.rec.session + "/output.log"; }
+
   // Views.
   AgentView view(const Agent& a) const;
   // The same into an existing view, reusing its storage (status writes one agent at a time).
@@ -113,11 +116,11 @@ class AgentRegistry {
   void woke(Agent& a, const char* by);
   // The agent named by `pid`'s environment, if that agent is being launched right now.
   std::optional<std::string> launching_agent_in_environ(pid_t pid) const;
-  std::string log_path(const std::string& session) const;
 
   boost::asio::io_context& io_;
   const Config& config_;
   Paths paths_;
+  std::string logs_prefix_ = paths_.session_log_dir("").string();  // R/logs/
   Journal& journal_;
   Agents agents_;
   Money money_;

@@ -189,9 +189,8 @@ void Patrol::check_timeouts() {
 
 std::optional<std::chrono::system_clock::time_point> Patrol::output_since(const Agent& a,
                                                                          Agent::Clock::time_point since) const {
-  if (a.log.empty()) return std::nullopt;
   std::error_code ec;
-  const auto written = fs::last_write_time(a.log, ec);
+  const auto written = fs::last_write_time(registry_.log_path(a), ec);
   if (ec) return std::nullopt;
   const auto at = std::chrono::file_clock::to_sys(written);
   if (at <= a.own_output_until) return std::nullopt;
@@ -247,20 +246,20 @@ void Patrol::rotate_logs() {
   const auto max_bytes = static_cast<std::uintmax_t>(config_.operations.log_max_mb * 1024 * 1024);
   const int keep = std::max(1, config_.operations.log_keep);
   for (auto& [id, a] : registry_.all()) {
-    if (!a->proc || a->log.empty()) continue;
+    if (!a->proc) continue;
+    const fs::path log = registry_.log_path(*a);
     std::error_code ec;
-    auto size = fs::file_size(a->log, ec);
+    auto size = fs::file_size(log, ec);
     if (ec || size < max_bytes) continue;
     // copytruncate: the writer (the agent itself, or tmux's pipe) holds an O_APPEND fd we
     // cannot reopen, so the file is copied aside and truncated in place. A few lines
     // written between the two may be lost: the price of a log the daemon needn't feed.
-    fs::path log = a->log;
     for (int i = keep - 1; i >= 1; --i) {
       fs::rename(log.string() + "." + std::to_string(i), log.string() + "." + std::to_string(i + 1), ec);
     }
     fs::copy_file(log, log.string() + ".1", fs::copy_options::overwrite_existing, ec);
     if (!ec) fs::resize_file(log, 0, ec);
-    spdlog::info("agent {}: rotated {} at {} bytes", id, a->log, size);
+    spdlog::info("agent {}: rotated {} at {} bytes", id, log.string(), size);
   }
 }
 
