@@ -81,23 +81,28 @@ void RpcClient::write_all(const std::string& data) {
   }
 }
 
+// The first whole line of the buffer (its newline at or after `from`), taken out of it.
+std::optional<std::string> RpcClient::take_line(std::size_t from) {
+  const auto nl = buffer_.find('\n', from);
+  if (nl == std::string::npos) return std::nullopt;
+  std::string line;
+  if (nl + 1 == buffer_.size()) {  // the usual case, one answer in the buffer: handed over
+    buffer_.pop_back();
+    line = std::move(buffer_);
+    buffer_.clear();
+  } else {
+    line = buffer_.substr(0, nl);
+    buffer_.erase(0, nl + 1);
+  }
+  if (!g_trace.empty()) trace_line("<-", line);
+  return line;
+}
+
 std::optional<std::string> RpcClient::read_line(std::optional<std::chrono::milliseconds> timeout) {
   auto deadline = timeout ? Clock::now() + *timeout : Clock::time_point::max();
   std::size_t scanned = 0;  // bytes of buffer_ known to hold no newline
   for (;;) {
-    if (auto nl = buffer_.find('\n', scanned); nl != std::string::npos) {
-      std::string line;
-      if (nl + 1 == buffer_.size()) {  // the usual case, one answer in the buffer: handed over
-        buffer_.pop_back();
-        line = std::move(buffer_);
-        buffer_.clear();
-      } else {
-        line = buffer_.substr(0, nl);
-        buffer_.erase(0, nl + 1);
-      }
-      if (!g_trace.empty()) trace_line("<-", line);
-      return line;
-    }
+    if (auto line = take_line(scanned)) return line;
     scanned = buffer_.size();
     int wait_ms = -1;
     if (timeout) {
@@ -196,11 +201,8 @@ std::vector<json> RpcClient::ready_notifications() {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n <= 0) throw Unreachable("the daemon closed the connection");
   }
-  for (std::size_t nl; (nl = buffer_.find('\n')) != std::string::npos;) {
-    std::string line = buffer_.substr(0, nl);
-    buffer_.erase(0, nl + 1);
-    if (!g_trace.empty()) trace_line("<-", line);
-    json msg = json::parse(line, nullptr, false);
+  while (auto line = take_line(0)) {
+    json msg = json::parse(*line, nullptr, false);
     if (msg.is_object() && !msg.contains("id")) out.push_back(std::move(msg));  // answers: none outstanding
   }
   return out;

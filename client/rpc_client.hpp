@@ -67,6 +67,7 @@ class RpcClient {
  private:
   std::optional<std::string> read_line(std::optional<std::chrono::milliseconds> timeout);
   ssize_t receive(int flags);  // recv(2) appended to buffer_
+  std::optional<std::string> take_line(std::size_t from);
   void write_all(const std::string& data);
   std::string path_;
   std::chrono::milliseconds timeout_;

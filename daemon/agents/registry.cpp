@@ -242,10 +242,7 @@ void AgentRegistry::view_into(const Agent& a, AgentView& v) const {
   v.today_spend = money_.spend ? money_.spend(a.rec.id) : 0.0;
   v.daily_cap = money_.cap ? money_.cap(a.rec) : config_.budgets.agent_daily_cap;
   v.over_cap = money_.over_cap ? money_.over_cap(a.rec) : nlohmann::json(nullptr);
-  // Assigned in place: the view's string keeps its storage from agent to agent.
-  v.log.assign(logs_prefix_);
-  v.log += a.rec.session;
-  v.log += "/output.log";
+  log_path_into(a, v.log);
   v.stale = a.stale;
   v.usage_read = false;
   v.cpu_percent.reset();

@@ -91,7 +91,17 @@ class AgentRegistry {
   int live_process_count() const;  // running or being launched
 
   // R/logs/<session>/output.log: made when asked, not kept per agent (80 bytes each).
-  std::string log_path(const Agent& a) const { return logs_prefix_ + a.rec.session + "/output.log"; }
+  std::string log_path(const Agent& a) const {
+    std::string out;
+    log_path_into(a, out);
+    return out;
+  }
+  // The same into `out`, which keeps its storage (a view reused from agent to agent).
+  void log_path_into(const Agent& a, std::string& out) const {
+    out.assign(logs_prefix_);
+    out += a.rec.session;
+    out += "/output.log";
+  }
 
   // Views.
   AgentView view(const Agent& a) const;
